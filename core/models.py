@@ -1,0 +1,254 @@
+"""Plain domain objects shared by every floor of the core and by the adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+
+class Outcome(StrEnum):
+    """How a question ended; one audit row records exactly one of these."""
+
+    ANSWERED = "answered"
+    DENIED = "denied"
+    RATE_LIMITED = "rate_limited"
+    OVER_BUDGET = "over_budget"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One question from a person, already translated out of its platform."""
+
+    identity: str  # slack:TEAM:USER, discord:GUILD:USER, discord:@me:USER, email:ADDR, or a user _id
+    text: str
+    platform: str = "console"  # console | slack | discord
+    conversation_key: str = ""  # a thread's identity; history is kept per key
+    workspace: str | None = None  # Slack team or Discord guild
+    channel: str | None = None
+    is_dm: bool = True
+    email: str | None = None  # an email the platform vouches for (Slack users.info)
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking, resolved against StackDock: user, org, role and effective permissions."""
+
+    identity: str
+    user_id: str
+    user_name: str
+    email: str
+    org_id: str
+    org_name: str
+    role_name: str
+    permissions: Mapping[str, str]  # area -> none|read|full, the `ai` fallback already applied
+    is_dm: bool = True
+    show_detail: bool = True  # IPs, URLs and hostnames may be shown
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A chat workspace or channel bound to a StackDock org."""
+
+    target: str  # slack:TEAM[:CHANNEL] or discord:GUILD[:CHANNEL]
+    org_id: str
+    allow_detail: bool = False
+
+
+# ---- the model conversation, in a provider-neutral shape ----
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["user", "assistant", "tool"]
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None  # set on role="tool"
+    name: str | None = None  # the tool's name on role="tool"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: Mapping[str, Any]  # JSON Schema of the arguments
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    content: Mapping[str, Any]  # what goes back to the model, already scoped and redacted
+    summary: str  # one line for people: "Looked up 12 servers"
+    is_error: bool = False
+
+
+@dataclass(slots=True)
+class Usage:
+    """Tokens and cost of model calls. None means the server did not say; never invent it."""
+
+    provider: str
+    model: str
+    input_tokens: int | None = None  # excludes cache reads and writes
+    output_tokens: int | None = None
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: Decimal | None = None
+    calls: int = 1
+
+    def add(self, other: Usage) -> Usage:
+        def plus(a: int | None, b: int | None) -> int | None:
+            return None if a is None or b is None else a + b
+
+        cost = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
+        return Usage(
+            provider=self.provider,
+            model=self.model,
+            input_tokens=plus(self.input_tokens, other.input_tokens),
+            output_tokens=plus(self.output_tokens, other.output_tokens),
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            cost_usd=cost,
+            calls=self.calls + other.calls,
+        )
+
+
+# ---- what a provider's single model turn yields ----
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnd:
+    """Last event of one model turn: the tool calls it asked for (maybe none) and its usage."""
+
+    tool_calls: tuple[ToolCall, ...]
+    usage: Usage
+    stop_reason: str = "end"
+
+
+# ---- what Assistant.handle streams to an adapter ----
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    text: str  # "Thinking…", "Looking up servers…"
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStep:
+    name: str
+    arguments: Mapping[str, Any]
+    summary: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """The whole answer; an adapter that did not stream shows this text."""
+
+    text: str
+    audit_id: int | None
+    model: str | None = None
+    usage: Usage | None = None
+    outcome: Outcome = Outcome.ANSWERED
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    """A refusal or failure, already worded for the person."""
+
+    text: str
+    outcome: Outcome
+    reason: str  # machine code: unknown_user, no_org, denied, unbound_channel, rate_limited, ...
+    retry_after_s: float | None = None
+    audit_id: int | None = None
+
+
+ReplyEvent = Status | TextDelta | ToolStep | Final | ErrorReply
+
+
+# ---- records persisted by the store ----
+
+
+@dataclass(slots=True)
+class AuditRecord:
+    """One question's audit row. hash/prev_hash/id are filled in by the store when appended."""
+
+    timestamp: datetime
+    identity: str
+    platform: str
+    result: Outcome
+    org_id: str | None = None
+    user_id: str | None = None
+    channel: str | None = None
+    is_dm: bool = True
+    action: str = "ai.chat"
+    reason: str | None = None
+    question: str | None = None  # text, or "sha256:<hex>" when content is not stored
+    answer: str | None = None
+    tools: list[str] = field(default_factory=list)
+    provider: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: Decimal | None = None
+    latency_ms: int | None = None
+    error_message: str | None = None
+    retry_after_s: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    timestamp: datetime
+    org_id: str
+    user_id: str
+    identity: str
+    usage: Usage
+    audit_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    admitted: bool
+    count: int  # questions in the window, this one included when admitted
+    retry_after_s: float = 0.0
+
+
+class ProviderError(Exception):
+    """A model call that failed in a way the person must be told about.
+
+    kind: busy (429/529), auth (401/403), timeout, server (5xx), bad_response (malformed).
+    """
+
+    def __init__(
+        self,
+        kind: Literal["busy", "auth", "timeout", "server", "bad_response"],
+        message: str,
+        *,
+        provider: str = "",
+        retry_after_s: float | None = None,
+        usage: Usage | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.provider = provider
+        self.retry_after_s = retry_after_s
+        self.usage = usage  # tokens already spent before the failure, if any

@@ -1,0 +1,140 @@
+"""The ports the core depends on. Each has one production adapter and one in-memory fake."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from core.models import (
+    Admission,
+    AuditRecord,
+    Binding,
+    ChatMessage,
+    TextDelta,
+    ToolResult,
+    ToolSpec,
+    TurnEnd,
+    UsageRecord,
+)
+
+Document = Mapping[str, Any]
+
+
+class Mirror(Protocol):
+    """Read side of the StackDock mirror: plain, synchronous, in-memory lookups."""
+
+    @property
+    def as_of(self) -> datetime | None:
+        """When the mirrored data was last known to match StackDock."""
+
+    def organization(self, org_id: str) -> Document | None: ...
+    def organizations(self) -> Sequence[Document]: ...
+    def user(self, user_id: str) -> Document | None: ...
+    def user_by_email(self, email: str) -> Document | None: ...
+    def memberships(self, user_id: str) -> Sequence[Document]: ...
+    def role(self, role_id: str) -> Document | None: ...
+    def rows(self, org_id: str, table: str) -> Sequence[Document]:
+        """Every document of `table` that belongs to `org_id` (empty when none)."""
+
+    def replace(self, tables: Mapping[str, Sequence[Document]], as_of: datetime) -> None: ...
+    def apply(
+        self, table: str, upserts: Sequence[Document], deletes: Sequence[str], as_of: datetime
+    ) -> None: ...
+
+
+class Provider(Protocol):
+    """One model turn: stream text, then say which tools it wants called."""
+
+    name: str
+    model: str
+
+    def turn(
+        self, system: str, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+    ) -> AsyncIterator[TextDelta | TurnEnd]:
+        """Yields TextDelta events, then exactly one TurnEnd. Raises ProviderError."""
+
+
+class ToolRunner(Protocol):
+    """The asker's tools: already bound to their org and permissions."""
+
+    def specs(self) -> Sequence[ToolSpec]: ...
+    async def call(self, name: str, arguments: Mapping[str, Any]) -> ToolResult: ...
+
+
+class LinkRepo(Protocol):
+    async def set(self, identity: str, user_ref: str) -> None: ...
+    async def remove(self, identity: str) -> bool: ...
+    async def get(self, identity: str) -> str | None: ...
+    async def all(self) -> list[tuple[str, str]]: ...
+
+
+class BindingRepo(Protocol):
+    async def set(self, binding: Binding) -> None: ...
+    async def remove(self, target: str) -> bool: ...
+    async def get(self, target: str) -> Binding | None: ...
+    async def all(self) -> list[Binding]: ...
+
+
+class ConversationRepo(Protocol):
+    async def history(self, key: str, limit: int) -> list[ChatMessage]:
+        """The newest `limit` messages of a conversation, oldest first."""
+
+    async def append(
+        self, key: str, messages: Sequence[ChatMessage], *, org_id: str, user_id: str
+    ) -> None: ...
+
+
+class AuditRepo(Protocol):
+    async def append(self, record: AuditRecord) -> AuditRecord:
+        """Chains and stores the row atomically; returns it with id, prev_hash and hash set."""
+
+    def iter(self, since: datetime | None = None) -> AsyncIterator[AuditRecord]:
+        """Rows in chain order, streamed so that millions fit in bounded memory."""
+
+    async def set_feedback(self, audit_id: int, identity: str, value: int) -> bool: ...
+
+
+class UsageRepo(Protocol):
+    async def record(self, record: UsageRecord) -> None: ...
+    async def spend(self, org_id: str, since: datetime) -> Decimal: ...
+    def iter(
+        self, since: datetime | None = None, org_id: str | None = None
+    ) -> AsyncIterator[UsageRecord]: ...
+
+
+class RateLimitRepo(Protocol):
+    async def admit(self, key: str, limit: int, window_s: float, now: datetime) -> Admission:
+        """Atomically: count hits of `key` in the window, and record one more if under `limit`."""
+
+
+class EventRepo(Protocol):
+    async def claim(self, event_id: str, now: datetime) -> bool:
+        """True for the first claim of an event id, across every process sharing the store."""
+
+
+class MirrorRepo(Protocol):
+    """Persistence of the StackDock mirror and of sync state (cursors)."""
+
+    async def replace(self, tables: Mapping[str, Sequence[Document]]) -> None: ...
+    async def apply(self, table: str, upserts: Sequence[Document], deletes: Sequence[str]) -> None: ...
+    async def load(self) -> dict[str, list[dict[str, Any]]]: ...
+    async def get_state(self, key: str) -> str | None: ...
+    async def set_state(self, key: str, value: str) -> None: ...
+
+
+class Store(Protocol):
+    links: LinkRepo
+    bindings: BindingRepo
+    conversations: ConversationRepo
+    audit: AuditRepo
+    usage: UsageRepo
+    rate_limits: RateLimitRepo
+    events: EventRepo
+    mirror: MirrorRepo
+
+    async def ping(self) -> None:
+        """Raises when the database cannot be reached."""
+
+    async def close(self) -> None: ...
