@@ -1,0 +1,85 @@
+"""The terminal as a chat platform: `console` reads questions line by line, `ask` answers one."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from typing import TextIO
+
+from core.assistant import Assistant
+from core.models import ErrorReply, Final, Inbound, Outcome, TextDelta, ToolStep
+
+EXIT_CODES = {
+    Outcome.ANSWERED: 0,
+    Outcome.DENIED: 3,
+    Outcome.RATE_LIMITED: 4,
+    Outcome.OVER_BUDGET: 4,
+    Outcome.FAILED: 5,
+}
+
+
+async def answer(
+    assistant: Assistant,
+    inbound: Inbound,
+    out: TextIO,
+    notes: TextIO,
+) -> Outcome:
+    """Streams one answer to `out`; tool steps go to `notes` so piped output stays the answer."""
+    streamed = False
+    outcome = Outcome.FAILED
+    async for event in assistant.handle(inbound):
+        if isinstance(event, TextDelta):
+            out.write(event.text)
+            out.flush()
+            streamed = True
+        elif isinstance(event, ToolStep):
+            notes.write(f"  › {event.summary}\n")
+            notes.flush()
+        elif isinstance(event, Final):
+            if not streamed:
+                out.write(event.text)
+            out.write("\n")
+            out.flush()
+            outcome = event.outcome
+        elif isinstance(event, ErrorReply):
+            out.write(event.text + "\n")
+            out.flush()
+            outcome = event.outcome
+    return outcome
+
+
+async def ask(assistant: Assistant, identity: str, question: str) -> int:
+    inbound = Inbound(
+        identity=identity, text=question, platform="console", conversation_key=f"ask:{uuid.uuid4()}"
+    )
+    return EXIT_CODES[await answer(assistant, inbound, sys.stdout, sys.stderr)]
+
+
+async def console(
+    assistant: Assistant, identity: str, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout
+) -> int:
+    """Chats until EOF; works the same typed or piped. Exit code of the last question."""
+    interactive = stdin.isatty()
+    session = f"console:{identity}:{uuid.uuid4()}"
+    if interactive:
+        out.write("StackDock assistant. Ask a question; Ctrl-D to leave.\n")
+    last = Outcome.ANSWERED
+    while True:
+        if interactive:
+            out.write("› ")
+            out.flush()
+        line = await asyncio.to_thread(stdin.readline)  # keeps the loop free while we wait
+        if not line:
+            break
+        question = line.strip()
+        if not question:
+            continue
+        if not interactive:
+            out.write(f"» {question}\n")
+        inbound = Inbound(
+            identity=identity, text=question, platform="console", conversation_key=session
+        )
+        last = await answer(assistant, inbound, out, sys.stderr)
+        out.write("\n")
+    return EXIT_CODES[last]

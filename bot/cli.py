@@ -1,0 +1,124 @@
+"""`stackdock-assistant`: the console script. Parses arguments, loads settings, dispatches."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("stackdock_assistant")
+
+USAGE_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stackdock-assistant", description="The StackDock AI infrastructure assistant."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("console", help="chat in the terminal (reads stdin until EOF)")
+    p.add_argument("--as", dest="identity", help="slack:TEAM:USER, discord:GUILD:USER, email:ADDR…")
+    p = sub.add_parser("ask", help="one answer to stdout")
+    p.add_argument("question")
+    p.add_argument("--as", dest="identity")
+
+    p = sub.add_parser("slack", help="the Slack bot (Socket Mode if SLACK_APP_TOKEN, else HTTP)")
+    p.add_argument("--port", type=int)
+    sub.add_parser("discord", help="the Discord gateway bot")
+    p = sub.add_parser("sync", help="refresh the StackDock mirror from the configured source")
+    p.add_argument("--once", action="store_true", help="one pass, then exit")
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(
+        dest="db_command", required=True, metavar="SUBCOMMAND"
+    )
+    db.add_parser("upgrade", help="apply migrations up to head")
+
+    p = sub.add_parser("link", help="map a chat identity to a StackDock user (id or email)")
+    p.add_argument("identity")
+    p.add_argument("user")
+    p = sub.add_parser("unlink", help="remove an identity link")
+    p.add_argument("identity")
+    sub.add_parser("links", help="list identity links")
+    p = sub.add_parser("bind", help="bind slack:TEAM[:CHANNEL] or discord:GUILD[:CHANNEL] to an org")
+    p.add_argument("target")
+    p.add_argument("org_id")
+    p.add_argument(
+        "--allow-detail", action="store_true", help="show IPs, URLs and hostnames in this channel"
+    )
+    p = sub.add_parser("unbind", help="remove a binding")
+    p.add_argument("target")
+    sub.add_parser("bindings", help="list bindings")
+
+    p = sub.add_parser("usage", help="cost and token report")
+    p.add_argument("--org")
+    p.add_argument("--since", help="YYYY-MM-DD (default: start of this month)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--chart", metavar="FILE.png")
+
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True, metavar="SUBCOMMAND"
+    )
+    p = audit.add_parser("export", help="stream audit rows")
+    p.add_argument("--since", help="YYYY-MM-DD")
+    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    audit.add_parser("verify", help="check the hash chain")
+    p = audit.add_parser("prune", help="delete rows before DATE, keeping the chain verifiable")
+    p.add_argument("--before", required=True, help="YYYY-MM-DD")
+    return parser
+
+
+async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import admin
+
+    command = args.command
+    if command in {"console", "ask"}:
+        return await admin.chat(args, settings)
+    if command == "slack":
+        from bot.serve_slack import serve_slack
+
+        return await serve_slack(settings, port=args.port)
+    if command == "discord":
+        from bot.serve_discord import serve_discord
+
+        return await serve_discord(settings)
+    if command == "sync":
+        from bot.sync import run_sync
+
+        return await run_sync(settings, once=args.once)
+    if command in {"usage", "audit"}:
+        from bot import reports
+
+        return await reports.run(args, settings)
+    return await admin.run(args, settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"stackdock-assistant: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    from bot.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        return asyncio.run(dispatch(args, settings))
+    except SettingsError as exc:
+        print(f"stackdock-assistant: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, ConnectionError) as exc:
+        # Typically the database is unreachable at start-up; one line, no traceback.
+        print(f"stackdock-assistant: cannot start: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Every setting of the bot, read once from the environment and `.env`.
+
+This is the only module that reads the environment. Names are the contract's (design.md) and,
+where they exist, the SDKs' own.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./stackdock-assistant.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    stackdock_snapshot: Path | None = None  # None means the bundled demo snapshot
+    convex_url: str | None = None
+    convex_deploy_key: SecretStr | None = None
+
+    ai_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
+    ai_model: str | None = None
+    ai_fallback_provider: Literal["openai", "anthropic", "offline"] | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    ai_timeout_s: float = Field(default=60.0, gt=0)
+    ai_max_retries: int = Field(default=2, ge=0, le=10)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    discord_token: SecretStr | None = None
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
+
+    rate_limit_per_hour: int = Field(default=50, ge=0)
+    org_rate_limit_per_hour: int | None = Field(default=None, ge=0)
+    org_monthly_budget_usd: Decimal | None = Field(default=None, ge=0)
+    audit_store_content: bool = True
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator(
+        "ai_model",
+        "ai_fallback_provider",
+        "openai_base_url",
+        "anthropic_base_url",
+        "convex_url",
+        "discord_api_url",
+        "discord_gateway_url",
+        "stackdock_snapshot",
+        "org_monthly_budget_usd",
+        "org_rate_limit_per_hour",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `.env` templates leave `NAME=` lines; they mean "unset", not "empty string".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def resolved_provider(self) -> str:
+        """`auto` picks openai if its key is set, else anthropic, else offline."""
+        if self.ai_provider != "auto":
+            return self.ai_provider
+        if self.openai_api_key:
+            return "openai"
+        if self.anthropic_api_key:
+            return "anthropic"
+        return "offline"
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting, worded as one line that names it."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Reads the settings, turning pydantic's report into one line per bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            # The input may be a secret, so only pydantic's message is shown, never the value.
+            problems.append(f"{name}: {err['msg']}")
+        raise SettingsError("invalid setting " + "; ".join(problems)) from None

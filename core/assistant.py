@@ -1,0 +1,268 @@
+"""The pipeline: one question in, a stream of reply events out, exactly one audit row written.
+
+Steps, in order: resolve the asker, check the `ai` permission, check budget and windows, load
+the trimmed history, run the provider's tool loop, persist messages, usage and audit. A refusal
+makes no model call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.access import allows
+from core.context import org_summary
+from core.identity import IdentityResolver, Refusal
+from core.limits import Limits
+from core.models import (
+    AuditRecord,
+    ChatMessage,
+    ErrorReply,
+    Final,
+    Inbound,
+    Outcome,
+    Principal,
+    ProviderError,
+    ReplyEvent,
+    Status,
+    TextDelta,
+    ToolStep,
+    Usage,
+    UsageRecord,
+)
+from core.ports import Mirror, Provider, Store
+from core.prompts import system_prompt
+from core.providers.loop import LoopDone, LoopOutcome, run_tool_loop
+from core.providers.window import context_window, fit_history
+from core.redact import scrub_text
+from core.tools import OrgTools
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 4000
+MAX_ANSWER_TOKENS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantConfig:
+    store_content: bool = True
+    max_steps: int = 6
+    history_messages: int = 40
+
+
+def _content(text: str | None, store_content: bool) -> str | None:
+    if text is None or store_content:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def provider_failure_text(error: ProviderError) -> str:
+    if error.kind == "busy":
+        wait = f" in {round(error.retry_after_s)} s" if error.retry_after_s else " in a minute"
+        return f"The AI provider is busy right now; try again{wait}."
+    if error.kind == "auth":
+        return "The assistant is misconfigured; an admin has been told."
+    if error.kind == "timeout":
+        return "The AI provider took too long to answer; try again in a minute."
+    return "The AI provider failed to answer; try again in a minute."
+
+
+class Assistant:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        mirror: Mirror,
+        providers: Sequence[Provider],
+        identity: IdentityResolver,
+        limits: Limits,
+        clock: Callable[[], datetime],
+        config: AssistantConfig = AssistantConfig(),
+    ) -> None:
+        if not providers:
+            raise ValueError("at least one provider is needed")
+        self.store = store
+        self.mirror = mirror
+        self.providers = list(providers)
+        self.identity = identity
+        self.limits = limits
+        self.clock = clock
+        self.config = config
+
+    async def resolve(self, inbound: Inbound) -> Principal | Refusal:
+        """The asker's Principal, or why they can't ask (used by adapters' commands too)."""
+        principal = await self.identity.resolve(inbound)
+        if isinstance(principal, Refusal):
+            return principal
+        if not allows(principal.permissions, "ai:read"):
+            return Refusal(
+                "denied",
+                f"Your StackDock role ({principal.role_name}) doesn't include the assistant "
+                "(it needs ai:read). Ask an org admin if you need it.",
+            )
+        return principal
+
+    async def handle(self, inbound: Inbound) -> AsyncIterator[ReplyEvent]:
+        """Answers one question as a stream of events; the last is a Final or an ErrorReply."""
+        started = time.perf_counter()
+        yield Status("Thinking…")
+        question = inbound.text.strip()
+        record = AuditRecord(
+            timestamp=self.clock(),
+            identity=inbound.identity,
+            platform=inbound.platform,
+            result=Outcome.FAILED,
+            channel=inbound.channel,
+            is_dm=inbound.is_dm,
+            question=_content(scrub_text(question), self.config.store_content),
+        )
+        if inbound.event_id:
+            record.metadata["event_id"] = inbound.event_id
+        try:
+            refusal = self._check_text(question)
+            principal: Principal | Refusal = refusal or await self.resolve(inbound)
+            if isinstance(principal, Principal):
+                record.org_id, record.user_id = principal.org_id, principal.user_id
+                refusal = await self.limits.check(principal)
+            else:
+                refusal = principal
+            if refusal is not None:
+                yield await self._refuse(record, refusal, started)
+                return
+            assert isinstance(principal, Principal)
+            async for event in self._answer(inbound, principal, question, record, started):
+                yield event
+        finally:
+            if record.id is None:
+                # The consumer went away or something unexpected broke: the row is still owed.
+                record.error_message = record.error_message or "interrupted before the answer"
+                await self._write_audit(record, started)
+
+    def _check_text(self, question: str) -> Refusal | None:
+        if not question:
+            return Refusal("empty", "Ask me a question about your infrastructure, or say `help`.")
+        if len(question) > MAX_QUESTION_CHARS:
+            return Refusal(
+                "too_long",
+                f"That question is {len(question):,} characters; please keep it under "
+                f"{MAX_QUESTION_CHARS:,}.",
+            )
+        return None
+
+    async def _refuse(self, record: AuditRecord, refusal: Refusal, started: float) -> ErrorReply:
+        record.result = refusal.outcome
+        record.reason = refusal.reason
+        record.retry_after_s = refusal.retry_after_s
+        record.answer = _content(refusal.text, self.config.store_content)
+        await self._write_audit(record, started)
+        log.info("refused %s: %s", record.identity, refusal.reason)
+        return ErrorReply(
+            refusal.text, refusal.outcome, refusal.reason, refusal.retry_after_s, record.id
+        )
+
+    async def _answer(
+        self,
+        inbound: Inbound,
+        principal: Principal,
+        question: str,
+        record: AuditRecord,
+        started: float,
+    ) -> AsyncIterator[ReplyEvent]:
+        now = self.clock()
+        key = inbound.conversation_key or f"{inbound.platform}:{inbound.identity}"
+        history = await self.store.conversations.history(key, self.config.history_messages)
+        system = system_prompt(principal, org_summary(self.mirror, principal, now))
+        asked = ChatMessage(role="user", content=question)
+        primary = self.providers[0]
+        messages = fit_history(
+            system,
+            history,
+            asked,
+            window_tokens=context_window(primary.model),
+            reserve_tokens=MAX_ANSWER_TOKENS,
+        )
+        tools = OrgTools(self.mirror, principal, now=self.clock)
+        outcome: LoopOutcome | None = None
+        try:
+            async for event in run_tool_loop(
+                self.providers, system, messages, tools, max_steps=self.config.max_steps
+            ):
+                if isinstance(event, LoopDone):
+                    outcome = event.outcome
+                elif isinstance(event, ToolStep):
+                    record.tools.append(event.name)
+                    yield event
+                elif isinstance(event, TextDelta):
+                    yield event
+        except ProviderError as error:
+            yield await self._fail(record, principal, error, started)
+            return
+        assert outcome is not None, "the tool loop ends with LoopDone"
+        answer = scrub_text(outcome.text)
+        record.result = Outcome.ANSWERED
+        record.answer = _content(answer, self.config.store_content)
+        record.tools = list(outcome.tools_called)
+        self._note_usage(record, outcome.usage, outcome.attempts)
+        await self.store.conversations.append(
+            key, [asked, *outcome.new_messages], org_id=principal.org_id, user_id=principal.user_id
+        )
+        await self._write_audit(record, started)
+        await self._record_usage(principal, outcome.usage, record)
+        yield Final(answer, record.id, outcome.model, outcome.usage)
+
+    async def _fail(
+        self, record: AuditRecord, principal: Principal, error: ProviderError, started: float
+    ) -> ErrorReply:
+        text = provider_failure_text(error)
+        if error.kind == "auth":
+            log.error("the %s provider rejected its API key; check the key setting", error.provider)
+        else:
+            log.warning("provider %s failed: %s (%s)", error.provider, error.kind, error)
+        record.result = Outcome.FAILED
+        record.reason = f"provider_{error.kind}"
+        record.error_message = scrub_text(str(error))[:500]
+        record.retry_after_s = error.retry_after_s
+        record.answer = _content(text, self.config.store_content)
+        self._note_usage(record, error.usage, getattr(error, "attempts", None))
+        await self._write_audit(record, started)
+        await self._record_usage(principal, error.usage, record)
+        return ErrorReply(text, Outcome.FAILED, record.reason, error.retry_after_s, record.id)
+
+    def _note_usage(
+        self, record: AuditRecord, usage: Usage | None, attempts: Sequence[str] | None
+    ) -> None:
+        if attempts:
+            record.metadata["attempts"] = list(attempts)
+        if usage is None:
+            return
+        record.provider, record.model = usage.provider, usage.model
+        record.input_tokens, record.output_tokens = usage.input_tokens, usage.output_tokens
+        record.cost_usd = usage.cost_usd
+        if usage.cache_read_tokens or usage.cache_write_tokens:
+            record.metadata["cache_read_tokens"] = usage.cache_read_tokens
+            record.metadata["cache_write_tokens"] = usage.cache_write_tokens
+
+    async def _write_audit(self, record: AuditRecord, started: float) -> None:
+        record.latency_ms = round((time.perf_counter() - started) * 1000)
+        stored = await self.store.audit.append(record)
+        record.id, record.prev_hash, record.hash = stored.id, stored.prev_hash, stored.hash
+
+    async def _record_usage(
+        self, principal: Principal, usage: Usage | None, record: AuditRecord
+    ) -> None:
+        if usage is None:
+            return
+        await self.store.usage.record(
+            UsageRecord(
+                timestamp=record.timestamp,
+                org_id=principal.org_id,
+                user_id=principal.user_id,
+                identity=principal.identity,
+                usage=usage,
+                audit_id=record.id,
+            )
+        )

@@ -1,0 +1,113 @@
+"""Per-user and per-org hourly windows and monthly budgets, checked before any model call.
+
+The windows live in the store so that every worker sharing a database sees the same counts;
+the store's `admit` is atomic, so a limit of N admits exactly N in any hour.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from core.identity import Refusal
+from core.models import Outcome, Principal
+from core.ports import Store
+
+HOUR_S = 3600.0
+
+
+def month_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month_start(now: datetime) -> datetime:
+    start = month_start(now)
+    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
+        month=start.month + 1
+    )
+
+
+def describe_wait(seconds: float) -> str:
+    seconds = max(1, math.ceil(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    hours = seconds / 3600
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{math.ceil(hours / 24)} days"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitPolicy:
+    """Limits in force. 0 for an hourly limit means unlimited; None budget means no budget."""
+
+    per_user_per_hour: int = 50
+    per_org_per_hour: int | None = None
+    role_per_hour: Mapping[str, int] = field(default_factory=dict)  # role name (any case) -> limit
+    org_budget_usd: Decimal | None = None
+    org_budgets_usd: Mapping[str, Decimal] = field(default_factory=dict)  # org id -> budget
+
+    def user_limit(self, role_name: str) -> int:
+        lowered = {k.lower(): v for k, v in self.role_per_hour.items()}
+        return lowered.get(role_name.lower(), self.per_user_per_hour)
+
+    def budget_for(self, org_id: str) -> Decimal | None:
+        return self.org_budgets_usd.get(org_id, self.org_budget_usd)
+
+
+class Limits:
+    def __init__(self, store: Store, policy: LimitPolicy, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self.policy = policy
+        self._clock = clock
+
+    async def check(self, principal: Principal) -> Refusal | None:
+        """Refuses when over budget or over a window; an admitted question uses one slot."""
+        now = self._clock()
+        budget = self.policy.budget_for(principal.org_id)
+        if budget is not None:
+            spent = await self._store.usage.spend(principal.org_id, month_start(now))
+            if spent >= budget:
+                wait = (next_month_start(now) - now).total_seconds()
+                return Refusal(
+                    "over_budget",
+                    f"Your organisation has used its AI budget for this month (${spent:.2f} of "
+                    f"${budget:.2f}). Questions resume when the month turns, in "
+                    f"{describe_wait(wait)}, or sooner if an admin raises the budget.",
+                    Outcome.OVER_BUDGET,
+                    wait,
+                )
+
+        limit = self.policy.user_limit(principal.role_name)
+        if limit > 0:
+            key = f"user:{principal.org_id}:{principal.user_id}"
+            admission = await self._store.rate_limits.admit(key, limit, HOUR_S, now)
+            if not admission.admitted:
+                return Refusal(
+                    "rate_limited",
+                    f"You've reached your limit of {limit} questions an hour. "
+                    f"Try again in {describe_wait(admission.retry_after_s)}.",
+                    Outcome.RATE_LIMITED,
+                    admission.retry_after_s,
+                )
+
+        org_limit = self.policy.per_org_per_hour
+        if org_limit:
+            admission = await self._store.rate_limits.admit(
+                f"org:{principal.org_id}", org_limit, HOUR_S, now
+            )
+            if not admission.admitted:
+                return Refusal(
+                    "org_rate_limited",
+                    f"Your organisation has reached its limit of {org_limit} questions an "
+                    f"hour. Try again in {describe_wait(admission.retry_after_s)}.",
+                    Outcome.RATE_LIMITED,
+                    admission.retry_after_s,
+                )
+        return None

@@ -1,0 +1,107 @@
+"""Words the assistant says: the suggested-prompt catalogue, help, and the system prompt.
+
+Held in the core so that every adapter shows the same catalogue, and so that the offline
+provider can be tested against every prompt in it.
+"""
+
+from __future__ import annotations
+
+from core.models import Principal
+
+TOPICS: tuple[str, ...] = ("servers", "web-services", "domains", "databases", "problems")
+
+CATALOGUE: dict[str, tuple[str, ...]] = {
+    "default": (
+        "What's the status of my infrastructure?",
+        "Any critical issues I should know about?",
+        "Show me a summary of all resources",
+    ),
+    "servers": (
+        "Which servers need updates?",
+        "What providers do I have servers with?",
+        "How many servers do I have?",
+    ),
+    "web-services": (
+        "Which services haven't been deployed recently?",
+        "Show me all Vercel deployments",
+        "How many web services do I have by provider?",
+    ),
+    "domains": (
+        "Which domains expire soon?",
+        "List my domains",
+        "How many domains do I have?",
+    ),
+    "databases": (
+        "List my databases",
+        "How many databases do I have by provider?",
+        "What database engines do I use?",
+    ),
+    "problems": (
+        "Any critical issues I should know about?",
+        "Which monitors are down?",
+        "Which docks failed to sync?",
+    ),
+}
+
+TOPIC_ALIASES = {"web": "web-services", "webservices": "web-services", "services": "web-services"}
+
+
+def normalise_topic(topic: str | None) -> str | None:
+    """Maps what a person typed to a catalogue topic; None for the default list, or unknown."""
+    if not topic or not topic.strip():
+        return "default"
+    key = topic.strip().lower()
+    key = TOPIC_ALIASES.get(key, key)
+    return key if key in CATALOGUE else None
+
+
+def suggested_prompts(topic: str | None = None) -> list[str]:
+    """The catalogue's prompts for a topic (the default list for none or an unknown topic)."""
+    return list(CATALOGUE.get(normalise_topic(topic) or "default", CATALOGUE["default"]))
+
+
+def all_prompts() -> list[str]:
+    seen: dict[str, None] = {}
+    for prompts in CATALOGUE.values():
+        seen.update(dict.fromkeys(prompts))
+    return list(seen)
+
+
+HELP_TEXT = """\
+I'm the StackDock assistant. Ask me about your organisation's infrastructure:
+• "What's the status of my infrastructure?" or "Any critical issues I should know about?"
+• "How many servers do I have by provider?", "List my Vercel web services"
+• "Which domains expire soon?", "Which monitors are down?"
+Commands: `ask <question>`, `prompts [servers|web-services|domains|databases|problems]`,
+`usage`, `link`, `help`. I only read data; I never change your infrastructure."""
+
+
+def link_instructions(identity: str) -> str:
+    return (
+        "I don't know who you are in StackDock yet, so I can't answer. "
+        f"Ask an org admin to link you (`stackdock-assistant link {identity} you@example.com`, "
+        "or `/stackdock link` in chat), or make sure your chat email matches your StackDock email."
+    )
+
+
+SYSTEM_TEMPLATE = """\
+You are StackDock Assistant, a read-only infrastructure assistant for one StackDock organisation.
+Answer only from this organisation's data: the summary below and the tools. Never guess numbers;
+call a tool when the summary does not say. Say plainly when StackDock does not hold something
+(for example it has no CPU, memory or last-deploy fields except inside a provider's details).
+Never reveal credentials. Tools are scoped to this organisation; relay a tool's refusal as it is.
+Be brief. Use Markdown: short lists, `code` for names, no tables wider than four columns.
+{detail_rule}
+
+{summary}"""
+
+_DETAIL_DM = "This is a private conversation: addresses and URLs may be shown."
+_DETAIL_SHARED = (
+    "This is a shared channel: IP addresses, URLs and hostnames are masked; do not try to "
+    "reconstruct them."
+)
+
+
+def system_prompt(principal: Principal, summary: str) -> str:
+    rule = _DETAIL_DM if principal.show_detail else _DETAIL_SHARED
+    return SYSTEM_TEMPLATE.format(detail_rule=rule, summary=summary)

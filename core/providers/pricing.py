@@ -1,0 +1,56 @@
+"""Cost of a model call in USD, from the prices bundled with genai-prices.
+
+Only the snapshot shipped inside the installed genai-prices package is used: its background
+updater (`UpdatePrices`) is never started, so pricing makes no network call and a given
+package version always prices the same usage the same way.
+
+Our `Usage.input_tokens` excludes cache reads and writes (Anthropic's convention, and OpenAI's
+after the provider subtracts `cached_tokens`). genai-prices counts `input_tokens` as *all* input
+tokens, with cache reads and writes as parts of it, so the total is rebuilt before pricing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import genai_prices
+
+from core.models import Usage
+
+log = logging.getLogger(__name__)
+
+_warned: set[tuple[str, str]] = set()
+
+
+def price(usage: Usage) -> Usage:
+    """A copy of `usage` with `cost_usd` set, or left None when tokens or the price are unknown."""
+    if usage.input_tokens is None or usage.output_tokens is None:
+        return dataclasses.replace(usage, cost_usd=None)
+    all_input = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+    priced = genai_prices.Usage(
+        input_tokens=all_input,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        output_tokens=usage.output_tokens,
+    )
+    try:
+        calc = genai_prices.calc_price(priced, usage.model, provider_id=usage.provider)
+    except (LookupError, ValueError) as exc:
+        _warn_once(usage, exc)
+        return dataclasses.replace(usage, cost_usd=None)
+    return dataclasses.replace(usage, cost_usd=calc.total_price)
+
+
+def _warn_once(usage: Usage, exc: Exception) -> None:
+    # A busy bot would otherwise repeat the same warning on every question.
+    key = (usage.provider, usage.model)
+    if key in _warned:
+        return
+    _warned.add(key)
+    log.warning(
+        "no price known for %s model %r (%s); its tokens are recorded with cost unknown",
+        usage.provider,
+        usage.model,
+        type(exc).__name__,
+    )

@@ -1,0 +1,103 @@
+"""Fitting a conversation into a model's context window, oldest history dropped first.
+
+Token counts are estimated (about four characters per token), never computed with a real
+tokenizer: that would mean a download per model family, and the reserve left for the answer and
+tool results absorbs the estimate's error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+from genai_prices.data_snapshot import get_snapshot
+
+from core.models import ChatMessage
+
+# When genai-prices does not know a model; first matching prefix wins.
+_FAMILY_WINDOWS: tuple[tuple[str, int], ...] = (
+    ("gpt-4.1", 1_047_576),
+    ("gpt-4o", 128_000),
+    ("gpt-4-turbo", 128_000),
+    ("gpt-5", 400_000),
+    ("o1", 200_000),
+    ("o3", 200_000),
+    ("o4", 200_000),
+    ("claude", 200_000),
+    ("llama3", 8_192),
+    ("mistral", 32_000),
+    ("qwen", 32_000),
+)
+# Small on purpose: an unknown model is most likely a local server with a short window, and
+# overrunning a window is an error where a short history is merely less helpful.
+DEFAULT_WINDOW = 8_192
+
+_MESSAGE_OVERHEAD = 4  # role markers and separators the chat formats add per message
+
+
+def context_window(model: str) -> int:
+    """How many input tokens `model` accepts."""
+    try:
+        _provider, info = get_snapshot().find_provider_model(model, None, None, None)
+    except LookupError:
+        info = None
+    if info is not None and info.context_window:
+        return info.context_window
+    name = model.lower().rsplit("/", 1)[-1]
+    for prefix, window in _FAMILY_WINDOWS:
+        if name.startswith(prefix):
+            return window
+    return DEFAULT_WINDOW
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap over-estimate of the tokens in `text`."""
+    return math.ceil(len(text) / 4)
+
+
+def message_tokens(message: ChatMessage) -> int:
+    """Estimated tokens of one message, tool calls included."""
+    total = estimate_tokens(message.content) + _MESSAGE_OVERHEAD
+    for call in message.tool_calls:
+        total += estimate_tokens(call.name) + estimate_tokens(json.dumps(dict(call.arguments)))
+    return total
+
+
+def fit_history(
+    system: str,
+    history: Sequence[ChatMessage],
+    question: ChatMessage,
+    *,
+    window_tokens: int,
+    reserve_tokens: int,
+) -> list[ChatMessage]:
+    """The newest part of `history` that fits, followed by `question`.
+
+    An assistant message that asked for tools and the tool results answering it are kept or
+    dropped together, so no provider ever sees a tool result without the call it answers.
+    The question is always kept, even when it alone is too long for the budget.
+    """
+    budget = window_tokens - reserve_tokens - estimate_tokens(system) - message_tokens(question)
+    kept: list[list[ChatMessage]] = []
+    for group in reversed(_groups(history)):
+        cost = sum(message_tokens(m) for m in group)
+        if cost > budget:
+            break
+        budget -= cost
+        kept.append(group)
+    fitted = [message for group in reversed(kept) for message in group]
+    return [*fitted, question]
+
+
+def _groups(history: Sequence[ChatMessage]) -> list[list[ChatMessage]]:
+    """Messages in droppable units: a tool-calling assistant message with its results."""
+    groups: list[list[ChatMessage]] = []
+    for message in history:
+        if message.role == "tool":
+            if groups and groups[-1][0].tool_calls:
+                groups[-1].append(message)
+            # A result whose call was already cut off (by the history limit) is dropped here.
+            continue
+        groups.append([message])
+    return groups

@@ -1,0 +1,220 @@
+"""Keeping secrets and network detail out of replies, logs, the audit trail and the model.
+
+Three layers, each cheap enough to run on every value that leaves the core:
+- `safe_details` turns a provider payload (`fullApiData`) into a bounded copy without
+  secret-named keys or secret-looking values;
+- `scrub_text` replaces secret-looking substrings of free text (and `SecretFilter` does it to
+  every log record);
+- `mask_network_detail` / `redact_for_channel` hide IP addresses, URLs and hostnames in shared
+  channels. The names of things (a domain's `domainName`, a server's `name`) are not masked:
+  they are what the person asks about, and the org already sees them in StackDock.
+
+Pure hex strings, UUIDs and lowercase ids are deliberately not treated as secrets: they are
+commit SHAs, audit hashes and Convex document ids, which answers must be able to quote.
+Provider tokens that are pure hex are caught by the key names they sit under instead.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+REDACTED = "[redacted]"
+IP_HIDDEN = "[ip hidden]"
+URL_HIDDEN = "[url hidden]"
+HOST_HIDDEN = "[host hidden]"
+
+_SECRET_KEY = re.compile(
+    r"key|token|secret|passw|pwd|credential|auth(?!or)|private|signature|cookie|session|"
+    r"dsn|conn(?:ection)?[_-]?str|connection[_-]?(?:uri|url)|bearer|certificate|otp|salt",
+    re.IGNORECASE,
+)
+# Keys that hold a network location; their whole value is masked in shared channels.
+_NETWORK_KEY = re.compile(
+    r"(?:^|_|[a-z])(?:ip|ips|ipv4|ipv6|ipAddress|host|hostname|url|uri|endpoint|address|"
+    r"gateway|fqdn)s?$|^(?:ip|host|url|uri|endpoint|address|networks?|v4|v6)",
+    re.IGNORECASE,
+)
+
+_PREFIXED_TOKENS = [
+    r"\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}",
+    r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
+    r"\bxapp-[A-Za-z0-9\-]{10,}",
+    r"\bgh[pousr]_[A-Za-z0-9]{20,}",
+    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
+    r"\bglpat-[A-Za-z0-9_\-]{16,}",
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+    r"\bAIza[0-9A-Za-z_\-]{30,}",
+    r"\b(?:sk|pk|rk|sdk|whsec)_(?:live|test)_[A-Za-z0-9_]{8,}",
+    r"\bdo[opr]_v1_[a-f0-9]{32,}",
+    r"\b(?:napi|nfp|sntrys|pscale_tkn|pscale_pw|pscale_oauth|hvs|shpat|npm)_[A-Za-z0-9_]{16,}",
+    r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
+    r"\b(?:prod|dev|preview):[a-z0-9\-]+\|[A-Za-z0-9+/=_\-]{16,}",  # Convex deploy keys
+]
+_TOKEN = re.compile("|".join(f"(?:{p})" for p in _PREFIXED_TOKENS))
+_AUTH_HEADER = re.compile(r"\b(Bearer|Basic|Token|Convex)\s+[A-Za-z0-9._~+/=\-|:]{8,}", re.I)
+_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.\-]*://[^\s:/@]+):([^\s@/]+)@", re.I)
+_ASSIGNMENT = re.compile(
+    r"\b((?:api[_-]?key|apikey|access[_-]?key|secret(?:[_-]?key)?|client[_-]?secret|"
+    r"password|passwd|pwd|token|auth[_-]?token|private[_-]?key)\"?\s*[:=]\s*\"?)"
+    r"([^\s\"',;&]{4,})",
+    re.IGNORECASE,
+)
+_CANDIDATE = re.compile(r"[A-Za-z0-9_+/=\-]{24,}")
+
+_IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+_IPV6_CANDIDATE = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+_URL = re.compile(r"\b(?:[a-z][a-z0-9+.\-]*://|www\.)[^\s<>\"'`)\]]+", re.IGNORECASE)
+_HOSTNAME = re.compile(
+    r"\b(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9\-]{1,62}\b", re.IGNORECASE
+)
+
+
+def _looks_random(token: str) -> bool:
+    """A long run mixing cases and digits with high entropy: an API key, not a word or an id."""
+    upper = sum(c.isupper() for c in token)
+    lower = sum(c.islower() for c in token)
+    digits = sum(c.isdigit() for c in token)
+    if upper < 2 or lower < 2 or digits < 2:
+        return False
+    counts = Counter(token)
+    entropy = -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
+    return entropy >= 3.7
+
+
+def _replace_random(match: re.Match[str]) -> str:
+    return REDACTED if _looks_random(match.group(0)) else match.group(0)
+
+
+def scrub_text(text: str) -> str:
+    """`text` with secret-looking substrings replaced by "[redacted]"."""
+    if not text:
+        return text
+    text = _TOKEN.sub(REDACTED, text)
+    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}:{REDACTED}@", text)
+    text = _ASSIGNMENT.sub(lambda m: m.group(1) + REDACTED, text)
+    return _CANDIDATE.sub(_replace_random, text)
+
+
+def is_secret_key(name: str) -> bool:
+    return bool(_SECRET_KEY.search(name))
+
+
+def _mask_ipv6(match: re.Match[str]) -> str:
+    try:
+        ipaddress.IPv6Address(match.group(0))
+    except ValueError:
+        return match.group(0)
+    return IP_HIDDEN
+
+
+def mask_network_detail(value: str, *, hostnames: bool = True) -> str:
+    """`value` with URLs, IPv4/IPv6 addresses and (unless told not to) hostnames masked."""
+    value = _URL.sub(URL_HIDDEN, value)
+    value = _IPV4.sub(IP_HIDDEN, value)
+    if ":" in value:
+        value = _IPV6_CANDIDATE.sub(_mask_ipv6, value)
+    if hostnames:
+        value = _HOSTNAME.sub(HOST_HIDDEN, value)
+    return value
+
+
+def redact_for_channel(doc: Any, show_detail: bool, *, _key: str = "") -> Any:
+    """A copy of `doc` whose strings are scrubbed of secrets and, unless `show_detail`, of
+    network detail: fields named like hosts/IPs/URLs are masked whole, and IPs and URLs inside
+    any other string are masked too."""
+    if isinstance(doc, str):
+        text = scrub_text(doc)
+        if show_detail:
+            return text
+        return mask_network_detail(text, hostnames=bool(_key and _NETWORK_KEY.search(_key)))
+    if isinstance(doc, Mapping):
+        return {k: redact_for_channel(v, show_detail, _key=str(k)) for k, v in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [redact_for_channel(v, show_detail, _key=_key) for v in doc]
+    return doc
+
+
+def _clean(value: Any, depth: int) -> Any:
+    if isinstance(value, Mapping):
+        if depth > 6:
+            return "[nested data omitted]"
+        return {
+            str(k): _clean(v, depth + 1) for k, v in value.items() if not is_secret_key(str(k))
+        }
+    if isinstance(value, list | tuple):
+        if depth > 6:
+            return "[nested data omitted]"
+        kept = [_clean(v, depth + 1) for v in value[:20]]
+        if len(value) > 20:
+            kept.append(f"[{len(value) - 20} more items]")
+        return kept
+    if isinstance(value, str):
+        text = scrub_text(value)
+        return text if len(text) <= 200 else text[:200] + "…"
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return scrub_text(str(value))
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def safe_details(full_api_data: Any, max_chars: int = 1500) -> dict[str, Any]:
+    """A redacted copy of a provider payload whose JSON stays within about `max_chars`.
+
+    Keys are kept in order until the budget runs out; the rest are named in `_omitted` so the
+    model can say the payload holds more than it was shown.
+    """
+    if not isinstance(full_api_data, Mapping):
+        return {}
+    cleaned = _clean(full_api_data, 0)
+    if _size(cleaned) <= max_chars:
+        return cleaned
+    kept: dict[str, Any] = {}
+    used = 2
+    omitted: list[str] = []
+    for key, value in cleaned.items():
+        cost = _size({key: value})
+        if used + cost <= max_chars - 60:
+            kept[key] = value
+            used += cost
+        else:
+            omitted.append(key)
+    if omitted:
+        kept["_omitted"] = f"{len(omitted)} more fields: " + ", ".join(omitted[:10])[:200]
+    return kept
+
+
+_STANDARD_RECORD_KEYS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class SecretFilter(logging.Filter):
+    """Scrubs every log record (message, arguments, traceback, extra fields) with scrub_text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed format string must not lose the record
+            message = f"{record.msg} {record.args}"
+        record.msg = scrub_text(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub_text(record.stack_info)
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD_RECORD_KEYS and isinstance(value, str):
+                setattr(record, key, scrub_text(value))
+        return True
