@@ -252,3 +252,4 @@ class ProviderError(Exception):
         self.provider = provider
         self.retry_after_s = retry_after_s
         self.usage = usage  # tokens already spent before the failure, if any
+        self.attempts: list[str] = []  # set by the tool loop: "openai:busy", "anthropic:timeout"

@@ -31,16 +31,18 @@ URL_HIDDEN = "[url hidden]"
 HOST_HIDDEN = "[host hidden]"
 
 _SECRET_KEY = re.compile(
-    r"key|token|secret|passw|pwd|credential|auth(?!or)|private|signature|cookie|session|"
-    r"dsn|conn(?:ection)?[_-]?str|connection[_-]?(?:uri|url)|bearer|certificate|otp|salt",
+    r"key|token|secret|passw|passphrase|pwd|credential|auth(?!or(?!i))|private[_-]?(?:key|pem)|"
+    r"signature|cookie|session|dsn|conn(?:ection)?[_-]?str|connection[_-]?(?:uri|url)|bearer|"
+    r"certificate",
     re.IGNORECASE,
 )
-# Keys that hold a network location; their whole value is masked in shared channels.
-_NETWORK_KEY = re.compile(
-    r"(?:^|_|[a-z])(?:ip|ips|ipv4|ipv6|ipAddress|host|hostname|url|uri|endpoint|address|"
-    r"gateway|fqdn)s?$|^(?:ip|host|url|uri|endpoint|address|networks?|v4|v6)",
-    re.IGNORECASE,
+# Words in a key's name that say its value is a network location (masked whole in channels).
+_NETWORK_WORDS = frozenset(
+    "ip ips ipv4 ipv6 host hosts hostname hostnames url urls uri uris endpoint endpoints "
+    "address addresses gateway fqdn network networks v4 v6 dns nameservers".split()
 )
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_WORD_SPLIT = re.compile(r"[_\-\s.]+")
 
 _PREFIXED_TOKENS = [
     r"\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}",
@@ -59,10 +61,10 @@ _PREFIXED_TOKENS = [
     r"\b(?:prod|dev|preview):[a-z0-9\-]+\|[A-Za-z0-9+/=_\-]{16,}",  # Convex deploy keys
 ]
 _TOKEN = re.compile("|".join(f"(?:{p})" for p in _PREFIXED_TOKENS))
-_AUTH_HEADER = re.compile(r"\b(Bearer|Basic|Token|Convex)\s+[A-Za-z0-9._~+/=\-|:]{8,}", re.I)
+_AUTH_HEADER = re.compile(r"\b(Bearer|Basic|Token)\s+(?=\S*\d)[A-Za-z0-9._~+/=\-]{8,}", re.I)
 _URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.\-]*://[^\s:/@]+):([^\s@/]+)@", re.I)
 _ASSIGNMENT = re.compile(
-    r"\b((?:api[_-]?key|apikey|access[_-]?key|secret(?:[_-]?key)?|client[_-]?secret|"
+    r"\b([\w.\-]*?(?:api[_-]?key|apikey|access[_-]?key|secret(?:[_-]?key)?|client[_-]?secret|"
     r"password|passwd|pwd|token|auth[_-]?token|private[_-]?key)\"?\s*[:=]\s*\"?)"
     r"([^\s\"',;&]{4,})",
     re.IGNORECASE,
@@ -79,6 +81,8 @@ _HOSTNAME = re.compile(
 
 def _looks_random(token: str) -> bool:
     """A long run mixing cases and digits with high entropy: an API key, not a word or an id."""
+    if "/" in token and any(part.isalpha() and part.islower() for part in token.split("/")):
+        return False  # a URL path such as github.com/AcmeCloud/web-App2024/tree/main
     upper = sum(c.isupper() for c in token)
     lower = sum(c.islower() for c in token)
     digits = sum(c.isdigit() for c in token)
@@ -108,6 +112,11 @@ def is_secret_key(name: str) -> bool:
     return bool(_SECRET_KEY.search(name))
 
 
+def is_network_key(name: str) -> bool:
+    words = _WORD_SPLIT.split(_CAMEL.sub(r"\1_\2", name).lower())
+    return any(word in _NETWORK_WORDS for word in words)
+
+
 def _mask_ipv6(match: re.Match[str]) -> str:
     try:
         ipaddress.IPv6Address(match.group(0))
@@ -135,7 +144,7 @@ def redact_for_channel(doc: Any, show_detail: bool, *, _key: str = "") -> Any:
         text = scrub_text(doc)
         if show_detail:
             return text
-        return mask_network_detail(text, hostnames=bool(_key and _NETWORK_KEY.search(_key)))
+        return mask_network_detail(text, hostnames=is_network_key(_key))
     if isinstance(doc, Mapping):
         return {k: redact_for_channel(v, show_detail, _key=str(k)) for k, v in doc.items()}
     if isinstance(doc, list | tuple):

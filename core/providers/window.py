@@ -86,8 +86,11 @@ def fit_history(
             break
         budget -= cost
         kept.append(group)
-    fitted = [message for group in reversed(kept) for message in group]
-    return [*fitted, question]
+    kept.reverse()
+    # Some providers reject a conversation that opens with the assistant.
+    while kept and kept[0][0].role != "user":
+        kept.pop(0)
+    return [*(message for group in kept for message in group), question]
 
 
 def _groups(history: Sequence[ChatMessage]) -> list[list[ChatMessage]]:
@@ -100,4 +103,11 @@ def _groups(history: Sequence[ChatMessage]) -> list[list[ChatMessage]]:
             # A result whose call was already cut off (by the history limit) is dropped here.
             continue
         groups.append([message])
-    return groups
+    return [group for group in groups if _complete(group)]
+
+
+def _complete(group: list[ChatMessage]) -> bool:
+    """False for a tool call whose results never got stored: providers reject it."""
+    asked = {call.id for call in group[0].tool_calls}
+    answered = {m.tool_call_id for m in group[1:]}
+    return asked <= answered

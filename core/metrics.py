@@ -1,0 +1,47 @@
+"""Prometheus metrics: one registry for the process, exposed on `/metrics` by the bot."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+QUESTIONS = Counter(
+    "stackdock_questions",
+    "Questions by platform and result",
+    ["platform", "result"],
+    registry=REGISTRY,
+)
+ACK_SECONDS = Histogram(
+    "stackdock_ack_seconds",
+    "Time to acknowledge a platform event",
+    ["platform"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    registry=REGISTRY,
+)
+FIRST_TOKEN_SECONDS = Histogram(
+    "stackdock_first_token_seconds",
+    "Time from question to the first answer text",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32),
+    registry=REGISTRY,
+)
+ANSWER_SECONDS = Histogram(
+    "stackdock_answer_seconds",
+    "Time from question to the final answer",
+    buckets=(0.05, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64),
+    registry=REGISTRY,
+)
+TOKENS = Counter(
+    "stackdock_tokens",
+    "Model tokens by model and direction",
+    ["model", "direction"],
+    registry=REGISTRY,
+)
+COST_USD = Counter("stackdock_cost_usd", "Model cost in USD", ["model"], registry=REGISTRY)
+PROVIDER_ERRORS = Counter(
+    "stackdock_provider_errors", "Failed model calls", ["provider", "kind"], registry=REGISTRY
+)
+MIRROR_AGE_SECONDS = Gauge(
+    "stackdock_mirror_age_seconds", "Age of the StackDock mirror's data", registry=REGISTRY
+)
+SYNC_ERRORS = Counter("stackdock_sync_errors", "Failed sync passes", registry=REGISTRY)

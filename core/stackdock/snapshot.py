@@ -1,0 +1,106 @@
+"""Reading a `npx convex export` snapshot, as a ZIP or as the directory it unpacks to.
+
+Convex writes one folder per table at the top level, each holding `documents.jsonl` (one JSON
+document per line) and `generated_schema.jsonl`, next to a `README.md` and system folders whose
+names start with an underscore: `_tables/` (the table catalogue), `_storage/` (file storage),
+`_components/` (tables of installed components). StackDock's own tables are the top-level ones,
+so underscore folders and nested components are skipped.
+
+A malformed line is reported as "file:line: reason" and skipped; the rest of the file still loads.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+DOCUMENTS = "documents.jsonl"
+
+
+class SnapshotError(Exception):
+    """The path is neither a snapshot directory nor a readable ZIP."""
+
+
+@dataclass(slots=True)
+class SnapshotLoad:
+    tables: dict[str, list[dict[str, Any]]]
+    problems: list[str] = field(default_factory=list)
+    as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def _table_of(relative: str) -> str | None:
+    """The table a `<table>/documents.jsonl` entry holds, or None for anything else."""
+    parts = relative.strip("/").split("/")
+    if len(parts) != 2 or parts[1] != DOCUMENTS or parts[0].startswith("_"):
+        return None
+    return parts[0]
+
+
+def parse_documents(
+    name: str, lines: Iterable[bytes], problems: list[str]
+) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a documents.jsonl file; bad lines go to `problems` and are skipped."""
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            doc = json.loads(raw)
+        except UnicodeDecodeError:
+            problems.append(f"{name}:{number}: not UTF-8")
+            continue
+        except json.JSONDecodeError as exc:
+            problems.append(f"{name}:{number}: invalid JSON ({exc.msg})")
+            continue
+        if not isinstance(doc, dict):
+            problems.append(f"{name}:{number}: not a JSON object")
+        elif "_id" not in doc:
+            problems.append(f"{name}:{number}: document has no _id")
+        else:
+            yield doc
+
+
+def _load_directory(root: Path) -> SnapshotLoad:
+    tables: dict[str, list[dict[str, Any]]] = {}
+    problems: list[str] = []
+    newest = root.stat().st_mtime
+    for path in sorted(root.glob(f"*/{DOCUMENTS}")):
+        relative = path.relative_to(root).as_posix()
+        table = _table_of(relative)
+        if table is None:
+            continue
+        newest = max(newest, path.stat().st_mtime)
+        with path.open("rb") as handle:
+            tables[table] = list(parse_documents(relative, handle, problems))
+    return SnapshotLoad(tables, problems, datetime.fromtimestamp(newest, UTC))
+
+
+def _load_zip(path: Path) -> SnapshotLoad:
+    tables: dict[str, list[dict[str, Any]]] = {}
+    problems: list[str] = []
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise SnapshotError(f"{path}: not a ZIP file ({exc})") from exc
+    with archive:
+        for info in sorted(archive.infolist(), key=lambda i: i.filename):
+            table = _table_of(info.filename)
+            if table is None or info.is_dir():
+                continue
+            with archive.open(info) as handle:
+                tables[table] = list(parse_documents(info.filename, handle, problems))
+    return SnapshotLoad(tables, problems, datetime.fromtimestamp(path.stat().st_mtime, UTC))
+
+
+def load_snapshot(path: Path) -> SnapshotLoad:
+    """Every top-level table of the snapshot at `path`; `as_of` is the snapshot's file time."""
+    path = Path(path)
+    if path.is_dir():
+        return _load_directory(path)
+    if path.is_file():
+        return _load_zip(path)
+    raise SnapshotError(f"{path}: no such file or directory")

@@ -1,0 +1,72 @@
+"""Conversation history, kept per thread so a follow-up question has its context."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.models import ChatMessage, ToolCall
+from core.store.dialects import insert
+from core.store.tables import conversations
+from core.store.tables import messages as message_rows
+
+
+def _tool_calls_json(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    return [{"id": c.id, "name": c.name, "arguments": dict(c.arguments)} for c in calls]
+
+
+def _message(row: sa.Row[Any]) -> ChatMessage:
+    calls = tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in row.tool_calls)
+    return ChatMessage(row.role, row.content, calls, row.tool_call_id, row.name)
+
+
+class SqlConversationRepo:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def history(self, key: str, limit: int) -> list[ChatMessage]:
+        if limit <= 0:
+            return []
+        stmt = (
+            sa.select(message_rows)
+            .where(message_rows.c.conversation_key == key)
+            .order_by(message_rows.c.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_message(row) for row in reversed(rows)]
+
+    async def append(
+        self, key: str, messages: Sequence[ChatMessage], *, org_id: str, user_id: str
+    ) -> None:
+        if not messages:
+            return
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "conversation_key": key,
+                "org_id": org_id,
+                "user_id": user_id,
+                "role": m.role,
+                "content": m.content,
+                "tool_calls": _tool_calls_json(m.tool_calls),
+                "tool_call_id": m.tool_call_id,
+                "name": m.name,
+                "created_at": now,
+            }
+            for m in messages
+        ]
+        async with self._engine.begin() as conn:
+            head = insert(conn, conversations).values(
+                key=key, org_id=org_id, user_id=user_id, created_at=now, updated_at=now
+            )
+            await conn.execute(
+                head.on_conflict_do_update(index_elements=["key"], set_={"updated_at": now})
+            )
+            # Both drivers insert an executemany's rows in order, so ids follow the given order.
+            await conn.execute(sa.insert(message_rows), rows)

@@ -1,0 +1,24 @@
+"""The few statements whose SQL differs between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+def insert(conn: AsyncConnection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that knows ON CONFLICT, in the connection's own dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"unsupported database: {conn.dialect.name}")
+
+
+async def upsert(conn: AsyncConnection, table: sa.Table, row: dict[str, object]) -> None:
+    """Inserts `row`, or overwrites the non-key columns of the row with the same primary key."""
+    stmt = insert(conn, table).values(row)
+    keys = [column.name for column in table.primary_key]
+    changed = {name: stmt.excluded[name] for name in row if name not in keys}
+    await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changed))

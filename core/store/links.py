@@ -1,0 +1,38 @@
+"""Chat identities linked to StackDock users."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.store.dialects import upsert
+from core.store.tables import identity_links
+
+
+class SqlLinkRepo:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def set(self, identity: str, user_ref: str) -> None:
+        row = {"identity": identity, "user_ref": user_ref, "created_at": datetime.now(UTC)}
+        async with self._engine.begin() as conn:
+            await upsert(conn, identity_links, row)
+
+    async def remove(self, identity: str) -> bool:
+        stmt = sa.delete(identity_links).where(identity_links.c.identity == identity)
+        async with self._engine.begin() as conn:
+            return (await conn.execute(stmt)).rowcount > 0
+
+    async def get(self, identity: str) -> str | None:
+        stmt = sa.select(identity_links.c.user_ref).where(identity_links.c.identity == identity)
+        async with self._engine.connect() as conn:
+            return await conn.scalar(stmt)
+
+    async def all(self) -> list[tuple[str, str]]:
+        stmt = sa.select(identity_links.c.identity, identity_links.c.user_ref).order_by(
+            identity_links.c.identity
+        )
+        async with self._engine.connect() as conn:
+            return [(row.identity, row.user_ref) for row in await conn.execute(stmt)]

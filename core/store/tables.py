@@ -1,0 +1,152 @@
+"""The schema, as SQLAlchemy Core tables. Migrations under migrations/versions create it;
+tests/integration checks that the two never drift apart."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from core.store.columns import Id, Money, UtcDateTime
+
+metadata = sa.MetaData()
+
+identity_links = sa.Table(
+    "identity_links",
+    metadata,
+    sa.Column("identity", sa.Text, primary_key=True),
+    sa.Column("user_ref", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+bindings = sa.Table(
+    "bindings",
+    metadata,
+    sa.Column("target", sa.Text, primary_key=True),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("allow_detail", sa.Boolean, nullable=False),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("conversation_key", sa.Text, nullable=False),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("tool_calls", sa.JSON, nullable=False),
+    sa.Column("tool_call_id", sa.Text),
+    sa.Column("name", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_messages_conversation_key_id", "conversation_key", "id"),
+)
+
+# Plain JSON, not JSONB, for audit columns: JSONB rewrites numbers (1e16 comes back as an
+# integer), which would change the canonical payload and break the hash of an intact row.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Column("org_id", sa.Text),
+    sa.Column("user_id", sa.Text),
+    sa.Column("identity", sa.Text, nullable=False),
+    sa.Column("platform", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text),
+    sa.Column("is_dm", sa.Boolean, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("question", sa.Text),
+    sa.Column("answer", sa.Text),
+    sa.Column("tools", sa.JSON, nullable=False),
+    sa.Column("provider", sa.Text),
+    sa.Column("model", sa.Text),
+    sa.Column("input_tokens", sa.Integer),
+    sa.Column("output_tokens", sa.Integer),
+    sa.Column("cost_usd", Money),
+    sa.Column("latency_ms", sa.Integer),
+    sa.Column("error_message", sa.Text),
+    sa.Column("retry_after_s", sa.Float),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_events_timestamp", "timestamp"),
+    sa.Index("ix_audit_events_org_id", "org_id"),
+)
+
+# Kept beside the chain, not in it: a thumbs-up added later must not change a sealed row.
+audit_feedback = sa.Table(
+    "audit_feedback",
+    metadata,
+    sa.Column(
+        "audit_id", Id, sa.ForeignKey("audit_events.id"), primary_key=True, autoincrement=False
+    ),
+    sa.Column("identity", sa.Text, primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+usage_records = sa.Table(
+    "usage_records",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("identity", sa.Text, nullable=False),
+    sa.Column("provider", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("input_tokens", sa.Integer),
+    sa.Column("output_tokens", sa.Integer),
+    sa.Column("cache_read_tokens", sa.Integer),
+    sa.Column("cache_write_tokens", sa.Integer),
+    sa.Column("cost_usd", Money),
+    sa.Column("calls", sa.Integer, nullable=False),
+    sa.Column("audit_id", Id),
+    sa.Index("ix_usage_records_org_id_timestamp", "org_id", "timestamp"),
+)
+
+rate_limit_hits = sa.Table(
+    "rate_limit_hits",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_rate_limit_hits_key_at", "key", "at"),
+)
+
+processed_events = sa.Table(
+    "processed_events",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("claimed_at", UtcDateTime, nullable=False),
+    sa.Index("ix_processed_events_claimed_at", "claimed_at"),
+)
+
+mirror_documents = sa.Table(
+    "mirror_documents",
+    metadata,
+    sa.Column("table_name", sa.Text, primary_key=True),
+    sa.Column("doc_id", sa.Text, primary_key=True),
+    sa.Column("org_id", sa.Text),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+sync_state = sa.Table(
+    "sync_state",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
