@@ -1,0 +1,119 @@
+"""The SQL store: engines, migrations, and the repositories behind the Store port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from core.store.audit_log import SqlAuditRepo
+from core.store.bindings import SqlBindingRepo
+from core.store.conversations import SqlConversationRepo
+from core.store.events import SqlEventRepo
+from core.store.links import SqlLinkRepo
+from core.store.locks import KeyedLocks
+from core.store.mirror_repo import SqlMirrorRepo
+from core.store.rate_limits import SqlRateLimitRepo
+from core.store.usage_log import SqlUsageRepo
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# Two processes running `db upgrade` at once take turns instead of racing on the DDL.
+_MIGRATION_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def _prepare_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets readers go on while one writer commits; the timeout makes a second writer
+        # wait its turn instead of failing with "database is locked".
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for `url`, tuned for its database."""
+    if sa.make_url(url).get_backend_name() == "sqlite":
+        engine = create_async_engine(url)
+        event.listen(engine.sync_engine, "connect", _prepare_sqlite)
+        return engine
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,  # a failover or idle timeout must not fail the next question
+        pool_size=10,
+        max_overflow=20,
+        pool_recycle=1800,
+    )
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(_MIGRATION_LOCK, {"key": "stackdock-assistant:migrations"})
+    command.upgrade(_alembic_config(connection), "head")
+
+
+async def _upgrade_with(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+async def upgrade_database(url: str) -> None:
+    """Runs the Alembic migrations to head, in one transaction; a no-op when already there."""
+    engine = create_engine(url)
+    try:
+        await _upgrade_with(engine)
+    finally:
+        await engine.dispose()
+
+
+class SqlStore:
+    """The Store port on SQLAlchemy async: SQLite for one process, PostgreSQL for many."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        locks = KeyedLocks(engine)
+        self.links = SqlLinkRepo(engine)
+        self.bindings = SqlBindingRepo(engine)
+        self.conversations = SqlConversationRepo(engine)
+        self.audit = SqlAuditRepo(engine, locks)
+        self.usage = SqlUsageRepo(engine)
+        self.rate_limits = SqlRateLimitRepo(engine, locks)
+        self.events = SqlEventRepo(engine)
+        self.mirror = SqlMirrorRepo(engine)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def open_store(url: str, *, upgrade: bool = False) -> SqlStore:
+    """A store on `url`; with upgrade=True the schema is migrated to head first."""
+    engine = create_engine(url)
+    try:
+        if upgrade:
+            await _upgrade_with(engine)
+        return SqlStore(engine)
+    except BaseException:
+        await engine.dispose()
+        raise

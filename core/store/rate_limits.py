@@ -1,0 +1,37 @@
+"""Sliding-window rate limits, exact across every process sharing the database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.audit import utc
+from core.models import Admission
+from core.store.locks import KeyedLocks
+from core.store.tables import rate_limit_hits as hits
+
+
+class SqlRateLimitRepo:
+    def __init__(self, engine: AsyncEngine, locks: KeyedLocks) -> None:
+        self._engine = engine
+        self._locks = locks
+
+    async def admit(self, key: str, limit: int, window_s: float, now: datetime) -> Admission:
+        now = utc(now)
+        window = timedelta(seconds=window_s)
+        start = now - window
+        in_window = sa.select(sa.func.count(), sa.func.min(hits.c.at)).where(
+            hits.c.key == key, hits.c.at > start
+        )
+        # Per key, so one busy user never waits on another.
+        async with self._locks.transaction(f"rate-limit:{key}") as conn:
+            # Hits that left the window are dead weight; clear them while the key is locked.
+            await conn.execute(sa.delete(hits).where(hits.c.key == key, hits.c.at <= start))
+            count, oldest = (await conn.execute(in_window)).one()
+            if count < limit:
+                await conn.execute(sa.insert(hits).values(key=key, at=now))
+                return Admission(True, count + 1, 0.0)
+        retry_after = (oldest + window - now).total_seconds() if oldest is not None else window_s
+        return Admission(False, count, max(retry_after, 0.0))

@@ -1,0 +1,84 @@
+"""Tokens and cost of every answered question, for budgets and reports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.audit import quantize_cost
+from core.models import Usage, UsageRecord
+from core.store.tables import usage_records
+
+BATCH = 1000
+
+
+def _record(row: sa.Row[Any]) -> UsageRecord:
+    usage = Usage(
+        provider=row.provider,
+        model=row.model,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cache_read_tokens=row.cache_read_tokens or 0,
+        cache_write_tokens=row.cache_write_tokens or 0,
+        cost_usd=row.cost_usd,
+        calls=row.calls,
+    )
+    return UsageRecord(row.timestamp, row.org_id, row.user_id, row.identity, usage, row.audit_id)
+
+
+class SqlUsageRepo:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def record(self, record: UsageRecord) -> None:
+        usage = record.usage
+        row = {
+            "timestamp": record.timestamp,
+            "org_id": record.org_id,
+            "user_id": record.user_id,
+            "identity": record.identity,
+            "provider": usage.provider,
+            "model": usage.model,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "cost_usd": quantize_cost(usage.cost_usd),
+            "calls": usage.calls,
+            "audit_id": record.audit_id,
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.insert(usage_records).values(row))
+
+    async def spend(self, org_id: str, since: datetime) -> Decimal:
+        """Known cost since `since`; calls whose cost is unknown add nothing."""
+        stmt = sa.select(sa.func.sum(usage_records.c.cost_usd)).where(
+            usage_records.c.org_id == org_id, usage_records.c.timestamp >= since
+        )
+        async with self._engine.connect() as conn:
+            total = await conn.scalar(stmt)
+        return total if total is not None else Decimal(0)
+
+    async def iter(
+        self, since: datetime | None = None, org_id: str | None = None
+    ) -> AsyncIterator[UsageRecord]:
+        after = 0
+        while True:
+            stmt = sa.select(usage_records).where(usage_records.c.id > after)
+            if since is not None:
+                stmt = stmt.where(usage_records.c.timestamp >= since)
+            if org_id is not None:
+                stmt = stmt.where(usage_records.c.org_id == org_id)
+            stmt = stmt.order_by(usage_records.c.id).limit(BATCH)
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(stmt)).all()
+            for row in rows:
+                yield _record(row)
+            if len(rows) < BATCH:
+                return
+            after = rows[-1].id

@@ -1,0 +1,217 @@
+"""MemoryStore: a real, working in-memory Store for unit tests of the core.
+
+Same behaviour as core.store.SqlStore (tests/store_contract.py runs the same checks against
+both): a hash-chained audit trail sealed by core.audit, sliding-window rate limits, one-time
+event claims, newest-first history limits, exact Decimal costs to 1e-8. Values are copied in
+and out, so a caller mutating a record afterwards cannot change what was stored.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from core.audit import GENESIS, quantize_cost, seal, utc
+from core.models import Admission, AuditRecord, Binding, ChatMessage, ToolCall, UsageRecord
+from core.ports import Document
+
+KEEP_CLAIMS = timedelta(days=1)
+
+
+class MemoryLinkRepo:
+    def __init__(self) -> None:
+        self.rows: dict[str, str] = {}
+
+    async def set(self, identity: str, user_ref: str) -> None:
+        self.rows[identity] = user_ref
+
+    async def remove(self, identity: str) -> bool:
+        return self.rows.pop(identity, None) is not None
+
+    async def get(self, identity: str) -> str | None:
+        return self.rows.get(identity)
+
+    async def all(self) -> list[tuple[str, str]]:
+        return sorted(self.rows.items())
+
+
+class MemoryBindingRepo:
+    def __init__(self) -> None:
+        self.rows: dict[str, Binding] = {}
+
+    async def set(self, binding: Binding) -> None:
+        self.rows[binding.target] = binding
+
+    async def remove(self, target: str) -> bool:
+        return self.rows.pop(target, None) is not None
+
+    async def get(self, target: str) -> Binding | None:
+        return self.rows.get(target)
+
+    async def all(self) -> list[Binding]:
+        return [self.rows[target] for target in sorted(self.rows)]
+
+
+class MemoryConversationRepo:
+    def __init__(self) -> None:
+        self.rows: dict[str, list[ChatMessage]] = defaultdict(list)
+
+    async def history(self, key: str, limit: int) -> list[ChatMessage]:
+        if limit <= 0:
+            return []
+        return list(self.rows.get(key, [])[-limit:])
+
+    async def append(
+        self, key: str, messages: Sequence[ChatMessage], *, org_id: str, user_id: str
+    ) -> None:
+        for m in messages:
+            # Round-trips arguments the way the JSON column does: a fresh plain dict.
+            calls = tuple(ToolCall(c.id, c.name, copy.deepcopy(dict(c.arguments))) for c in m.tool_calls)
+            self.rows[key].append(dataclasses.replace(m, tool_calls=calls))
+
+
+class MemoryAuditRepo:
+    def __init__(self) -> None:
+        self.rows: list[AuditRecord] = []
+        self.feedback: dict[tuple[int, str], int] = {}
+
+    async def append(self, record: AuditRecord) -> AuditRecord:
+        sealed = seal(copy.deepcopy(record), self.rows[-1].hash if self.rows else GENESIS)
+        sealed.id = len(self.rows) + 1
+        self.rows.append(sealed)
+        return copy.deepcopy(sealed)
+
+    async def iter(self, since: datetime | None = None) -> AsyncIterator[AuditRecord]:
+        for row in list(self.rows):
+            if since is None or row.timestamp >= utc(since):
+                yield copy.deepcopy(row)
+
+    async def set_feedback(self, audit_id: int, identity: str, value: int) -> bool:
+        if not any(row.id == audit_id for row in self.rows):
+            return False
+        self.feedback[(audit_id, identity)] = value
+        return True
+
+
+class MemoryUsageRepo:
+    def __init__(self) -> None:
+        self.rows: list[UsageRecord] = []
+
+    async def record(self, record: UsageRecord) -> None:
+        usage = dataclasses.replace(record.usage, cost_usd=quantize_cost(record.usage.cost_usd))
+        self.rows.append(dataclasses.replace(record, timestamp=utc(record.timestamp), usage=usage))
+
+    async def spend(self, org_id: str, since: datetime) -> Decimal:
+        since = utc(since)
+        return sum(
+            (
+                r.usage.cost_usd
+                for r in self.rows
+                if r.org_id == org_id and r.timestamp >= since and r.usage.cost_usd is not None
+            ),
+            Decimal(0),
+        )
+
+    async def iter(
+        self, since: datetime | None = None, org_id: str | None = None
+    ) -> AsyncIterator[UsageRecord]:
+        for r in list(self.rows):
+            if (since is None or r.timestamp >= utc(since)) and (org_id in (None, r.org_id)):
+                yield dataclasses.replace(r, usage=dataclasses.replace(r.usage))
+
+
+class MemoryRateLimitRepo:
+    def __init__(self) -> None:
+        self.hits: dict[str, list[datetime]] = defaultdict(list)
+
+    async def admit(self, key: str, limit: int, window_s: float, now: datetime) -> Admission:
+        # No await inside: on one event loop this is atomic, as the SQL store's lock makes it.
+        now = utc(now)
+        window = timedelta(seconds=window_s)
+        start = now - window
+        live = [at for at in self.hits[key] if at > start]
+        self.hits[key] = live
+        if len(live) < limit:
+            live.append(now)
+            return Admission(True, len(live), 0.0)
+        retry_after = (min(live) + window - now).total_seconds() if live else window_s
+        return Admission(False, len(live), max(retry_after, 0.0))
+
+
+class MemoryEventRepo:
+    def __init__(self) -> None:
+        self.claims: dict[str, datetime] = {}
+
+    async def claim(self, event_id: str, now: datetime) -> bool:
+        now = utc(now)
+        inserted = event_id not in self.claims
+        if inserted:
+            self.claims[event_id] = now
+        self.claims = {e: at for e, at in self.claims.items() if at >= now - KEEP_CLAIMS}
+        return inserted
+
+
+class MemoryMirrorRepo:
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, dict[str, Any]]] = {}
+        self.state: dict[str, str] = {}
+
+    @staticmethod
+    def _doc_id(table: str, doc: Document) -> str:
+        doc_id = doc.get("_id")
+        if not isinstance(doc_id, str) or not doc_id:
+            raise ValueError(f"a {table} document without an _id: {dict(doc)!r:.200}")
+        return doc_id
+
+    async def replace(self, tables: Mapping[str, Sequence[Document]]) -> None:
+        fresh = {
+            table: {self._doc_id(table, d): copy.deepcopy(dict(d)) for d in docs}
+            for table, docs in tables.items()
+        }
+        self.tables = {table: docs for table, docs in fresh.items() if docs}
+
+    async def apply(self, table: str, upserts: Sequence[Document], deletes: Sequence[str]) -> None:
+        rows = self.tables.setdefault(table, {})
+        for doc in upserts:
+            rows[self._doc_id(table, doc)] = copy.deepcopy(dict(doc))
+        for doc_id in deletes:
+            rows.pop(doc_id, None)
+        if not rows:
+            del self.tables[table]
+
+    async def load(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            table: [copy.deepcopy(rows[doc_id]) for doc_id in sorted(rows)]
+            for table, rows in sorted(self.tables.items())
+        }
+
+    async def get_state(self, key: str) -> str | None:
+        return self.state.get(key)
+
+    async def set_state(self, key: str, value: str) -> None:
+        self.state[key] = value
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.links = MemoryLinkRepo()
+        self.bindings = MemoryBindingRepo()
+        self.conversations = MemoryConversationRepo()
+        self.audit = MemoryAuditRepo()
+        self.usage = MemoryUsageRepo()
+        self.rate_limits = MemoryRateLimitRepo()
+        self.events = MemoryEventRepo()
+        self.mirror = MemoryMirrorRepo()
+        self.closed = False
+
+    async def ping(self) -> None:
+        if self.closed:
+            raise RuntimeError("the store is closed")
+
+    async def close(self) -> None:
+        self.closed = True
