@@ -115,7 +115,7 @@ class OpenAIProvider:
             if status in (401, 403):
                 report_rejected_key(self.name, status)
                 return ProviderError("auth", "the model's API key was rejected", provider=self.name)
-            if status == 429:
+            if status in (429, 529):  # 529: an OpenAI-compatible proxy passing on an overload
                 return ProviderError(
                     "busy",
                     "the model is busy",

@@ -92,7 +92,7 @@ class MemoryAuditRepo:
                 yield copy.deepcopy(row)
 
     async def set_feedback(self, audit_id: int, identity: str, value: int) -> bool:
-        if not any(row.id == audit_id for row in self.rows):
+        if not 1 <= audit_id <= len(self.rows):  # ids are positions, as nothing is deleted
             return False
         self.feedback[(audit_id, identity)] = value
         return True

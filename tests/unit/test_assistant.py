@@ -1,0 +1,223 @@
+"""The pipeline end to end on in-memory ports: who may ask, what they get, what is recorded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from core.audit import verify_chain
+from core.limits import LimitPolicy
+from core.models import (
+    Binding,
+    ErrorReply,
+    Final,
+    Outcome,
+    ProviderError,
+    Status,
+    TextDelta,
+    ToolCall,
+    ToolStep,
+    UsageRecord,
+    Usage,
+)
+from core.stackdock.demo import DEMO_ORGS, DEMO_USERS
+from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
+from tests.unit.conftest import final_text
+
+ADMIN = f"email:{DEMO_USERS['admin']}"
+GLOBEX = f"email:{DEMO_USERS['globex_admin']}"
+
+
+def servers_of(kit, org_key: str) -> int:
+    return len(kit.mirror.rows(DEMO_ORGS[org_key], "servers"))
+
+
+async def test_answers_with_the_askers_own_org_numbers(kit):
+    acme = final_text(await kit.ask("How many servers do I have?", ADMIN))
+    globex = final_text(await kit.ask("How many servers do I have?", GLOBEX))
+    assert servers_of(kit, "acme") != servers_of(kit, "globex")
+    assert f"*{servers_of(kit, 'acme')}* servers" in acme
+    assert f"*{servers_of(kit, 'globex')}* servers" in globex
+
+
+async def test_stream_starts_with_status_and_shows_tool_steps(kit):
+    events = await kit.ask("List my domains", ADMIN)
+    assert isinstance(events[0], Status)
+    steps = [e for e in events if isinstance(e, ToolStep)]
+    assert [s.name for s in steps] == ["list_resources"]
+    streamed = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert streamed == final_text(events)
+
+
+async def test_unknown_user_is_told_how_to_link_and_no_model_is_called(kit):
+    provider = ScriptedProvider()
+    kit.providers = [provider]
+    events = await kit.ask("How many servers?", "slack:T9:U404", platform="slack", workspace="T9")
+    end = events[-1]
+    assert isinstance(end, ErrorReply) and end.reason == "unknown_user"
+    assert "link" in end.text
+    assert provider.calls == []
+    rows = await kit.audit_rows()
+    assert [(r.result, r.reason) for r in rows] == [(Outcome.DENIED, "unknown_user")]
+
+
+async def test_role_with_ai_none_is_denied(kit):
+    end = (await kit.ask("How many servers?", f"email:{DEMO_USERS['ai_none']}"))[-1]
+    assert isinstance(end, ErrorReply) and end.outcome is Outcome.DENIED
+    assert "ai:read" in end.text
+
+
+async def test_role_without_ai_key_falls_back_to_read(kit):
+    events = await kit.ask("How many servers do I have?", f"email:{DEMO_USERS['no_ai']}")
+    assert isinstance(events[-1], Final)
+
+
+async def test_rate_limit_refuses_the_fourth_with_a_retry_time(kit):
+    kit.policy = LimitPolicy(per_user_per_hour=3)
+    ends = []
+    for minute in range(4):
+        kit.clock.now += timedelta(minutes=minute)
+        ends.append((await kit.ask("How many domains do I have?", ADMIN))[-1])
+    assert [type(e) for e in ends] == [Final, Final, Final, ErrorReply]
+    refusal = ends[-1]
+    assert refusal.outcome is Outcome.RATE_LIMITED
+    # The first question leaves the window an hour after it was asked.
+    assert 0 < refusal.retry_after_s <= 3600
+    assert "Try again in" in refusal.text
+    rows = await kit.audit_rows()
+    assert rows[-1].retry_after_s == refusal.retry_after_s
+
+
+async def test_over_budget_org_is_refused_before_any_model_call(kit):
+    kit.policy = LimitPolicy(org_budget_usd=Decimal("1.00"))
+    await kit.store.usage.record(
+        UsageRecord(
+            kit.clock.now,
+            DEMO_ORGS["acme"],
+            "usr_ada",
+            ADMIN,
+            Usage("openai", "gpt", 10, 10, cost_usd=Decimal("1.50")),
+        )
+    )
+    provider = ScriptedProvider()
+    kit.providers = [provider]
+    end = (await kit.ask("How many servers?", ADMIN))[-1]
+    assert isinstance(end, ErrorReply) and end.outcome is Outcome.OVER_BUDGET
+    assert provider.calls == [] and end.retry_after_s > 0
+    # Another org keeps asking.
+    assert isinstance((await kit.ask("How many servers?", GLOBEX))[-1], ErrorReply) is False
+
+
+async def test_client_asking_about_docks_is_refused_inside_the_tool(kit):
+    text = final_text(await kit.ask("List my docks", f"email:{DEMO_USERS['client']}"))
+    assert "docks:read" in text
+
+
+async def test_every_question_has_exactly_one_audit_row_and_the_chain_holds(kit):
+    kit.policy = LimitPolicy(per_user_per_hour=2)
+    await kit.ask("How many servers?", ADMIN)
+    await kit.ask("", ADMIN)
+    await kit.ask("Hi", "email:ghost@nowhere.example")
+    await kit.ask("How many servers?", ADMIN)
+    await kit.ask("How many servers?", ADMIN)
+    rows = await kit.audit_rows()
+    assert [r.result for r in rows] == [
+        Outcome.ANSWERED,
+        Outcome.DENIED,
+        Outcome.DENIED,
+        Outcome.ANSWERED,
+        Outcome.RATE_LIMITED,
+    ]
+    assert verify_chain(rows).ok
+    assert rows[0].tools == ["count_resources"] and rows[0].model == "offline"
+    assert rows[0].org_id == DEMO_ORGS["acme"] and rows[0].user_id == "usr_ada"
+
+
+async def test_content_is_hashed_when_not_stored(kit):
+    from core.assistant import AssistantConfig
+
+    kit.config = AssistantConfig(store_content=False)
+    await kit.ask("How many servers do I have?", ADMIN)
+    (row,) = await kit.audit_rows()
+    assert row.question.startswith("sha256:") and len(row.question) == 7 + 64
+    assert row.answer.startswith("sha256:")
+
+
+async def test_history_is_carried_within_a_conversation(kit):
+    provider = ScriptedProvider(
+        [ScriptedTurn(text=["first"]), ScriptedTurn(text=["second"])], name="openai"
+    )
+    kit.providers = [provider]
+    await kit.ask("one", ADMIN, conversation_key="thread-1")
+    await kit.ask("two", ADMIN, conversation_key="thread-1")
+    contents = [m.content for m in provider.calls[1].messages]
+    assert contents == ["one", "first", "two"]
+
+
+async def test_provider_failure_gives_a_clear_reply_and_one_failed_row(kit):
+    busy = ProviderError("busy", "429 from upstream", provider="openai", retry_after_s=20)
+    kit.providers = [ScriptedProvider([busy], name="openai")]
+    end = (await kit.ask("How many servers?", ADMIN))[-1]
+    assert isinstance(end, ErrorReply) and end.outcome is Outcome.FAILED
+    assert "busy" in end.text and "20 s" in end.text
+    (row,) = await kit.audit_rows()
+    assert row.result is Outcome.FAILED and row.reason == "provider_busy"
+
+
+async def test_auth_failure_never_shows_the_key_to_the_person(kit, caplog):
+    denied = ProviderError("auth", "401 invalid key sk-live-abc", provider="openai")
+    kit.providers = [ScriptedProvider([denied], name="openai")]
+    end = (await kit.ask("How many servers?", ADMIN))[-1]
+    assert end.text == "The assistant is misconfigured; an admin has been told."
+    assert "rejected its API key" in caplog.text
+
+
+async def test_shared_channel_must_be_bound_and_masks_detail(kit):
+    where = {"platform": "slack", "workspace": "T1", "channel": "C1", "is_dm": False}
+    end = (await kit.ask("List my servers", ADMIN, **where))[-1]
+    assert isinstance(end, ErrorReply) and end.reason == "unbound_channel"
+
+    await kit.store.bindings.set(Binding("slack:T1", DEMO_ORGS["acme"]))
+    provider = ScriptedProvider(
+        [
+            ScriptedTurn(tool_calls=[ToolCall("c1", "list_resources", {"kind": "servers"})]),
+            ScriptedTurn(text=["done"]),
+        ]
+    )
+    kit.providers = [provider]
+    assert isinstance((await kit.ask("List my servers", ADMIN, **where))[-1], Final)
+    tool_output = provider.calls[1].messages[-1].content
+    ips = [s.get("primaryIpAddress") for s in kit.mirror.rows(DEMO_ORGS["acme"], "servers")]
+    assert any(ips)
+    assert not any(ip and ip in tool_output for ip in ips)
+
+
+async def test_binding_to_another_org_refuses_its_non_members(kit):
+    await kit.store.bindings.set(Binding("slack:T1:C2", DEMO_ORGS["globex"]))
+    where = {"platform": "slack", "workspace": "T1", "channel": "C2", "is_dm": False}
+    end = (await kit.ask("List my servers", ADMIN, **where))[-1]
+    assert isinstance(end, ErrorReply) and end.reason == "wrong_org"
+
+
+async def test_member_of_two_orgs_gets_the_default_org_in_a_dm(kit):
+    events = await kit.ask("How many servers do I have?", f"email:{DEMO_USERS['both_orgs']}")
+    assert f"*{servers_of(kit, 'globex')}* servers" in final_text(events)
+
+
+async def test_linked_identity_resolves_to_its_user(kit):
+    await kit.store.links.set("discord:G1:42", DEMO_USERS["globex_admin"])
+    where = {"platform": "discord", "workspace": "@me", "is_dm": True}
+    events = await kit.ask("How many servers do I have?", "discord:G1:42", **where)
+    assert f"*{servers_of(kit, 'globex')}* servers" in final_text(events)
+
+
+async def test_oversized_question_is_refused_plainly(kit):
+    end = (await kit.ask("x" * 10_000, ADMIN))[-1]
+    assert isinstance(end, ErrorReply) and end.reason == "too_long"
+
+
+async def test_offline_provider_is_the_default_and_costs_nothing(kit):
+    events = await kit.ask("How many servers do I have?", ADMIN)
+    end = events[-1]
+    assert isinstance(end, Final) and end.model == "offline"
+    assert end.usage is not None and end.usage.cost_usd == Decimal(0)
