@@ -35,7 +35,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         print("database is at the newest schema")
         return 0
 
-    store = await open_store(settings.database_url, upgrade=settings.database_url.startswith("sqlite"))
+    store = await open_store(
+        settings.database_url, upgrade=settings.database_url.startswith("sqlite")
+    )
     try:
         mirror = InMemoryMirror()
         await load_mirror(settings, mirror)
@@ -44,7 +46,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         await store.close()
 
 
-async def _run_admin(args: argparse.Namespace, store, mirror: InMemoryMirror) -> int:  # noqa: ANN001
+async def _run_admin(args: argparse.Namespace, store, mirror: InMemoryMirror) -> int:
     command = args.command
     if command == "link":
         user = mirror.user_by_email(args.user) if "@" in args.user else mirror.user(args.user)

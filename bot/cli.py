@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("unlink", help="remove an identity link")
     p.add_argument("identity")
     sub.add_parser("links", help="list identity links")
-    p = sub.add_parser("bind", help="bind slack:TEAM[:CHANNEL] or discord:GUILD[:CHANNEL] to an org")
+    p = sub.add_parser(
+        "bind", help="bind slack:TEAM[:CHANNEL] or discord:GUILD[:CHANNEL] to an org"
+    )
     p.add_argument("target")
     p.add_argument("org_id")
     p.add_argument(

@@ -14,9 +14,10 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
         from pythonjsonlogger.json import JsonFormatter
 
         handler.setFormatter(
-            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={
-                "asctime": "time", "levelname": "level", "name": "logger"
-            })
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -25,5 +26,5 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "aiosqlite", "asyncio", "discord.gateway"):
+    for noisy in ("httpx", "httpcore", "aiosqlite", "asyncio", "alembic", "discord.gateway"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
 MAX_ANSWER_TOKENS = 2048
+UNAVAILABLE_TEXT = (
+    "The assistant is temporarily unavailable; the team has been told. Try again in a minute."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +139,21 @@ class Assistant:
             assert isinstance(principal, Principal)
             async for event in self._answer(inbound, principal, question, record, started):
                 yield event
+        except Exception as exc:
+            # A bug or an outage (the database, most likely) must not leave the person hanging.
+            log.exception("question from %s failed inside the bot", inbound.identity)
+            record.result, record.reason = Outcome.FAILED, "internal_error"
+            record.error_message = scrub_text(f"{type(exc).__name__}: {exc}")[:500]
+            text = UNAVAILABLE_TEXT
+            record.answer = _content(text, self.config.store_content)
+            if record.id is None:
+                await self._try_write_audit(record, started)
+            yield ErrorReply(text, Outcome.FAILED, "internal_error", None, record.id)
         finally:
             if record.id is None:
-                # The consumer went away or something unexpected broke: the row is still owed.
+                # The consumer went away before the answer: the row is still owed.
                 record.error_message = record.error_message or "interrupted before the answer"
-                await self._write_audit(record, started)
+                await self._try_write_audit(record, started)
 
     def _check_text(self, question: str) -> Refusal | None:
         if not question:
@@ -250,6 +263,12 @@ class Assistant:
         record.latency_ms = round((time.perf_counter() - started) * 1000)
         stored = await self.store.audit.append(record)
         record.id, record.prev_hash, record.hash = stored.id, stored.prev_hash, stored.hash
+
+    async def _try_write_audit(self, record: AuditRecord, started: float) -> None:
+        try:
+            await self._write_audit(record, started)
+        except Exception:
+            log.exception("could not write the audit row of %s", record.identity)
 
     async def _record_usage(
         self, principal: Principal, usage: Usage | None, record: AuditRecord

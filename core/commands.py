@@ -50,11 +50,11 @@ class ChatCommands:
             return UsageView(principal.text, None, None, None)
         since = month_start(self._clock())
         own = await totals(self._store, principal.org_id, since, principal.user_id)
-        lines = [f"*Your usage this month* ({principal.org_name}): {own.line()}"]
+        lines = [f"**Your usage this month** ({principal.org_name}): {own.line()}"]
         org = None
         if allows(principal.permissions, "ai:full"):
             org = await totals(self._store, principal.org_id, since)
-            lines.append(f"*{principal.org_name} this month*: {org.line()}")
+            lines.append(f"**{principal.org_name} this month**: {org.line()}")
             budget = self._assistant.limits.policy.budget_for(principal.org_id)
             if budget is not None:
                 lines.append(f"Monthly budget: ${budget:.2f} ({org.cost_usd / budget:.0%} used)")
@@ -70,8 +70,8 @@ class ChatCommands:
                 f"Linking people needs ai:full; your role ({principal.role_name}) doesn't have "
                 "it. Ask an org admin."
             )
-        user = self._mirror.user_by_email(user_ref) if "@" in user_ref else self._mirror.user(
-            user_ref
+        user = (
+            self._mirror.user_by_email(user_ref) if "@" in user_ref else self._mirror.user(user_ref)
         )
         if user is None or not self._member_of(str(user["_id"]), principal):
             return f"No member of {principal.org_name} matches {user_ref!r}."

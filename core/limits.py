@@ -25,8 +25,10 @@ def month_start(now: datetime) -> datetime:
 
 def next_month_start(now: datetime) -> datetime:
     start = month_start(now)
-    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
-        month=start.month + 1
+    return (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
     )
 
 

@@ -24,7 +24,9 @@ class Outcome(StrEnum):
 class Inbound:
     """One question from a person, already translated out of its platform."""
 
-    identity: str  # slack:TEAM:USER, discord:GUILD:USER, discord:@me:USER, email:ADDR, or a user _id
+    identity: (
+        str  # slack:TEAM:USER, discord:GUILD:USER, discord:@me:USER, email:ADDR, or a user _id
+    )
     text: str
     platform: str = "console"  # console | slack | discord
     conversation_key: str = ""  # a thread's identity; history is kept per key
@@ -110,7 +112,11 @@ class Usage:
         def plus(a: int | None, b: int | None) -> int | None:
             return None if a is None or b is None else a + b
 
-        cost = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
+        cost = (
+            None
+            if self.cost_usd is None or other.cost_usd is None
+            else self.cost_usd + other.cost_usd
+        )
         return Usage(
             provider=self.provider,
             model=self.model,

@@ -110,7 +110,7 @@ def _domains(rows: Iterable[Document], now_ms: float) -> Iterator[Problem]:
             yield Problem("domains", _text(domain.get("_id")), name, "critical", f"expired {when}")
             continue
         severity = "high" if days <= 7 else "medium"
-        detail = f"expires {when} (in {int(days)} days)"
+        detail = f"expires {when} (in {round(days)} days)"
         yield Problem("domains", _text(domain.get("_id")), name, severity, detail)
 
 

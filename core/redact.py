@@ -38,8 +38,11 @@ _SECRET_KEY = re.compile(
 )
 # Words in a key's name that say its value is a network location (masked whole in channels).
 _NETWORK_WORDS = frozenset(
-    "ip ips ipv4 ipv6 host hosts hostname hostnames url urls uri uris endpoint endpoints "
-    "address addresses gateway fqdn network networks v4 v6 dns nameservers".split()
+    {
+        *("ip", "ips", "ipv4", "ipv6", "v4", "v6", "address", "addresses", "gateway"),
+        *("host", "hosts", "hostname", "hostnames", "fqdn", "dns", "nameservers"),
+        *("url", "urls", "uri", "uris", "endpoint", "endpoints", "network", "networks"),
+    }
 )
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _WORD_SPLIT = re.compile(r"[_\-\s.]+")
@@ -71,7 +74,8 @@ _ASSIGNMENT = re.compile(
 )
 _CANDIDATE = re.compile(r"[A-Za-z0-9_+/=\-]{24,}")
 
-_IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+_IPV4 = re.compile(rf"(?<![\d.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\d.])")
 _IPV6_CANDIDATE = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 _URL = re.compile(r"\b(?:[a-z][a-z0-9+.\-]*://|www\.)[^\s<>\"'`)\]]+", re.IGNORECASE)
 _HOSTNAME = re.compile(
@@ -156,9 +160,7 @@ def _clean(value: Any, depth: int) -> Any:
     if isinstance(value, Mapping):
         if depth > 6:
             return "[nested data omitted]"
-        return {
-            str(k): _clean(v, depth + 1) for k, v in value.items() if not is_secret_key(str(k))
-        }
+        return {str(k): _clean(v, depth + 1) for k, v in value.items() if not is_secret_key(str(k))}
     if isinstance(value, list | tuple):
         if depth > 6:
             return "[nested data omitted]"
@@ -191,16 +193,17 @@ def safe_details(full_api_data: Any, max_chars: int = 1500) -> dict[str, Any]:
         return cleaned
     kept: dict[str, Any] = {}
     used = 2
+    budget = max(max_chars - 240, max_chars // 2)  # room for the `_omitted` note
     omitted: list[str] = []
     for key, value in cleaned.items():
         cost = _size({key: value})
-        if used + cost <= max_chars - 60:
+        if used + cost <= budget:
             kept[key] = value
             used += cost
         else:
             omitted.append(key)
     if omitted:
-        kept["_omitted"] = f"{len(omitted)} more fields: " + ", ".join(omitted[:10])[:200]
+        kept["_omitted"] = (f"{len(omitted)} more fields: " + ", ".join(omitted[:10]))[:200]
     return kept
 
 
@@ -224,6 +227,10 @@ class SecretFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = scrub_text(record.stack_info)
         for key, value in list(vars(record).items()):
-            if key not in _STANDARD_RECORD_KEYS and isinstance(value, str):
+            if key in _STANDARD_RECORD_KEYS:
+                continue
+            if is_secret_key(key):
+                setattr(record, key, REDACTED)
+            elif isinstance(value, str):
                 setattr(record, key, scrub_text(value))
         return True

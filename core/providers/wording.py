@@ -54,7 +54,7 @@ def _problems(content: Mapping[str, Any], only: str | None) -> list[Mapping[str,
 
 def _problem_line(problem: Mapping[str, Any]) -> str:
     severity = str(problem.get("severity") or "").upper()
-    prefix = f"*{severity}* " if severity else ""
+    prefix = f"**{severity}** " if severity else ""
     kind = label(problem.get("kind"))
     return f"• {prefix}{kind[:-1] if kind.endswith('s') else kind} `{problem.get('name')}`: " + str(
         problem.get("detail") or ""
@@ -71,7 +71,9 @@ def _problem_block(content: Mapping[str, Any], only: str | None, limit: int = 12
             if not only
             else f"No {what} right now."
         ]
-    lines = [f"*{len(problems)} {'problem' if len(problems) == 1 else 'problems'} need attention:*"]
+    lines = [
+        f"**{len(problems)} {'problem' if len(problems) == 1 else 'problems'} need attention:**"
+    ]
     lines += [_problem_line(p) for p in problems[:limit]]
     if len(problems) > limit:
         lines.append(f"…and {len(problems) - limit} more.")
@@ -86,7 +88,9 @@ def _list_block(
     what = label(content.get("kind") or kind)
     if not items:
         return [f"No {what} match."]
-    lines = [f"*{total} {what}*" + (f" (showing {len(items)})" if total > len(items) else "") + ":"]
+    lines = [
+        f"**{total} {what}**" + (f" (showing {len(items)})" if total > len(items) else "") + ":"
+    ]
     for item in items:
         facts = [str(item[f]) for f in ("provider", "status", *show) if item.get(f)]
         lines.append(f"• `{item_name(item)}`" + (f" ({', '.join(facts)})" if facts else ""))
@@ -99,7 +103,7 @@ def compose(plan: Plan, results: Mapping[str, Mapping[str, Any]]) -> str:
     intent = plan.intent
     if intent == "overview":
         counts = results.get("count_resources", {})
-        lines = ["*Your infrastructure at a glance*"]
+        lines = ["**Your infrastructure at a glance**"]
         pairs = _groups(counts)
         total = sum(n for _, n in pairs)
         lines.append(f"{total} resources: " + ", ".join(f"{n} {label(k)}" for k, n in pairs) + ".")
@@ -113,10 +117,10 @@ def compose(plan: Plan, results: Mapping[str, Mapping[str, Any]]) -> str:
         what = label(plan.kind)
         pairs = _groups(content)
         total = int(content.get("total", sum(n for _, n in pairs)))
-        if not pairs or content.get("group_by") in (None, "") and len(pairs) <= 1:
-            return f"You have *{total}* {what}."
+        if not pairs or (content.get("group_by") in (None, "") and len(pairs) <= 1):
+            return f"You have **{total}** {what}."
         by = content.get("group_by") or "kind"
-        lines = [f"You have *{total}* {what}, by {by}:"]
+        lines = [f"You have **{total}** {what}, by {by}:"]
         lines += [f"• {label(k) if by == 'kind' else k}: {n}" for k, n in pairs]
         return "\n".join(lines)
     if intent == "list":
@@ -124,7 +128,7 @@ def compose(plan: Plan, results: Mapping[str, Mapping[str, Any]]) -> str:
     if intent == "get":
         content = results.get("get_resource", {})
         item = content.get("item") or content
-        lines = [f"*{item_name(item)}*"]
+        lines = [f"**{item_name(item)}**"]
         lines += [
             f"• {k}: {v}"
             for k, v in item.items()

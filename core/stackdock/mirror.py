@@ -116,7 +116,7 @@ class InMemoryMirror:
         return self._index.by_org.get(table, {}).get(org_id, ())
 
     def replace(self, tables: Mapping[str, Sequence[Document]], as_of: datetime) -> None:
-        """Swaps in a whole new data set; rows without an `_id` cannot be indexed and are skipped."""
+        """Swaps in a new data set; rows without an `_id` cannot be indexed and are dropped."""
         by_id = {
             table: {str(doc["_id"]): doc for doc in docs if doc.get("_id") is not None}
             for table, docs in tables.items()

@@ -51,8 +51,9 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_pre_ping=True,  # a failover or idle timeout must not fail the next question
-        pool_size=10,
-        max_overflow=20,
+        # Small per process: several workers share the server's max_connections (100 by default).
+        pool_size=5,
+        max_overflow=5,
         pool_recycle=1800,
     )
 

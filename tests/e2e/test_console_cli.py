@@ -17,7 +17,9 @@ CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bot.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(args: list[str], tmp_path: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], tmp_path: Path, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess:
     environ = {
         k: v
         for k, v in os.environ.items()
@@ -51,7 +53,9 @@ def test_piped_console_names_the_demos_real_problems(tmp_path):
 
 
 def test_ask_exit_codes_and_per_org_answers(tmp_path):
-    answered = run(["ask", "How many servers do I have?", "--as", f"email:{DEMO_USERS['admin']}"], tmp_path)
+    answered = run(
+        ["ask", "How many servers do I have?", "--as", f"email:{DEMO_USERS['admin']}"], tmp_path
+    )
     assert answered.returncode == 0, answered.stderr
     other = run(
         ["ask", "How many servers do I have?", "--as", f"email:{DEMO_USERS['globex_admin']}"],
@@ -107,5 +111,16 @@ def test_link_bind_and_audit_verify_commands(tmp_path):
 @pytest.mark.parametrize("flag", ["--help"])
 def test_help_lists_the_contract_commands(tmp_path, flag):
     result = run([flag], tmp_path)
-    for command in ("console", "ask", "slack", "discord", "sync", "db", "link", "bind", "usage", "audit"):
+    for command in (
+        "console",
+        "ask",
+        "slack",
+        "discord",
+        "sync",
+        "db",
+        "link",
+        "bind",
+        "usage",
+        "audit",
+    ):
         assert command in result.stdout

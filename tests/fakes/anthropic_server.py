@@ -1,7 +1,7 @@
 """A fake Anthropic Messages server on 127.0.0.1, streaming the real SSE wire format.
 
-    async with FakeAnthropic().push(Reply(text=["Hel", "lo"])) as server:
-        provider = AnthropicProvider(model="claude-sonnet-4-5", api_key="k", base_url=server.base_url)
+async with FakeAnthropic().push(Reply(text=["Hel", "lo"])) as server:
+    provider = AnthropicProvider(model="claude-sonnet-4-5", api_key="k", base_url=server.base_url)
 """
 
 from __future__ import annotations
@@ -45,10 +45,15 @@ class FakeAnthropic(ModelServer):
         return f"http://127.0.0.1:{self.port}"
 
     def error_response(self, status: int, message: str) -> web.Response:
-        body = {"type": "error", "error": {"type": _ERROR_TYPES.get(status, "api_error"), "message": message}}
+        body = {
+            "type": "error",
+            "error": {"type": _ERROR_TYPES.get(status, "api_error"), "message": message},
+        }
         if status == 401 and self.requests:
             # The fake echoes the key so a test can prove it never reaches a person or a log.
-            message = f"invalid x-api-key {self.requests[-1].headers.get('x-api-key', '')}"
+            sent = self.requests[-1].headers
+            key = sent.get("x-api-key") or sent.get("authorization", "").removeprefix("Bearer ")
+            message = f"invalid x-api-key {key}"
             body["error"]["message"] = message
         return web.json_response(body, status=status)
 

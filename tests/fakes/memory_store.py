@@ -71,7 +71,9 @@ class MemoryConversationRepo:
     ) -> None:
         for m in messages:
             # Round-trips arguments the way the JSON column does: a fresh plain dict.
-            calls = tuple(ToolCall(c.id, c.name, copy.deepcopy(dict(c.arguments))) for c in m.tool_calls)
+            calls = tuple(
+                ToolCall(c.id, c.name, copy.deepcopy(dict(c.arguments))) for c in m.tool_calls
+            )
             self.rows[key].append(dataclasses.replace(m, tool_calls=calls))
 
 

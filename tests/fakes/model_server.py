@@ -4,6 +4,7 @@ loopback aiohttp server on an ephemeral port, and a record of every request it r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import deque
@@ -63,7 +64,7 @@ class Fail:
 @dataclass
 class RecordedRequest:
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     body: dict[str, Any]
 
 
@@ -93,9 +94,9 @@ class ModelServer:
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post(self.path, self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
@@ -107,7 +108,8 @@ class ModelServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.requests.append(RecordedRequest(request.path, dict(request.headers), body))
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        self.requests.append(RecordedRequest(request.path, headers, body))
         if not self.script:
             return self.error_response(500, "the fake server has no scripted reply left")
         item = self.script.popleft()
@@ -125,10 +127,8 @@ class ModelServer:
 
     async def idle(self) -> None:
         """Waits past any client timeout, but never past the server's own shutdown."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), self.hang_s)
-        except TimeoutError:
-            pass
 
     async def _stream(self, request: web.Request, body: dict[str, Any], reply: Reply) -> Any:
         response = await self.open_stream(request)

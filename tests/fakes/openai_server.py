@@ -1,7 +1,7 @@
 """A fake OpenAI Chat Completions server on 127.0.0.1, streaming the real SSE wire format.
 
-    async with FakeOpenAI().push(Reply(text=["Hel", "lo"])) as server:
-        provider = OpenAIProvider(model="gpt-4o-mini", api_key="k", base_url=server.base_url)
+async with FakeOpenAI().push(Reply(text=["Hel", "lo"])) as server:
+    provider = OpenAIProvider(model="gpt-4o-mini", api_key="k", base_url=server.base_url)
 """
 
 from __future__ import annotations
@@ -46,12 +46,14 @@ class FakeOpenAI(ModelServer):
         if status == 401 and self.requests:
             # The real API echoes part of the key; the fake echoes all of it, so a test can
             # prove that nothing the server says about the key reaches a person or a log.
-            sent = self.requests[-1].headers.get("Authorization", "")
+            sent = self.requests[-1].headers.get("authorization", "")
             message = f"Incorrect API key provided: {sent.removeprefix('Bearer ')}"
         body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
         return web.json_response(body, status=status)
 
-    def _chunk(self, body: dict[str, Any], delta: dict[str, Any], finish: str | None = None) -> dict:
+    def _chunk(
+        self, body: dict[str, Any], delta: dict[str, Any], finish: str | None = None
+    ) -> dict:
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion.chunk",

@@ -12,7 +12,7 @@ from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpe
 
 @dataclass(frozen=True)
 class ScriptedTurn:
-    """One model turn: text streamed in pieces, then tool calls; `error` is raised after the text."""
+    """One model turn: text streamed in pieces, then tool calls; `error` raised after the text."""
 
     text: Sequence[str] = ()
     tool_calls: Sequence[ToolCall] = ()

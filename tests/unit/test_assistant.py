@@ -17,8 +17,8 @@ from core.models import (
     TextDelta,
     ToolCall,
     ToolStep,
-    UsageRecord,
     Usage,
+    UsageRecord,
 )
 from core.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
@@ -36,8 +36,8 @@ async def test_answers_with_the_askers_own_org_numbers(kit):
     acme = final_text(await kit.ask("How many servers do I have?", ADMIN))
     globex = final_text(await kit.ask("How many servers do I have?", GLOBEX))
     assert servers_of(kit, "acme") != servers_of(kit, "globex")
-    assert f"*{servers_of(kit, 'acme')}* servers" in acme
-    assert f"*{servers_of(kit, 'globex')}* servers" in globex
+    assert f"**{servers_of(kit, 'acme')}** servers" in acme
+    assert f"**{servers_of(kit, 'globex')}** servers" in globex
 
 
 async def test_stream_starts_with_status_and_shows_tool_steps(kit):
@@ -104,8 +104,9 @@ async def test_over_budget_org_is_refused_before_any_model_call(kit):
     end = (await kit.ask("How many servers?", ADMIN))[-1]
     assert isinstance(end, ErrorReply) and end.outcome is Outcome.OVER_BUDGET
     assert provider.calls == [] and end.retry_after_s > 0
-    # Another org keeps asking.
-    assert isinstance((await kit.ask("How many servers?", GLOBEX))[-1], ErrorReply) is False
+    # Another org, with no budget spent, keeps asking.
+    kit.providers = []
+    assert isinstance((await kit.ask("How many servers?", GLOBEX))[-1], Final)
 
 
 async def test_client_asking_about_docks_is_refused_inside_the_tool(kit):
@@ -201,14 +202,27 @@ async def test_binding_to_another_org_refuses_its_non_members(kit):
 
 async def test_member_of_two_orgs_gets_the_default_org_in_a_dm(kit):
     events = await kit.ask("How many servers do I have?", f"email:{DEMO_USERS['both_orgs']}")
-    assert f"*{servers_of(kit, 'globex')}* servers" in final_text(events)
+    assert f"**{servers_of(kit, 'globex')}** servers" in final_text(events)
 
 
 async def test_linked_identity_resolves_to_its_user(kit):
     await kit.store.links.set("discord:G1:42", DEMO_USERS["globex_admin"])
     where = {"platform": "discord", "workspace": "@me", "is_dm": True}
     events = await kit.ask("How many servers do I have?", "discord:G1:42", **where)
-    assert f"*{servers_of(kit, 'globex')}* servers" in final_text(events)
+    assert f"**{servers_of(kit, 'globex')}** servers" in final_text(events)
+
+
+async def test_an_unexpected_failure_still_replies_and_audits(kit):
+    class BrokenStore:
+        async def history(self, key, limit):
+            raise ConnectionError("database unreachable")
+
+    kit.store.conversations = BrokenStore()
+    end = (await kit.ask("How many servers?", ADMIN))[-1]
+    assert isinstance(end, ErrorReply) and end.reason == "internal_error"
+    assert "temporarily unavailable" in end.text
+    (row,) = await kit.audit_rows()
+    assert row.result is Outcome.FAILED and "database unreachable" in row.error_message
 
 
 async def test_oversized_question_is_refused_plainly(kit):

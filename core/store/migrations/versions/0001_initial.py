@@ -118,9 +118,7 @@ def upgrade() -> None:
         sa.Column("calls", sa.Integer, nullable=False),
         sa.Column("audit_id", ID),
     )
-    op.create_index(
-        "ix_usage_records_org_id_timestamp", "usage_records", ["org_id", "timestamp"]
-    )
+    op.create_index("ix_usage_records_org_id_timestamp", "usage_records", ["org_id", "timestamp"])
     op.create_table(
         "rate_limit_hits",
         sa.Column("id", ID, primary_key=True, autoincrement=True),

@@ -23,7 +23,10 @@ from typing import Any
 import openai
 
 from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
+from core.providers.defaults import DEFAULT_MODELS
 from core.providers.failures import report_rejected_key, retry_after_seconds
+
+__all__ = ["DEFAULT_MODELS", "OpenAIProvider"]
 
 OPENAI_API_URL = "https://api.openai.com/v1"
 
@@ -135,7 +138,10 @@ class OpenAIProvider:
             return ProviderError("server", "the model could not be reached", provider=self.name)
         # An error object inside the stream, or a response that failed validation.
         return ProviderError(
-            "bad_response", "the model returned an error mid-answer", provider=self.name, usage=usage
+            "bad_response",
+            "the model returned an error mid-answer",
+            provider=self.name,
+            usage=usage,
         )
 
 

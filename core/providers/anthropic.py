@@ -26,7 +26,10 @@ import anthropic
 import httpx2
 
 from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
+from core.providers.defaults import DEFAULT_MODELS
 from core.providers.failures import report_rejected_key, retry_after_seconds
+
+__all__ = ["DEFAULT_MODELS", "AnthropicProvider"]
 
 ANTHROPIC_API_URL = "https://api.anthropic.com"
 MAX_RETRY_WAIT_S = 30.0
@@ -107,7 +110,9 @@ class AnthropicProvider:
         except httpx2.HTTPError:
             raise self._failed("bad_response", "the model's stream was cut off", turn) from None
         except ValueError:
-            raise self._failed("bad_response", "the model's stream held invalid JSON", turn) from None
+            raise self._failed(
+                "bad_response", "the model's stream held invalid JSON", turn
+            ) from None
         if not turn.stopped:
             raise self._failed("bad_response", "the model's stream ended before it finished", turn)
         try:

@@ -1,0 +1,100 @@
+"""`/stackdock ask|prompts|usage|link|help`: each defers at once, then follows up.
+
+Deferring first keeps every command inside Discord's three-second window, whatever the core
+or the database take. Everything but `ask` and `prompts` answers only the person who asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, cast
+
+import discord
+from discord import app_commands
+
+from adapters.discord.views import prompts_view
+from core.commands import ChatCommands
+from core.models import Inbound
+from core.prompts import TOPICS, normalise_topic, suggested_prompts
+
+
+class CommandHost(Protocol):
+    chat_commands: ChatCommands
+
+    def inbound(
+        self, user: discord.abc.User, channel: Any, text: str, *, conversation_key: str,
+        event_id: str,
+    ) -> Inbound: ...
+
+    async def ask_from_interaction(self, interaction: discord.Interaction, question: str) -> None:
+        ...
+
+
+def _host(interaction: discord.Interaction) -> CommandHost:
+    return cast(CommandHost, interaction.client)
+
+
+def _asker(interaction: discord.Interaction, text: str = "") -> Inbound:
+    return _host(interaction).inbound(
+        interaction.user,
+        interaction.channel,
+        text,
+        conversation_key="",
+        event_id=f"discord:interaction:{interaction.id}",
+    )
+
+
+async def _private(interaction: discord.Interaction, text: str) -> None:
+    await interaction.followup.send(text, ephemeral=True)
+
+
+def stackdock_group() -> app_commands.Group:
+    group = app_commands.Group(
+        name="stackdock", description="Ask the StackDock assistant about your infrastructure"
+    )
+
+    @group.command(name="ask", description="Ask a question about your infrastructure")
+    @app_commands.describe(question="What you want to know")
+    async def ask(interaction: discord.Interaction, question: str) -> None:
+        await _host(interaction).ask_from_interaction(interaction, question)
+
+    @group.command(name="prompts", description="Suggested questions, as buttons")
+    @app_commands.describe(topic="servers, web-services, domains, databases or problems")
+    async def prompts(interaction: discord.Interaction, topic: str | None = None) -> None:
+        await interaction.response.defer(thinking=True)
+        known = normalise_topic(topic)
+        heading = "Suggested questions" if known in (None, "default") else f"About {known}"
+        if known is None:
+            heading = f"No topic called {topic!r}; here are the general ones"
+        await interaction.followup.send(
+            f"{heading}. Press one to ask it:", view=prompts_view(suggested_prompts(topic))
+        )
+
+    @prompts.autocomplete("topic")
+    async def topic_choices(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        typed = current.strip().lower()
+        return [app_commands.Choice(name=t, value=t) for t in TOPICS if typed in t][:25]
+
+    @group.command(name="usage", description="Your questions and their cost this month")
+    async def usage(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        view = await _host(interaction).chat_commands.usage(_asker(interaction))
+        await _private(interaction, view.text)
+
+    @group.command(name="link", description="Link a member to their StackDock account")
+    @app_commands.describe(member="Who to link", user="Their StackDock email (or user id)")
+    async def link(interaction: discord.Interaction, member: discord.User, user: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        where = interaction.guild_id or "@me"
+        text = await _host(interaction).chat_commands.link(
+            _asker(interaction), f"discord:{where}:{member.id}", user.strip()
+        )
+        await _private(interaction, text)
+
+    @group.command(name="help", description="What the assistant can do")
+    async def help_(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await _private(interaction, ChatCommands.help_text())
+
+    return group

@@ -1,0 +1,117 @@
+"""An answer streamed into Discord messages by editing them, about once a second at most.
+
+Discord allows roughly five edits per five seconds per channel; editing on every token would
+trip 429s. Deltas are coalesced and shown by one background flusher, which waits `interval`
+after each edit finishes, so a rate-limited edit (discord.py sleeps out `retry_after` before
+retrying) pushes the next one back instead of queueing more behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+
+from adapters.discord.render import neutralise_mentions, split_message, tool_line
+from core.models import TextDelta, ToolStep
+
+log = logging.getLogger(__name__)
+
+RECENT_STEPS = 3  # tool steps are shown briefly: only the latest few, and not in the final text
+
+
+class MessageStream:
+    """The messages of one answer in one channel, thread or DM."""
+
+    def __init__(self, place: discord.abc.Messageable, *, interval: float = 1.0) -> None:
+        self._place = place
+        self._interval = interval
+        self._text = ""
+        self._steps: list[str] = []
+        self._messages: list[discord.Message] = []
+        self._shown: list[str] = []
+        self._changed = asyncio.Event()
+        self._closing = False
+        self._next_at = 0.0
+        self._flusher: asyncio.Task[None] | None = None
+
+    @property
+    def messages(self) -> list[discord.Message]:
+        return list(self._messages)
+
+    def add(self, event: TextDelta | ToolStep) -> None:
+        if isinstance(event, TextDelta):
+            self._text += event.text
+        else:
+            self._steps.append(tool_line(event))
+        self._changed.set()
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_loop())
+
+    async def finish(self, text: str, view: discord.ui.View | None = None) -> None:
+        """Shows the whole answer, without tool steps, with `view` under its last message."""
+        if self._flusher is not None:
+            self._closing = True
+            self._changed.set()
+            await self._flusher  # lets an edit under way land, so no message is orphaned
+        await self._wait_turn()
+        chunks = split_message(neutralise_mentions(text)) or ["…"]
+        await self._show(chunks, view)
+
+    async def close(self) -> None:
+        """Stops the flusher without a final edit (the answer was abandoned)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+
+    def _draft(self) -> list[str]:
+        steps = "\n".join(self._steps[-RECENT_STEPS:])
+        text = neutralise_mentions(self._text.strip())
+        return split_message("\n\n".join(part for part in (text, steps) if part)) or ["…"]
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._changed.wait()
+            if self._closing:
+                return
+            await self._wait_turn()
+            if self._closing:
+                return
+            self._changed.clear()
+            try:
+                await self._show(self._draft())
+            except discord.HTTPException as exc:
+                # A draft that fails to show is not worth the answer; the final edit retries.
+                log.warning("could not update a streamed answer: %s", exc)
+
+    async def _wait_turn(self) -> None:
+        delay = self._next_at - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _show(self, chunks: list[str], view: discord.ui.View | None = None) -> None:
+        for i, chunk in enumerate(chunks):
+            extra: dict[str, Any] = {"view": view} if view and i == len(chunks) - 1 else {}
+            if i >= len(self._messages):
+                self._messages.append(await self._call(self._place.send, chunk, **extra))
+                self._shown.append(chunk)
+            elif self._shown[i] != chunk or extra:
+                self._messages[i] = await self._call(self._messages[i].edit, content=chunk, **extra)
+                self._shown[i] = chunk
+        while len(self._messages) > len(chunks):  # the tool steps made one message more
+            await self._call(self._messages.pop().delete)
+            self._shown.pop()
+        self._next_at = asyncio.get_running_loop().time() + self._interval
+
+    @staticmethod
+    async def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
+        # discord.py sleeps out short 429s itself; past max_ratelimit_timeout it raises
+        # RateLimited instead, and the wait it names is honoured here.
+        while True:
+            try:
+                return await method(*args, **kwargs)
+            except discord.RateLimited as exc:
+                log.info("rate limited by Discord; retrying in %.1f s", exc.retry_after)
+                await asyncio.sleep(exc.retry_after)

@@ -1,0 +1,123 @@
+"""Buttons whose state lives in their `custom_id`, so they keep working after a restart.
+
+discord.py rebuilds a DynamicItem from the custom_id of whatever component was pressed, on any
+process that registered the class; nothing has to be remembered between runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Protocol, cast
+
+import discord
+
+from core.prompts import all_prompts
+
+BUTTON_LABEL_LIMIT = 80
+
+
+class ButtonHost(Protocol):
+    """What a button needs from the bot that received the press."""
+
+    async def ask_from_interaction(self, interaction: discord.Interaction, question: str) -> None:
+        ...
+
+    async def record_feedback(
+        self, interaction: discord.Interaction, audit_id: int, value: int
+    ) -> None: ...
+
+
+def _host(interaction: discord.Interaction) -> ButtonHost:
+    return cast(ButtonHost, interaction.client)
+
+
+def prompt_digest(prompt: str) -> str:
+    # A digest, not an index, so that reordering the catalogue never makes a button ask
+    # something other than what its label says.
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+
+
+def prompt_for(digest: str) -> str | None:
+    return next((p for p in all_prompts() if prompt_digest(p) == digest), None)
+
+
+class PromptButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"sd:prompt:(?P<digest>[0-9a-f]{16})"
+):
+    """A suggested question; pressing it asks it for whoever pressed."""
+
+    def __init__(self, prompt: str | None, digest: str | None = None) -> None:
+        digest = digest or prompt_digest(prompt or "")
+        label = (prompt or "No longer available")[:BUTTON_LABEL_LIMIT]
+        super().__init__(
+            discord.ui.Button(
+                label=label, style=discord.ButtonStyle.secondary, custom_id=f"sd:prompt:{digest}"
+            )
+        )
+        self.prompt = prompt
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> PromptButton:
+        return cls(prompt_for(match["digest"]), match["digest"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        if self.prompt is None:
+            await interaction.response.send_message(
+                "That suggestion is no longer offered; try `/stackdock prompts` again.",
+                ephemeral=True,
+            )
+            return
+        await _host(interaction).ask_from_interaction(interaction, self.prompt)
+
+
+class FeedbackButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"sd:feedback:(?P<audit_id>[0-9]+):(?P<value>up|down)",
+):
+    """👍 or 👎 on one answer, stored against that answer's audit row."""
+
+    def __init__(self, audit_id: int, value: int) -> None:
+        word = "up" if value > 0 else "down"
+        super().__init__(
+            discord.ui.Button(
+                emoji="👍" if value > 0 else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"sd:feedback:{audit_id}:{word}",
+            )
+        )
+        self.audit_id = audit_id
+        self.value = 1 if value > 0 else -1
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> FeedbackButton:
+        return cls(int(match["audit_id"]), 1 if match["value"] == "up" else -1)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _host(interaction).record_feedback(interaction, self.audit_id, self.value)
+
+
+def prompts_view(prompts: list[str]) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for prompt in prompts[:25]:  # five rows of five is all a message can hold
+        view.add_item(PromptButton(prompt))
+    return view
+
+
+def feedback_view(audit_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(FeedbackButton(audit_id, 1))
+    view.add_item(FeedbackButton(audit_id, -1))
+    return view

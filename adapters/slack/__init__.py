@@ -1,0 +1,1 @@
+"""Slack: the assistant where teams already talk (slack-bolt AsyncApp)."""

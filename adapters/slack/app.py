@@ -1,0 +1,226 @@
+"""The Slack app: Bolt listeners, each acking at once and handing the work to the background.
+
+Every listener here only translates; what to answer, refuse or count is the core's. Slack
+needs an ack within 3 s, so no listener waits for the database, the model or the Web API
+before acking (Bolt acks events itself before the listener runs).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncAssistant
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.answers import Answerer, InFlight
+from adapters.slack.events import (
+    from_mention,
+    from_message,
+    identity,
+    parse_link_args,
+    split_command,
+    team_of,
+)
+from adapters.slack.people import EmailDirectory
+from adapters.slack.render import (
+    ASK_ACTION_PREFIX,
+    FEEDBACK_ACTION,
+    assistant_prompts,
+    home_view,
+    parse_feedback,
+    prompt_buttons,
+)
+from core.assistant import Assistant
+from core.commands import ChatCommands
+from core.models import Inbound
+from core.prompts import normalise_topic, suggested_prompts
+
+log = logging.getLogger(__name__)
+
+PROMPTS_TITLE = "Ask about your infrastructure"
+
+
+def web_client(token: str, base_url: str) -> AsyncWebClient:
+    """The Web API client, retrying connection errors and `ratelimited` (after Retry-After)."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+class SlackBot:
+    def __init__(
+        self,
+        *,
+        assistant: Assistant,
+        commands: ChatCommands,
+        client: AsyncWebClient,
+        signing_secret: str = "",
+        writer_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.commands = commands
+        self.client = client
+        self.tasks = InFlight()
+        self.people = EmailDirectory(client)
+        self.answerer = Answerer(
+            assistant=assistant,
+            commands=commands,
+            client=client,
+            people=self.people,
+            writer_options=writer_options,
+        )
+        # An explicit secret (even "") keeps Bolt from reading the environment itself.
+        self.app = AsyncApp(
+            client=client, signing_secret=signing_secret, name="stackdock-assistant"
+        )
+        self._register()
+
+    def _register(self) -> None:
+        app = self.app
+        panel = AsyncAssistant()
+        panel.thread_started(self.on_thread_started)
+        panel.user_message(self.on_message)
+        panel.thread_context_changed(self.on_context_changed)
+        app.assistant(panel)
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)
+        app.event("app_home_opened")(self.on_home_opened)
+        app.command("/stackdock")(self.on_command)
+        app.action(FEEDBACK_ACTION)(self.on_feedback)
+        app.action(re.compile(f"^{ASK_ACTION_PREFIX}_"))(self.on_prompt_pressed)
+
+    # ---- events (Bolt has acked them before these run) ----
+
+    async def on_mention(self, body: dict[str, Any], context: Any) -> None:
+        ask = from_mention(body, context.bot_user_id)
+        if ask is not None:
+            self.tasks.spawn(self.answerer.answer(ask), f"mention {ask.event_id}")
+
+    async def on_message(self, body: dict[str, Any], context: Any) -> None:
+        ask = from_message(body, context.bot_user_id)
+        if ask is not None:
+            work = self.answerer.answer(ask, only_if_engaged=not ask.is_dm)
+            self.tasks.spawn(work, f"message {ask.event_id}")
+
+    async def on_thread_started(self, body: dict[str, Any]) -> None:
+        thread = body["event"]["assistant_thread"]
+        self.tasks.spawn(
+            self._set_prompts(thread["channel_id"], thread.get("thread_ts")), "thread started"
+        )
+
+    async def on_context_changed(self) -> None:
+        """Answers don't depend on which channel the panel sits beside, so nothing is stored."""
+
+    async def on_home_opened(self, body: dict[str, Any]) -> None:
+        event = body["event"]
+        team, user = team_of(body, event), event["user"]
+        if event.get("tab") == "messages":
+            # The agent experience: no thread yet, so the prompts go on the DM itself.
+            self.tasks.spawn(self._set_prompts(event["channel"], None), "messages tab")
+        elif event.get("tab", "home") == "home":
+            self.tasks.spawn(self._publish_home(team, user), "home tab")
+
+    async def _set_prompts(self, channel: str, thread_ts: str | None) -> None:
+        await self.client.assistant_threads_setSuggestedPrompts(
+            channel_id=channel,
+            thread_ts=thread_ts,
+            prompts=assistant_prompts(suggested_prompts()),
+            title=PROMPTS_TITLE,
+        )
+
+    async def _publish_home(self, team: str, user: str) -> None:
+        usage = await self.commands.usage(await self._inbound(team, user))
+        view = home_view(usage.text, suggested_prompts())
+        await self.client.views_publish(user_id=user, view=view)
+
+    async def _inbound(self, team: str, user: str, channel: str | None = None) -> Inbound:
+        """The asker for commands that aren't questions (usage, link): private by nature."""
+        email = await self.people.email(team, user)
+        return Inbound(
+            identity=identity(team, user),
+            text="",
+            platform="slack",
+            workspace=team,
+            channel=channel,
+            is_dm=True,
+            email=email,
+        )
+
+    # ---- /stackdock ----
+
+    async def on_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+        sub, rest = split_command(body.get("text", ""))
+        team, user, channel = body["team_id"], body["user_id"], body["channel_id"]
+        if sub == "ask" and rest:
+            await ack()
+            work = self.answerer.answer_posted(
+                team=team, user=user, channel=channel, question=rest, respond=respond
+            )
+            self.tasks.spawn(work, "command ask")
+        elif sub == "prompts" and normalise_topic(rest) is not None:
+            title = f"*Suggested questions* ({normalise_topic(rest)})"
+            prompts = suggested_prompts(rest)
+            await ack(text=title, blocks=prompt_buttons(prompts, title))
+        elif sub == "usage":
+            await ack()
+            self.tasks.spawn(self._usage(team, user, channel, respond), "command usage")
+        elif sub == "link" and parse_link_args(rest, team)[1]:
+            await ack()
+            self.tasks.spawn(self._link(team, user, channel, rest, respond), "command link")
+        else:
+            await ack(text=self.commands.help_text())
+
+    async def _usage(self, team: str, user: str, channel: str, respond: Any) -> None:
+        view = await self.commands.usage(await self._inbound(team, user, channel))
+        await respond(text=view.text, response_type="ephemeral")
+
+    async def _link(self, team: str, user: str, channel: str, rest: str, respond: Any) -> None:
+        target, user_ref = parse_link_args(rest, team)
+        inbound = await self._inbound(team, user, channel)
+        text = await self.commands.link(inbound, target or inbound.identity, user_ref or "")
+        await respond(text=text, response_type="ephemeral")
+
+    # ---- buttons ----
+
+    async def on_feedback(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        parsed = parse_feedback(body["actions"][0].get("value", ""))
+        if parsed is not None:
+            who = identity(team_of(body), body["user"]["id"])
+            self.tasks.spawn(self._feedback(parsed[0], who, parsed[1]), "feedback")
+
+    async def _feedback(self, audit_id: int, who: str, value: int) -> None:
+        if not await self.commands.feedback(audit_id, who, value):
+            log.info("feedback from %s on audit row %s was not stored", who, audit_id)
+
+    async def on_prompt_pressed(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        question = body["actions"][0].get("value", "")
+        self.tasks.spawn(self._ask_pressed(body, question, respond), "prompt pressed")
+
+    async def _ask_pressed(self, body: dict[str, Any], question: str, respond: Any) -> None:
+        team, user = team_of(body), body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id")
+        thread_ts = (body.get("container") or {}).get("thread_ts")
+        if channel is None:  # pressed on the App Home tab: answer in the person's DM
+            opened = await self.client.conversations_open(users=user)
+            channel = opened["channel"]["id"]
+        await self.answerer.answer_posted(
+            team=team,
+            user=user,
+            channel=channel,
+            question=question,
+            thread_ts=thread_ts,
+            respond=respond if body.get("response_url") else None,
+        )
+

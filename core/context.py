@@ -1,0 +1,116 @@
+"""The org summary the model starts from: small, and the same size for 50 or 10,000 resources.
+
+Only counts and the top few of each grouping go in (kinds, top 8 providers, top 6 statuses,
+top 8 problems); everything else is one tool call away. Only kinds the asker's role may read
+are counted, and every name passes through the same redaction as tool output.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from core.access import KINDS, can_read, readable_kinds
+from core.models import Principal
+from core.ports import Mirror
+from core.problems import PROBLEM_KINDS, Problem, find_problems
+from core.redact import redact_for_channel
+
+TOP_PROVIDERS = 8
+TOP_STATUSES = 6
+TOP_PROBLEMS = 8
+STALE_AFTER = timedelta(hours=1)
+_NAME_CHARS = 48
+_DETAIL_CHARS = 90
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _top(counter: Counter[str], n: int) -> str:
+    top = counter.most_common(n)
+    parts = [f"{name} {count}" for name, count in top]
+    rest = sum(counter.values()) - sum(count for _, count in top)
+    if rest:
+        parts.append(f"others {rest}")
+    return ", ".join(parts) or "none"
+
+
+def _age(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.0f} hours" if hours < 48 else f"{hours / 24:.0f} days"
+
+
+def org_summary(mirror: Mirror, principal: Principal, now: datetime) -> str:
+    """A compact block for the system prompt: who asks, what the org has, what is wrong."""
+    kinds = readable_kinds(principal.permissions)
+    by_kind: dict[str, int] = {}
+    providers: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    for kind in kinds:
+        rows = mirror.rows(principal.org_id, kind)
+        by_kind[kind] = len(rows)
+        if kind in ("docks", "projects"):
+            continue  # connections and groupings, not resources
+        providers.update(str(d.get("provider") or "unknown") for d in rows)
+        statuses.update(str(d.get("status") or "unknown") for d in rows)
+
+    lines = [
+        f"Organisation: {principal.org_name} (id {principal.org_id}).",
+        f"Asking: {principal.user_name}, role {principal.role_name}.",
+    ]
+    if mirror.as_of is not None and now - mirror.as_of > STALE_AFTER:
+        lines.append(
+            f"Note: the data was last synced from StackDock {_age(now - mirror.as_of)} ago; "
+            "say so if freshness matters."
+        )
+    total = sum(n for k, n in by_kind.items() if k not in ("docks", "projects"))
+    lines.append(f"Resources ({total}): " + ", ".join(f"{k} {n}" for k, n in by_kind.items()) + ".")
+    lines.append(f"By provider: {_top(providers, TOP_PROVIDERS)}.")
+    lines.append(f"By status: {_top(statuses, TOP_STATUSES)}.")
+    lines.extend(_problem_lines(mirror, principal, now))
+    hidden = [k for k in KINDS if k not in kinds]
+    if hidden:
+        lines.append(
+            f"Not readable with this role, so not counted: {', '.join(hidden)}. "
+            "Say so rather than guessing about them."
+        )
+    text = "\n".join(lines)
+    return str(redact_for_channel(text, principal.show_detail))
+
+
+def _problem_lines(mirror: Mirror, principal: Principal, now: datetime) -> Iterable[str]:
+    kinds = [k for k in PROBLEM_KINDS if can_read(k, principal.permissions)]
+    if not kinds:
+        return []
+    problems = find_problems(mirror, principal.org_id, now, kinds)
+    if not problems:
+        return [f"Problems: none found in {', '.join(kinds)}."]
+    by_kind = Counter(p.kind for p in problems)
+    kinds_text = ", ".join(f"{kind} {n}" for kind, n in by_kind.most_common())
+    lines = [f"Problems ({len(problems)}: {kinds_text}), most severe first:"]
+    for p in _varied(problems, TOP_PROBLEMS):
+        name = _short(p.name, _NAME_CHARS)
+        lines.append(f'- [{p.severity}] {p.kind} "{name}": {_short(p.detail, _DETAIL_CHARS)}')
+    if len(problems) > TOP_PROBLEMS:
+        lines.append(f"- and {len(problems) - TOP_PROBLEMS} more; call find_problems.")
+    return lines
+
+
+def _varied(problems: list[Problem], n: int) -> list[Problem]:
+    """The `n` most severe problems, at most three of a kind while others are waiting, so a
+    flood of one kind (a hundred expiring domains) does not hide a failed sync."""
+    chosen: list[Problem] = []
+    per_kind: Counter[str] = Counter()
+    for p in problems:
+        if len(chosen) < n and per_kind[p.kind] < 3:
+            chosen.append(p)
+            per_kind[p.kind] += 1
+    for p in problems:
+        if len(chosen) >= n:
+            break
+        if p not in chosen:
+            chosen.append(p)
+    return sorted(chosen, key=problems.index)

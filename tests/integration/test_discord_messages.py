@@ -1,0 +1,279 @@
+"""Messages in Discord: mentions open threads, threads and DMs continue, the rest is ignored.
+
+The real discord.py client runs against the fake REST API and gateway on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from core.models import ChatMessage, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
+from tests.fakes.discord_api import CONTENT_LIMIT, DiscordWorld, discord_world
+
+
+@pytest.fixture
+async def world(sqlite_url: str) -> AsyncIterator[DiscordWorld]:
+    async with discord_world(sqlite_url) as w:
+        await w.start_bot()
+        yield w
+
+
+@dataclass
+class PacedProvider:
+    """A model that streams `pieces` with a pause between them, as a slow real one would."""
+
+    pieces: Sequence[str]
+    gap_s: float = 0.0
+    name: str = "paced"
+    model: str = "paced-1"
+
+    async def turn(
+        self, system: str, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+    ) -> AsyncIterator[TextDelta | TurnEnd]:
+        for piece in self.pieces:
+            await asyncio.sleep(self.gap_s)
+            yield TextDelta(piece)
+        yield TurnEnd((), Usage(self.name, self.model, 10, 10))
+
+
+@dataclass
+class EchoToolProvider:
+    """Calls get_resource, then says exactly what the tool returned (to see redaction)."""
+
+    kind: str
+    name_: str
+    name: str = "echo"
+    model: str = "echo-1"
+
+    async def turn(
+        self, system: str, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+    ) -> AsyncIterator[TextDelta | TurnEnd]:
+        usage = Usage(self.name, self.model, 1, 1)
+        if messages[-1].role != "tool":
+            call = ToolCall("c1", "get_resource", {"kind": self.kind, "id_or_name": self.name_})
+            yield TurnEnd((call,), usage, "tool_use")
+            return
+        yield TextDelta(messages[-1].content)
+        yield TurnEnd((), usage)
+
+
+def sent_payloads(world: DiscordWorld) -> list[dict]:
+    """Bodies of every REST call that put text on Discord."""
+    return [
+        c.body
+        for c in world.fake.calls
+        if c.method in ("POST", "PATCH")
+        and isinstance(c.body, dict)
+        and ("content" in c.body or "content" in (c.body.get("data") or {}))
+    ]
+
+
+async def audit_rows(world: DiscordWorld) -> list:
+    return [r async for r in world.rt.store.audit.iter()]
+
+
+async def test_a_mention_starts_a_thread_on_the_message_and_answers_there(world: DiscordWorld) -> None:
+    fake, channel = world.fake, world.guild.channel_id
+    asked = await fake.post_message(
+        channel, world.people["admin"], "How many servers do I have?", mention_bot=True
+    )
+    thread_id = asked["id"]  # Discord gives a thread started on a message that message's id
+    shown = await world.wait_answered(thread_id)
+    assert fake.calls_to("POST", rf"/channels/{channel}/typing")
+    assert fake.calls_to("POST", rf"/channels/{channel}/messages/{asked['id']}/threads")
+    assert fake.calls_to("POST", rf"/channels/{thread_id}/typing")
+    assert not world.bot_messages(channel), "the answer belongs in the thread"
+    assert "8" in shown[-1]["content"] and "server" in shown[-1]["content"]
+    audit = await audit_rows(world)
+    assert [(r.identity, r.platform, r.result.value) for r in audit] == [
+        (world.identity("admin"), "discord", "answered")
+    ]
+    buttons = [c["custom_id"] for row in shown[-1]["components"] for c in row["components"]]
+    assert buttons == [f"sd:feedback:{audit[0].id}:up", f"sd:feedback:{audit[0].id}:down"]
+
+
+async def test_the_answer_streams_by_edits_at_most_about_once_a_second(world: DiscordWorld) -> None:
+    pieces = [f"Part {i} of the answer. " for i in range(12)]
+    world.rt.assistant.providers = [PacedProvider(pieces, gap_s=0.2)]
+    asked = await world.fake.post_message(
+        world.guild.channel_id, world.people["admin"], "Explain my setup", mention_bot=True
+    )
+    shown = await world.wait_answered(asked["id"])
+    assert shown[-1]["content"] == "".join(pieces).strip()
+    sends = world.fake.calls_to("POST", rf"/channels/{asked['id']}/messages")
+    edits = world.fake.calls_to("PATCH", rf"/channels/{asked['id']}/messages/\d+")
+    assert len(sends) == 1, "one message, edited as the answer grows"
+    assert len(sends[0].body["content"]) < len(shown[-1]["content"]), "it showed a partial answer"
+    assert 2 <= len(edits) <= 4  # ~2.4 s of streaming at one edit a second, plus the final
+    times = [sends[0].at] + [e.at for e in edits]
+    assert all(later - earlier >= 0.95 for earlier, later in zip(times, times[1:], strict=False))
+
+
+async def test_a_429_retry_after_is_waited_out_and_the_answer_still_lands(world: DiscordWorld) -> None:
+    pieces = [f"Chunk {i}. " for i in range(8)]
+    world.rt.assistant.providers = [PacedProvider(pieces, gap_s=0.15)]
+    world.fake.rate_limit("PATCH", r"/channels/\d+/messages/\d+", retry_after=1.5)
+    asked = await world.fake.post_message(
+        world.guild.channel_id, world.people["admin"], "Explain", mention_bot=True
+    )
+    shown = await world.wait_answered(asked["id"])
+    assert shown[-1]["content"] == "".join(pieces).strip()
+    edits = world.fake.calls_to("PATCH", rf"/channels/{asked['id']}/messages/\d+")
+    assert edits[0].status == 429 and edits[1].status == 200
+    assert edits[1].at - edits[0].at >= 1.5
+    assert all(e.status == 200 for e in edits[1:])
+
+
+async def test_later_messages_in_the_thread_are_answered_without_a_mention(
+    world: DiscordWorld,
+) -> None:
+    fake = world.fake
+    asked = await fake.post_message(
+        world.guild.channel_id, world.people["admin"], "How many servers do I have?",
+        mention_bot=True,
+    )
+    thread_id = asked["id"]
+    await world.wait_answered(thread_id)
+    await fake.post_message(thread_id, world.people["admin"], "List my domains")
+    await fake.wait_for(lambda: len(world.bot_messages(thread_id)) == 2, what="a second answer")
+    shown = await world.wait_answered(thread_id)
+    assert "domain" in shown[-1]["content"].lower()
+    assert len(fake.calls_to("POST", r"/channels/\d+/messages/\d+/threads")) == 1
+    history = await world.rt.store.conversations.history(f"discord:thread:{thread_id}", 10)
+    assert [m.content for m in history if m.role == "user"] == [
+        "How many servers do I have?",
+        "List my domains",
+    ]
+
+
+async def test_a_dm_is_answered_in_the_dm_with_the_detail_a_channel_masks(
+    world: DiscordWorld,
+) -> None:
+    fake = world.fake
+    world.rt.assistant.providers = [EchoToolProvider("servers", "acme-web-1")]
+    dm = fake.dm_channel(world.people["admin"])
+    await fake.post_message(dm, world.people["admin"], "Where is acme-web-1?")
+    in_dm = await world.wait_answered(dm)
+    assert "203.0.113.10" in in_dm[-1]["content"]
+
+    asked = await fake.post_message(
+        world.guild.channel_id, world.people["admin"], "Where is acme-web-1?", mention_bot=True
+    )
+    in_channel = await world.wait_answered(asked["id"])
+    assert "acme-web-1" in in_channel[-1]["content"]
+    assert "203.0.113.10" not in in_channel[-1]["content"]
+    assert [r.identity for r in await audit_rows(world)] == [
+        world.identity("admin", dm=True),
+        world.identity("admin"),
+    ]
+
+
+async def test_bots_itself_system_messages_and_edits_are_ignored(world: DiscordWorld) -> None:
+    fake, channel = world.fake, world.guild.channel_id
+    other_bot = fake.user(fake.new_id(), "otherbot", bot=True)
+    await fake.post_message(channel, other_bot, "List my servers", mention_bot=True)
+    await fake.post_message(channel, fake.bot, "List my servers", mention_bot=True)
+    await fake.post_message(
+        channel, world.people["admin"], "List my servers", mention_bot=True, type=7  # a join
+    )
+    await fake.post_message(
+        channel, world.people["admin"], "List my servers", mention_bot=True, webhook_id="1"
+    )
+    edited = fake.message_payload(
+        channel, world.people["admin"], f"<@{fake.bot['id']}> List my servers",
+        mentions=[fake.bot],
+    )
+    await fake.dispatch("MESSAGE_UPDATE", {**edited, "edited_timestamp": edited["timestamp"]})
+    await fake.post_message(channel, world.people["admin"], "List my servers")  # no mention
+    # Events arrive in order, so once this one is answered the others have been seen.
+    last = await fake.post_message(
+        channel, world.people["admin"], "List my servers", mention_bot=True
+    )
+    await world.wait_answered(last["id"])
+    threads = fake.calls_to("POST", r"/channels/\d+/messages/\d+/threads")
+    assert [c.path.split("/")[-2] for c in threads] == [last["id"]]
+    assert len(await audit_rows(world)) == 1
+
+
+async def test_a_5000_character_answer_is_split_without_breaking_code_or_words(
+    world: DiscordWorld,
+) -> None:
+    prose = " ".join(f"server{i}" for i in range(300))
+    code = "```python\n" + "\n".join(f"print('row {i:04d}')" for i in range(120)) + "\n```"
+    text = (prose + "\n\n" + code + "\n\n" + prose)[:5000]
+    text = text[: text.rfind(" ")]
+    world.rt.assistant.providers = [PacedProvider([text[i : i + 500] for i in range(0, len(text), 500)])]
+    asked = await world.fake.post_message(
+        world.guild.channel_id, world.people["admin"], "Everything, please", mention_bot=True
+    )
+    shown = await world.wait_answered(asked["id"])
+    assert len(shown) == 3
+    assert all(len(m["content"]) <= CONTENT_LIMIT for m in shown)
+    assert all(m["content"].count("```") % 2 == 0 for m in shown)
+    assert not [c for c in world.fake.calls if c.status == 400], "Discord never said 50035"
+    said = "\n".join(m["content"] for m in shown)
+    assert [w for w in said.split() if "```" not in w] == [w for w in text.split() if "```" not in w]
+    assert shown[-1]["components"] and not any(m["components"] for m in shown[:-1])
+
+
+async def test_an_everyone_injection_pings_nobody(world: DiscordWorld) -> None:
+    role = "223456789012345678"
+    world.rt.assistant.providers = [
+        PacedProvider([f"@everyone @here <@&{role}> <@{world.people['developer']['id']}> hi"])
+    ]
+    asked = await world.fake.post_message(
+        world.guild.channel_id, world.people["admin"], "say @everyone", mention_bot=True
+    )
+    shown = await world.wait_answered(asked["id"])
+    payloads = sent_payloads(world)
+    assert payloads and all(p["allowed_mentions"] == {"parse": []} for p in payloads)
+    content = shown[-1]["content"]
+    assert not re.search(r"@(everyone|here)|<@[&!]?\d", content), content
+    assert "hi" in content
+
+
+async def test_an_unknown_person_is_told_how_to_link_without_a_thread(world: DiscordWorld) -> None:
+    fake, channel = world.fake, world.guild.channel_id
+    asked = await fake.post_message(
+        channel, world.people["stranger"], "List my servers", mention_bot=True
+    )
+    reply = await fake.wait_for(lambda: world.bot_messages(channel), what="a reply")
+    assert "link" in reply[0]["content"]
+    assert world.identity("stranger") in reply[0]["content"]
+    sent = fake.calls_to("POST", rf"/channels/{channel}/messages")
+    assert sent[0].body["message_reference"]["message_id"] == asked["id"]
+    assert not fake.calls_to("POST", r"/channels/\d+/messages/\d+/threads")
+    assert [r.reason for r in await audit_rows(world)] == ["unknown_user"]
+
+
+async def test_tool_steps_are_shown_while_working_and_gone_from_the_answer(
+    world: DiscordWorld,
+) -> None:
+    fake = world.fake
+    world.edit_interval = 0.3
+    await world.stop_bot()
+    await world.start_bot()
+
+    @dataclass
+    class SlowTools(EchoToolProvider):
+        async def turn(self, system, messages, tools):  # type: ignore[override]
+            if messages[-1].role == "tool":
+                await asyncio.sleep(0.8)  # thinking over the result, the step on screen
+            async for event in super().turn(system, messages, tools):
+                yield event
+
+    world.rt.assistant.providers = [SlowTools("servers", "acme-web-1")]
+    asked = await fake.post_message(
+        world.guild.channel_id, world.people["admin"], "Where is acme-web-1?", mention_bot=True
+    )
+    shown = await world.wait_answered(asked["id"])
+    first = fake.calls_to("POST", rf"/channels/{asked['id']}/messages")[0].body["content"]
+    assert first.startswith("-# › ") and "acme-web-1" in first
+    assert "-# ›" not in shown[-1]["content"]
+    assert json.loads(shown[-1]["content"])["name"] == "acme-web-1"

@@ -1,0 +1,127 @@
+"""How answers reach Slack: long answers, the non-streaming fallback, rate limits, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Sequence
+
+from core.models import ChatMessage, ProviderError, TextDelta, ToolSpec, TurnEnd, Usage
+from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
+from tests.fakes.slack_api import FakeSlackApi, event_envelope, mention
+from tests.fakes.slack_harness import SLACK_USERS, slack_app
+
+LONG = "".join(f"Paragraph {i}: server-{i} runs in region eu-{i % 4}.\n\n" for i in range(900))
+
+
+def words(text: str) -> list[str]:
+    return [w for w in text.replace("*", "").replace("_", "").split() if w != "```"]
+
+
+def answer_by(*pieces: str) -> ScriptedProvider:
+    return ScriptedProvider([ScriptedTurn(text=pieces)])
+
+
+async def ask(h, ts: str, question: str = "Show me a summary of all resources") -> None:
+    status, _, _ = await h.send(event_envelope(mention(question, user="UADMIN", ts=ts)))
+    assert status == 200
+    await h.settle()
+
+
+async def test_long_stream_continues_in_new_messages_without_repeating(sqlite_url):
+    api = FakeSlackApi(SLACK_USERS, stream_limit=9000)  # Slack says msg_too_long past this
+    async with api, slack_app(sqlite_url, api=api) as h:
+        h.rt.assistant.providers[:] = [answer_by(*[LONG[i : i + 700] for i in range(0, len(LONG), 700)])]
+        await ask(h, "1.1")
+        messages = h.api.bot_messages("C1", "1.1")
+        assert len(messages) >= 5
+        assert all(m.streamed and not m.stream_open and len(m.text) <= 9000 for m in messages)
+        assert "".join(m.text for m in messages) == LONG  # nothing lost, nothing repeated
+        assert any(c.method == "chat.appendStream" for c in h.api.calls)
+        assert messages[-1].blocks[-1]["type"] == "context_actions"  # feedback on the last part
+
+
+async def test_long_fallback_answer_splits_into_messages(sqlite_url):
+    api = FakeSlackApi(SLACK_USERS, streaming=False, text_limit=2000)
+    async with api, slack_app(sqlite_url, api=api) as h:
+        h.rt.assistant.providers[:] = [answer_by(LONG[:20000])]
+        await ask(h, "2.1")
+        messages = h.api.bot_messages("C1", "2.1")
+        assert len(messages) >= 10
+        assert all(len(m.text) <= 2000 and not m.streamed for m in messages)
+        assert words("\n".join(m.text for m in messages)) == words(LONG[:20000])
+        assert messages[-1].blocks[-1]["type"] == "context_actions"
+        assert all(not m.blocks for m in messages[:-1])
+
+
+async def test_fallback_updates_one_message_at_most_about_once_a_second(sqlite_url):
+    class Slow:
+        name, model = "slow", "slow-1"
+
+        async def turn(
+            self, system: str, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+        ) -> AsyncIterator[TextDelta | TurnEnd]:
+            for i in range(25):
+                await asyncio.sleep(0.1)
+                yield TextDelta(f"word{i} ")
+            yield TurnEnd((), Usage("slow", "slow-1", 10, 25))
+
+    api = FakeSlackApi(SLACK_USERS, streaming=False, status_in_channels=False)
+    async with api, slack_app(sqlite_url, api=api, writer={"update_interval": 1.0}) as h:
+        h.rt.assistant.providers[:] = [Slow()]
+        await ask(h, "3.1")
+        [answer] = h.api.bot_messages("C1", "3.1")
+        assert words(answer.text) == [f"word{i}" for i in range(25)]
+        updates = h.api.calls_of("chat.update")
+        assert 2 <= len(updates) <= 5  # 2.5 s of text: the placeholder and ~1 update a second
+        first = h.api.calls_of("chat.postMessage")[0].args
+        assert "Thinking" in first["text"]  # the placeholder, since status is refused here
+        assert answer.blocks[-1]["type"] == "context_actions"
+
+
+async def test_streaming_refused_mid_answer_falls_back_without_repeating(sqlite_url):
+    async with slack_app(sqlite_url) as h:
+        pieces = [f"part {i} " * 5 + "\n" for i in range(30)]
+        h.rt.assistant.providers[:] = [answer_by(*pieces)]
+        h.api.fail("chat.appendStream", "internal_error")
+        await ask(h, "4.1")
+        messages = h.api.bot_messages("C1", "4.1")
+        assert messages[0].streamed and not messages[-1].streamed
+        assert words("\n".join(m.text for m in messages)) == words("".join(pieces))
+        assert messages[-1].blocks[-1]["type"] == "context_actions"
+
+
+async def test_ratelimited_calls_are_retried_after_retry_after(sqlite_url):
+    async with slack_app(sqlite_url) as h:
+        h.rt.assistant.providers[:] = [answer_by("one ", "two ", "three")]
+        h.api.ratelimit("chat.startStream", retry_after=1)
+        await ask(h, "5.1")
+        starts = h.api.calls_of("chat.startStream")
+        assert len(starts) == 2  # the 429, then the retry after a second
+        [answer] = h.api.bot_messages("C1", "5.1")
+        assert answer.text == "one two three"
+
+
+async def test_provider_failure_is_told_plainly(sqlite_url):
+    async with slack_app(sqlite_url) as h:
+        h.rt.assistant.providers[:] = [
+            ScriptedProvider([ProviderError("busy", "overloaded", provider="s", retry_after_s=30)])
+        ]
+        await ask(h, "6.1")
+        [reply] = h.api.bot_messages("C1", "6.1")
+        assert "busy" in reply.text and "30 s" in reply.text
+
+
+async def test_rate_limited_user_gets_a_retry_time_and_no_model_call(sqlite_url):
+    async with slack_app(sqlite_url, rate_limit_per_hour=1) as h:
+        provider = ScriptedProvider([ScriptedTurn(text=["first answer"])])
+        h.rt.assistant.providers[:] = [provider]
+        await ask(h, "7.1")
+        await ask(h, "7.2")
+        assert len(provider.calls) == 1
+        [refusal] = h.api.bot_messages("C1", "7.2")
+        assert "first answer" not in refusal.text
+        rows = [r async for r in h.rt.store.audit.iter()]
+        assert [r.result.value for r in rows] == ["answered", "rate_limited"]
+        assert rows[1].retry_after_s
+        assert re.search(r"\d+ (s|min|h)\b", refusal.text), refusal.text

@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.access import effective_permissions
+from core.stackdock.demo import (
+    DEMO_ADMIN_USER_ID,
+    DEMO_DIR,
+    DEMO_SECRETS,
+    DEMO_USERS,
+    load_demo,
+    reference_time,
+)
+from core.stackdock.snapshot import SnapshotError, load_snapshot
+from tests.unit.stackdock_fixtures import NOW
+
+SERVERS = [
+    {"_id": "s1", "orgId": "o1", "name": "web-1", "status": "running", "brandNewField": 7},
+    {"_id": "s2", "orgId": "o1", "name": "web-2", "status": "off"},
+]
+
+
+def export_files() -> dict[str, str]:
+    """The entries `npx convex export` writes, with StackDock-like tables."""
+    lines = "".join(json.dumps(d) + "\n" for d in SERVERS)
+    return {
+        "README.md": "# Snapshot\n",
+        "_tables/documents.jsonl": '{"name":"servers","id":10001}\n{"name":"widgets","id":10002}\n',
+        "_storage/documents.jsonl": "",
+        "servers/documents.jsonl": lines,
+        "servers/generated_schema.jsonl": '"schema"\n',
+        "widgets/documents.jsonl": '{"_id":"w1","orgId":"o1","colour":"teal"}\n',
+        "_components/ratelimiter/limits/documents.jsonl": '{"_id":"l1"}\n',
+    }
+
+
+def write_dir(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def write_zip(path: Path, files: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return path
+
+
+@pytest.fixture(params=["zip", "dir"])
+def snapshot_path(request, tmp_path: Path):
+    def make(files: dict[str, str]) -> Path:
+        if request.param == "zip":
+            return write_zip(tmp_path / "snapshot.zip", files)
+        return write_dir(tmp_path / "snapshot", files)
+
+    return make
+
+
+def test_loads_tables_and_skips_system_folders(snapshot_path) -> None:
+    loaded = load_snapshot(snapshot_path(export_files()))
+    assert set(loaded.tables) == {"servers", "widgets"}
+    assert loaded.tables["servers"] == SERVERS
+    assert loaded.problems == []
+
+
+def test_unknown_tables_and_fields_are_kept(snapshot_path) -> None:
+    loaded = load_snapshot(snapshot_path(export_files()))
+    assert loaded.tables["widgets"] == [{"_id": "w1", "orgId": "o1", "colour": "teal"}]
+    assert loaded.tables["servers"][0]["brandNewField"] == 7
+
+
+def test_malformed_lines_are_reported_and_the_rest_kept(snapshot_path) -> None:
+    files = export_files()
+    files["servers/documents.jsonl"] = (
+        json.dumps(SERVERS[0])
+        + "\n{not json\n"
+        + "[1, 2]\n"
+        + "\n"
+        + '{"orgId": "o1"}\n'
+        + json.dumps(SERVERS[1])
+        + "\n"
+    )
+    loaded = load_snapshot(snapshot_path(files))
+    assert loaded.tables["servers"] == SERVERS
+    assert len(loaded.problems) == 3
+    assert loaded.problems[0].startswith("servers/documents.jsonl:2: invalid JSON")
+    assert loaded.problems[1] == "servers/documents.jsonl:3: not a JSON object"
+    assert loaded.problems[2] == "servers/documents.jsonl:5: document has no _id"
+
+
+def test_invalid_utf8_line_is_reported(tmp_path: Path) -> None:
+    root = write_dir(tmp_path / "snap", {"servers/documents.jsonl": ""})
+    good = json.dumps(SERVERS[0]).encode()
+    (root / "servers" / "documents.jsonl").write_bytes(good + b"\n\xff\xfe{}\n")
+    loaded = load_snapshot(root)
+    assert loaded.tables["servers"] == [SERVERS[0]]
+    assert loaded.problems == ["servers/documents.jsonl:2: not UTF-8"]
+
+
+def test_as_of_is_the_file_time(tmp_path: Path) -> None:
+    path = write_zip(tmp_path / "s.zip", export_files())
+    stamp = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC).timestamp()
+    os.utime(path, (stamp, stamp))
+    assert load_snapshot(path).as_of == datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+
+def test_missing_or_non_zip_path_raises(tmp_path: Path) -> None:
+    with pytest.raises(SnapshotError):
+        load_snapshot(tmp_path / "absent.zip")
+    not_zip = tmp_path / "notes.txt"
+    not_zip.write_text("hello")
+    with pytest.raises(SnapshotError):
+        load_snapshot(not_zip)
+
+
+# ---- the bundled demo snapshot ----
+
+RESOURCE_TABLES = (
+    "servers",
+    "webServices",
+    "domains",
+    "databases",
+    "blockVolumes",
+    "buckets",
+    "monitors",
+    "issues",
+    "repositories",
+    "deployments",
+)
+DAY_MS = 86_400_000
+
+
+@pytest.fixture(scope="module")
+def demo() -> dict[str, list[dict]]:
+    loaded = load_demo(NOW)
+    assert loaded.problems == []
+    assert loaded.as_of == NOW
+    return loaded.tables
+
+
+def role_of(demo: dict, email: str, org: str | None = None) -> dict:
+    user = next(u for u in demo["users"] if u["email"] == email)
+    memberships = [m for m in demo["memberships"] if m["userId"] == user["_id"]]
+    membership = next(m for m in memberships if org is None or m["orgId"] == org)
+    return next(r for r in demo["roles"] if r["_id"] == membership["orgRole"])
+
+
+def test_demo_is_in_convex_export_layout() -> None:
+    assert (DEMO_DIR / "_tables" / "documents.jsonl").is_file()
+    listed = {json.loads(line)["name"] for line in (DEMO_DIR / "_tables/documents.jsonl").open()}
+    on_disk = {p.parent.name for p in DEMO_DIR.glob("*/documents.jsonl")} - {"_tables", "_demo"}
+    assert listed == on_disk
+
+
+def test_demo_orgs_people_and_roles(demo: dict) -> None:
+    assert {o["name"] for o in demo["organizations"]} == {"Acme Cloud", "Globex Labs"}
+    assert len(demo["users"]) >= 6
+    emails = {u["email"] for u in demo["users"]}
+    assert set(DEMO_USERS.values()) <= emails
+    assert any(u["_id"] == DEMO_ADMIN_USER_ID for u in demo["users"])
+
+    acme_names = {r["name"] for r in demo["roles"] if r["orgId"] == "org_acme"}
+    assert {"Admin", "Developer", "Support", "Client"} <= acme_names
+    admin = role_of(demo, DEMO_USERS["admin"])["permissions"]
+    assert set(admin.values()) == {"full"} and admin["ai"] == "full"
+    client = role_of(demo, DEMO_USERS["client"])["permissions"]
+    assert (client["projects"], client["resources"], client["ai"]) == ("read", "read", "read")
+    assert "ai" not in role_of(demo, DEMO_USERS["no_ai"])["permissions"]
+    assert role_of(demo, DEMO_USERS["ai_none"])["permissions"]["ai"] == "none"
+    no_ai = effective_permissions(role_of(demo, DEMO_USERS["no_ai"])["permissions"])
+    assert no_ai["ai"] == "read"
+
+    both = next(u for u in demo["users"] if u["email"] == DEMO_USERS["both_orgs"])
+    orgs = {m["orgId"] for m in demo["memberships"] if m["userId"] == both["_id"]}
+    assert orgs == {"org_acme", "org_globex"}
+    assert both["defaultOrgId"] in orgs
+
+
+def test_demo_resources_are_plenty_and_differ_per_org(demo: dict) -> None:
+    rows = [d for t in RESOURCE_TABLES for d in demo.get(t, [])]
+    assert len(rows) >= 60
+    assert sum(1 for t in RESOURCE_TABLES if demo.get(t)) >= 10
+    for table in ("docks", "projects", "projectResources"):
+        assert demo[table]
+    providers = {d["provider"] for d in rows}
+    assert len(providers) >= 12
+    per_org = Counter(d["orgId"] for d in rows)
+    assert per_org["org_acme"] >= per_org["org_globex"] + 15
+    acme = Counter(d["provider"] for d in rows if d["orgId"] == "org_acme")
+    globex = Counter(d["provider"] for d in rows if d["orgId"] == "org_globex")
+    assert acme != globex
+
+
+def test_demo_has_real_problems(demo: dict) -> None:
+    now_ms = NOW.timestamp() * 1000
+    assert any(d["lastSyncStatus"] == "error" and d.get("lastSyncError") for d in demo["docks"])
+    assert any(m["status"] == "down" for m in demo["monitors"])
+    assert {"critical", "high"} <= {i["severity"] for i in demo["issues"]}
+    assert any(0 < d["expiresAt"] - now_ms <= 30 * DAY_MS for d in demo["domains"])
+
+
+def test_demo_times_follow_the_day_it_runs() -> None:
+    shifted = load_demo(NOW).tables
+    original = load_snapshot(DEMO_DIR).tables
+    delta = (NOW - reference_time()).total_seconds() * 1000
+    for before, after in zip(original["domains"], shifted["domains"], strict=True):
+        assert after["expiresAt"] == round(before["expiresAt"] + delta)
+        assert after["_creationTime"] == pytest.approx(before["_creationTime"] + delta)
+        assert after["domainName"] == before["domainName"]
+
+
+def test_demo_plants_every_secret_and_some_harmless_detail(demo: dict) -> None:
+    text = json.dumps(demo)
+    for secret in DEMO_SECRETS:
+        assert secret in text
+    servers = [s["fullApiData"] for s in demo["servers"]]
+    assert any("memory" in api for api in servers)
