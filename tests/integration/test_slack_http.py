@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 import aiohttp
 import sqlalchemy as sa
 
+from core.store.database import open_store
 from core.store.tables import audit_feedback
 from tests.fakes.slack_api import (
     BOT_TOKEN,
     BOT_USER,
     SIGNING_SECRET,
     TEAM,
+    FakeSlackApi,
     event_envelope,
     mention,
     message,
 )
-from tests.fakes.slack_harness import UNKNOWN_USER, slack_app
+from tests.fakes.slack_harness import SLACK_USERS, UNKNOWN_USER, slack_app
 
 
 async def test_mention_is_acked_then_streamed_into_its_thread(sqlite_url, caplog):
@@ -196,3 +199,16 @@ async def test_feedback_press_is_stored_against_the_answer(sqlite_url):
         async with h.rt.store.engine.connect() as conn:
             rows = (await conn.execute(sa.select(audit_feedback))).mappings().all()
         assert [(r["identity"], r["value"]) for r in rows] == [(f"slack:{TEAM}:UADMIN", -1)]
+
+
+async def test_redelivery_to_another_worker_is_not_answered_twice(db_url):
+    if db_url.startswith("postgresql"):
+        await (await open_store(db_url, upgrade=True)).close()
+    api = FakeSlackApi(SLACK_USERS)
+    async with api, slack_app(db_url, api=api) as one, slack_app(db_url, api=api) as two:
+        payload = event_envelope(mention("How many servers do I have?", user="UADMIN", ts="990.1"))
+        acks = await asyncio.gather(one.send(payload), two.send(payload, retry_num=1))
+        assert [a[0] for a in acks] == [200, 200]
+        await asyncio.gather(one.settle(), two.settle())
+        assert len(api.calls_of("chat.startStream")) == 1
+        assert len([r async for r in one.rt.store.audit.iter()]) == 1
