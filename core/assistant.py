@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.access import allows
-from core.context import org_summary
+from core.context import SummaryCache
 from core.identity import IdentityResolver, Refusal
 from core.limits import Limits
 from core.models import (
@@ -95,6 +95,7 @@ class Assistant:
         self.limits = limits
         self.clock = clock
         self.config = config
+        self._summaries = SummaryCache(mirror)
 
     async def resolve(self, inbound: Inbound) -> Principal | Refusal:
         """The asker's Principal, or why they can't ask (used by adapters' commands too)."""
@@ -188,7 +189,7 @@ class Assistant:
         now = self.clock()
         key = inbound.conversation_key or f"{inbound.platform}:{inbound.identity}"
         history = await self.store.conversations.history(key, self.config.history_messages)
-        system = system_prompt(principal, org_summary(self.mirror, principal, now))
+        system = system_prompt(principal, self._summaries.summary(principal, now))
         asked = ChatMessage(role="user", content=question)
         primary = self.providers[0]
         messages = fit_history(
@@ -220,11 +221,13 @@ class Assistant:
         record.answer = _content(answer, self.config.store_content)
         record.tools = list(outcome.tools_called)
         self._note_usage(record, outcome.usage, outcome.attempts)
-        await self.store.conversations.append(
-            key, [asked, *outcome.new_messages], org_id=principal.org_id, user_id=principal.user_id
+        await self._write_audit(
+            record,
+            started,
+            conversation_key=key,
+            messages=[asked, *outcome.new_messages],
+            usage=self._usage_record(principal, outcome.usage, record),
         )
-        await self._write_audit(record, started)
-        await self._record_usage(principal, outcome.usage, record)
         yield Final(answer, record.id, outcome.model, outcome.usage)
 
     async def _fail(
@@ -241,8 +244,10 @@ class Assistant:
         record.retry_after_s = error.retry_after_s
         record.answer = _content(text, self.config.store_content)
         self._note_usage(record, error.usage, getattr(error, "attempts", None))
-        await self._write_audit(record, started)
-        await self._record_usage(principal, error.usage, record)
+        # Failed calls that spent tokens still count against the budget.
+        await self._write_audit(
+            record, started, usage=self._usage_record(principal, error.usage, record)
+        )
         return ErrorReply(text, Outcome.FAILED, record.reason, error.retry_after_s, record.id)
 
     def _note_usage(
@@ -259,9 +264,19 @@ class Assistant:
             record.metadata["cache_read_tokens"] = usage.cache_read_tokens
             record.metadata["cache_write_tokens"] = usage.cache_write_tokens
 
-    async def _write_audit(self, record: AuditRecord, started: float) -> None:
+    async def _write_audit(
+        self,
+        record: AuditRecord,
+        started: float,
+        *,
+        conversation_key: str | None = None,
+        messages: Sequence[ChatMessage] = (),
+        usage: UsageRecord | None = None,
+    ) -> None:
         record.latency_ms = round((time.perf_counter() - started) * 1000)
-        stored = await self.store.audit.append(record)
+        stored = await self.store.record_exchange(
+            record, conversation_key=conversation_key, messages=messages, usage=usage
+        )
         record.id, record.prev_hash, record.hash = stored.id, stored.prev_hash, stored.hash
 
     async def _try_write_audit(self, record: AuditRecord, started: float) -> None:
@@ -270,18 +285,16 @@ class Assistant:
         except Exception:
             log.exception("could not write the audit row of %s", record.identity)
 
-    async def _record_usage(
-        self, principal: Principal, usage: Usage | None, record: AuditRecord
-    ) -> None:
+    @staticmethod
+    def _usage_record(
+        principal: Principal, usage: Usage | None, record: AuditRecord
+    ) -> UsageRecord | None:
         if usage is None:
-            return
-        await self.store.usage.record(
-            UsageRecord(
-                timestamp=record.timestamp,
-                org_id=principal.org_id,
-                user_id=principal.user_id,
-                identity=principal.identity,
-                usage=usage,
-                audit_id=record.id,
-            )
+            return None
+        return UsageRecord(
+            timestamp=record.timestamp,
+            org_id=principal.org_id,
+            user_id=principal.user_id,
+            identity=principal.identity,
+            usage=usage,
         )

@@ -45,6 +45,18 @@ def _age(delta: timedelta) -> str:
 
 def org_summary(mirror: Mirror, principal: Principal, now: datetime) -> str:
     """A compact block for the system prompt: who asks, what the org has, what is wrong."""
+    return _asker_line(principal) + "\n" + _org_body(mirror, principal, now)
+
+
+def _asker_line(principal: Principal) -> str:
+    return str(
+        redact_for_channel(
+            f"Asking: {principal.user_name}, role {principal.role_name}.", principal.show_detail
+        )
+    )
+
+
+def _org_body(mirror: Mirror, principal: Principal, now: datetime) -> str:
     kinds = readable_kinds(principal.permissions)
     by_kind: dict[str, int] = {}
     providers: Counter[str] = Counter()
@@ -57,10 +69,7 @@ def org_summary(mirror: Mirror, principal: Principal, now: datetime) -> str:
         providers.update(str(d.get("provider") or "unknown") for d in rows)
         statuses.update(str(d.get("status") or "unknown") for d in rows)
 
-    lines = [
-        f"Organisation: {principal.org_name} (id {principal.org_id}).",
-        f"Asking: {principal.user_name}, role {principal.role_name}.",
-    ]
+    lines = [f"Organisation: {principal.org_name} (id {principal.org_id})."]
     if mirror.as_of is not None and now - mirror.as_of > STALE_AFTER:
         lines.append(
             f"Note: the data was last synced from StackDock {_age(now - mirror.as_of)} ago; "
@@ -77,8 +86,36 @@ def org_summary(mirror: Mirror, principal: Principal, now: datetime) -> str:
             f"Not readable with this role, so not counted: {', '.join(hidden)}. "
             "Say so rather than guessing about them."
         )
-    text = "\n".join(lines)
-    return str(redact_for_channel(text, principal.show_detail))
+    return str(redact_for_channel("\n".join(lines), principal.show_detail))
+
+
+class SummaryCache:
+    """Org summaries, rebuilt when the mirror changes or `ttl` passes (expiry dates move).
+
+    Building one walks every row of the org (about 10 ms at 10,000 resources); a question
+    should not pay that when nothing changed.
+    """
+
+    def __init__(self, mirror: Mirror, ttl: timedelta = timedelta(seconds=60)) -> None:
+        self._mirror = mirror
+        self._ttl = ttl
+        self._entries: dict[tuple[object, ...], tuple[int, datetime, str]] = {}
+
+    def summary(self, principal: Principal, now: datetime) -> str:
+        key = (
+            principal.org_id,
+            principal.org_name,
+            readable_kinds(principal.permissions),
+            principal.show_detail,
+        )
+        version = self._mirror.version
+        hit = self._entries.get(key)
+        if hit is None or hit[0] != version or now - hit[1] > self._ttl:
+            if len(self._entries) > 4096:  # orgs x roles x detail: small, but never unbounded
+                self._entries.clear()
+            hit = (version, now, _org_body(self._mirror, principal, now))
+            self._entries[key] = hit
+        return _asker_line(principal) + "\n" + hit[2]
 
 
 def _problem_lines(mirror: Mirror, principal: Principal, now: datetime) -> Iterable[str]:

@@ -29,6 +29,10 @@ class Mirror(Protocol):
     def as_of(self) -> datetime | None:
         """When the mirrored data was last known to match StackDock."""
 
+    @property
+    def version(self) -> int:
+        """Grows on every change of the data."""
+
     def organization(self, org_id: str) -> Document | None: ...
     def organizations(self) -> Sequence[Document]: ...
     def user(self, user_id: str) -> Document | None: ...
@@ -135,6 +139,20 @@ class Store(Protocol):
     rate_limits: RateLimitRepo
     events: EventRepo
     mirror: MirrorRepo
+
+    async def record_exchange(
+        self,
+        record: AuditRecord,
+        *,
+        conversation_key: str | None = None,
+        messages: Sequence[ChatMessage] = (),
+        usage: UsageRecord | None = None,
+    ) -> AuditRecord:
+        """Appends a question's audit row, its new messages and its usage in one transaction.
+
+        All or nothing, so a crash never leaves a question half-recorded. The usage record
+        gets the new audit row's id.
+        """
 
     async def ping(self) -> None:
         """Raises when the database cannot be reached."""

@@ -46,9 +46,11 @@ def _open_fence_at(text: str, end: int) -> str | None:
 
 def _cut(text: str, budget: int) -> tuple[int, str | None]:
     """Where to end the next chunk, and the fence open there (to close and reopen)."""
-    floor = budget // 4  # never leave a sliver of a message behind
     window = text[: budget + 1]  # a break right after the budget still fits
-    for sep, in_code_ok in (("\n\n", False), ("\n", False), ("\n", True), (" ", True)):
+    # Clean breaks only in the window's second half, so that no message is left a sliver.
+    tries = (("\n\n", False, budget // 2), ("\n", False, budget // 2))
+    tries += (("\n", True, budget // 4), (" ", True, budget // 4))
+    for sep, in_code_ok, floor in tries:
         pos = window.rfind(sep, floor, budget + 1)
         while pos > floor:
             fence = _open_fence_at(text, pos)

@@ -80,12 +80,18 @@ class InMemoryMirror:
     ) -> None:
         self._index = _Index()
         self._as_of: datetime | None = None
+        self._version = 0
         if tables is not None:
             self.replace(tables, as_of or datetime.now().astimezone())
 
     @property
     def as_of(self) -> datetime | None:
         return self._as_of
+
+    @property
+    def version(self) -> int:
+        """Grows on every change, so derived views (summaries) know when to rebuild."""
+        return self._version
 
     def tables(self) -> tuple[str, ...]:
         return tuple(self._index.by_id)
@@ -124,6 +130,7 @@ class InMemoryMirror:
         by_org = {table: _bucket_table(list(docs.values()), by_id) for table, docs in by_id.items()}
         self._index = _Index(by_id=by_id, by_org=by_org, **_people(by_id))
         self._as_of = as_of
+        self._version += 1
 
     def apply(
         self, table: str, upserts: Sequence[Document], deletes: Sequence[str], as_of: datetime
@@ -178,3 +185,4 @@ class InMemoryMirror:
             }
         self._index = _Index(by_id=by_id, by_org=by_org, **people)
         self._as_of = as_of
+        self._version += 1

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.audit import GENESIS, seal
 from core.models import AuditRecord, Outcome
@@ -28,21 +28,28 @@ def _record(row: sa.Row[Any]) -> AuditRecord:
     return AuditRecord(**values)
 
 
+_LAST_HASH = sa.select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
+
+
+async def append_in(conn: AsyncConnection, record: AuditRecord) -> AuditRecord:
+    """Seals and inserts a row; the caller holds the chain lock's transaction."""
+    sealed = seal(record, await conn.scalar(_LAST_HASH) or GENESIS)
+    row = {name: getattr(sealed, name) for name in _FIELDS if name != "id"}
+    row["result"] = str(sealed.result)
+    result = await conn.execute(sa.insert(audit_events).values(row))
+    sealed.id = result.inserted_primary_key[0]
+    return sealed
+
+
 class SqlAuditRepo:
     def __init__(self, engine: AsyncEngine, locks: KeyedLocks) -> None:
         self._engine = engine
         self._locks = locks
 
     async def append(self, record: AuditRecord) -> AuditRecord:
-        last_hash = sa.select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
         # The whole critical section: one SELECT of the last hash and one INSERT.
         async with self._locks.transaction(CHAIN_LOCK) as conn:
-            sealed = seal(record, await conn.scalar(last_hash) or GENESIS)
-            row = {name: getattr(sealed, name) for name in _FIELDS if name != "id"}
-            row["result"] = str(sealed.result)
-            result = await conn.execute(sa.insert(audit_events).values(row))
-        sealed.id = result.inserted_primary_key[0]
-        return sealed
+            return await append_in(conn, record)
 
     async def iter(self, since: datetime | None = None) -> AsyncIterator[AuditRecord]:
         # Keyset pages, each read on a short-lived connection: memory stays at one page, and a

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.models import ChatMessage, ToolCall
 from core.store.dialects import insert
@@ -22,6 +22,40 @@ def _tool_calls_json(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
 def _message(row: sa.Row[Any]) -> ChatMessage:
     calls = tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in row.tool_calls)
     return ChatMessage(row.role, row.content, calls, row.tool_call_id, row.name)
+
+
+async def append_in(
+    conn: AsyncConnection,
+    key: str,
+    messages: Sequence[ChatMessage],
+    *,
+    org_id: str,
+    user_id: str,
+) -> None:
+    """Adds messages to a conversation inside the caller's transaction."""
+    if not messages:
+        return
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "conversation_key": key,
+            "org_id": org_id,
+            "user_id": user_id,
+            "role": m.role,
+            "content": m.content,
+            "tool_calls": _tool_calls_json(m.tool_calls),
+            "tool_call_id": m.tool_call_id,
+            "name": m.name,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    head = insert(conn, conversations).values(
+        key=key, org_id=org_id, user_id=user_id, created_at=now, updated_at=now
+    )
+    await conn.execute(head.on_conflict_do_update(index_elements=["key"], set_={"updated_at": now}))
+    # Both drivers insert an executemany's rows in order, so ids follow the given order.
+    await conn.execute(sa.insert(message_rows), rows)
 
 
 class SqlConversationRepo:
@@ -46,27 +80,5 @@ class SqlConversationRepo:
     ) -> None:
         if not messages:
             return
-        now = datetime.now(UTC)
-        rows = [
-            {
-                "conversation_key": key,
-                "org_id": org_id,
-                "user_id": user_id,
-                "role": m.role,
-                "content": m.content,
-                "tool_calls": _tool_calls_json(m.tool_calls),
-                "tool_call_id": m.tool_call_id,
-                "name": m.name,
-                "created_at": now,
-            }
-            for m in messages
-        ]
         async with self._engine.begin() as conn:
-            head = insert(conn, conversations).values(
-                key=key, org_id=org_id, user_id=user_id, created_at=now, updated_at=now
-            )
-            await conn.execute(
-                head.on_conflict_do_update(index_elements=["key"], set_={"updated_at": now})
-            )
-            # Both drivers insert an executemany's rows in order, so ids follow the given order.
-            await conn.execute(sa.insert(message_rows), rows)
+            await append_in(conn, key, messages, org_id=org_id, user_id=user_id)

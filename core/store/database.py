@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +14,19 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from core.store.audit_log import SqlAuditRepo
+from core.models import AuditRecord, ChatMessage, UsageRecord
+from core.store.audit_log import CHAIN_LOCK, SqlAuditRepo
+from core.store.audit_log import append_in as append_audit
 from core.store.bindings import SqlBindingRepo
 from core.store.conversations import SqlConversationRepo
+from core.store.conversations import append_in as append_messages
 from core.store.events import SqlEventRepo
 from core.store.links import SqlLinkRepo
 from core.store.locks import KeyedLocks
 from core.store.mirror_repo import SqlMirrorRepo
 from core.store.rate_limits import SqlRateLimitRepo
 from core.store.usage_log import SqlUsageRepo
+from core.store.usage_log import record_in as record_usage
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -90,7 +96,7 @@ class SqlStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        locks = KeyedLocks(engine)
+        self._locks = locks = KeyedLocks(engine)
         self.links = SqlLinkRepo(engine)
         self.bindings = SqlBindingRepo(engine)
         self.conversations = SqlConversationRepo(engine)
@@ -99,6 +105,30 @@ class SqlStore:
         self.rate_limits = SqlRateLimitRepo(engine, locks)
         self.events = SqlEventRepo(engine)
         self.mirror = SqlMirrorRepo(engine)
+
+    async def record_exchange(
+        self,
+        record: AuditRecord,
+        *,
+        conversation_key: str | None = None,
+        messages: Sequence[ChatMessage] = (),
+        usage: UsageRecord | None = None,
+    ) -> AuditRecord:
+        # One transaction under the chain lock: the row, its messages and its cost land
+        # together or not at all. The extra inserts keep the critical section short.
+        async with self._locks.transaction(CHAIN_LOCK) as conn:
+            sealed = await append_audit(conn, record)
+            if conversation_key and messages and record.org_id and record.user_id:
+                await append_messages(
+                    conn,
+                    conversation_key,
+                    messages,
+                    org_id=record.org_id,
+                    user_id=record.user_id,
+                )
+            if usage is not None:
+                await record_usage(conn, dataclasses.replace(usage, audit_id=sealed.id))
+        return sealed
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

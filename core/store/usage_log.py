@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.audit import quantize_cost
 from core.models import Usage, UsageRecord
@@ -31,29 +31,34 @@ def _record(row: sa.Row[Any]) -> UsageRecord:
     return UsageRecord(row.timestamp, row.org_id, row.user_id, row.identity, usage, row.audit_id)
 
 
+async def record_in(conn: AsyncConnection, record: UsageRecord) -> None:
+    """Inserts a usage record inside the caller's transaction."""
+    usage = record.usage
+    row = {
+        "timestamp": record.timestamp,
+        "org_id": record.org_id,
+        "user_id": record.user_id,
+        "identity": record.identity,
+        "provider": usage.provider,
+        "model": usage.model,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "cost_usd": quantize_cost(usage.cost_usd),
+        "calls": usage.calls,
+        "audit_id": record.audit_id,
+    }
+    await conn.execute(sa.insert(usage_records).values(row))
+
+
 class SqlUsageRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     async def record(self, record: UsageRecord) -> None:
-        usage = record.usage
-        row = {
-            "timestamp": record.timestamp,
-            "org_id": record.org_id,
-            "user_id": record.user_id,
-            "identity": record.identity,
-            "provider": usage.provider,
-            "model": usage.model,
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cache_read_tokens": usage.cache_read_tokens,
-            "cache_write_tokens": usage.cache_write_tokens,
-            "cost_usd": quantize_cost(usage.cost_usd),
-            "calls": usage.calls,
-            "audit_id": record.audit_id,
-        }
         async with self._engine.begin() as conn:
-            await conn.execute(sa.insert(usage_records).values(row))
+            await record_in(conn, record)
 
     async def spend(self, org_id: str, since: datetime) -> Decimal:
         """Known cost since `since`; calls whose cost is unknown add nothing."""

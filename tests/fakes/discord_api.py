@@ -35,6 +35,7 @@ class RestCall:
     body: Any
     at: float  # time.monotonic() on arrival
     status: int = 0
+    response: Any = None  # the JSON the fake answered with, if any
 
 
 @dataclass
@@ -263,6 +264,7 @@ class FakeDiscord:
                 await self._send_ready(ws)
         if self._socket is ws:
             self._socket = None
+            self._ready.clear()
         return ws
 
     async def _send_ready(self, ws: web.WebSocketResponse) -> None:
@@ -392,6 +394,8 @@ class FakeDiscord:
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
         response = self._limited(call) or self._too_long(call) or self._route(call)
         call.status = response.status
+        if isinstance(response.body, bytes) and response.content_type == "application/json":
+            call.response = json.loads(response.body)
         return response
 
     def _limited(self, call: RestCall) -> web.Response | None:

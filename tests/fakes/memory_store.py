@@ -69,6 +69,11 @@ class MemoryConversationRepo:
     async def append(
         self, key: str, messages: Sequence[ChatMessage], *, org_id: str, user_id: str
     ) -> None:
+        self.append_now(key, messages, org_id=org_id, user_id=user_id)
+
+    def append_now(
+        self, key: str, messages: Sequence[ChatMessage], *, org_id: str, user_id: str
+    ) -> None:
         for m in messages:
             # Round-trips arguments the way the JSON column does: a fresh plain dict.
             calls = tuple(
@@ -83,6 +88,9 @@ class MemoryAuditRepo:
         self.feedback: dict[tuple[int, str], int] = {}
 
     async def append(self, record: AuditRecord) -> AuditRecord:
+        return self.append_now(record)
+
+    def append_now(self, record: AuditRecord) -> AuditRecord:
         sealed = seal(copy.deepcopy(record), self.rows[-1].hash if self.rows else GENESIS)
         sealed.id = len(self.rows) + 1
         self.rows.append(sealed)
@@ -105,6 +113,9 @@ class MemoryUsageRepo:
         self.rows: list[UsageRecord] = []
 
     async def record(self, record: UsageRecord) -> None:
+        self.record_now(record)
+
+    def record_now(self, record: UsageRecord) -> None:
         usage = dataclasses.replace(record.usage, cost_usd=quantize_cost(record.usage.cost_usd))
         self.rows.append(dataclasses.replace(record, timestamp=utc(record.timestamp), usage=usage))
 
@@ -210,6 +221,24 @@ class MemoryStore:
         self.events = MemoryEventRepo()
         self.mirror = MemoryMirrorRepo()
         self.closed = False
+
+    async def record_exchange(
+        self,
+        record: AuditRecord,
+        *,
+        conversation_key: str | None = None,
+        messages: Sequence[ChatMessage] = (),
+        usage: UsageRecord | None = None,
+    ) -> AuditRecord:
+        # Single-threaded asyncio with no await in between: as atomic as the SQL transaction.
+        sealed = self.audit.append_now(record)
+        if conversation_key and messages and record.org_id and record.user_id:
+            self.conversations.append_now(
+                conversation_key, messages, org_id=record.org_id, user_id=record.user_id
+            )
+        if usage is not None:
+            self.usage.record_now(dataclasses.replace(usage, audit_id=sealed.id))
+        return sealed
 
     async def ping(self) -> None:
         if self.closed:

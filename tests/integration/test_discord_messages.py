@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from core.models import ChatMessage, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
+from adapters.discord.render import split_message
 from tests.fakes.discord_api import CONTENT_LIMIT, DiscordWorld, discord_world
 
 
@@ -204,16 +205,17 @@ async def test_bots_itself_system_messages_and_edits_are_ignored(world: DiscordW
 async def test_a_5000_character_answer_is_split_without_breaking_code_or_words(
     world: DiscordWorld,
 ) -> None:
-    prose = " ".join(f"server{i}" for i in range(300))
-    code = "```python\n" + "\n".join(f"print('row {i:04d}')" for i in range(120)) + "\n```"
-    text = (prose + "\n\n" + code + "\n\n" + prose)[:5000]
-    text = text[: text.rfind(" ")]
+    prose = " ".join(f"server{i}" for i in range(200))
+    code = "```python\n" + "\n".join(f"print('row {i:04d}')" for i in range(100)) + "\n```"
+    text = prose + "\n\n" + code + "\n\n" + " ".join(f"domain{i}" for i in range(400))
+    text = text[: text.rfind(" ", 0, 5000)]
+    assert 4900 < len(text) <= 5000 and text.count("```") == 2
     world.rt.assistant.providers = [PacedProvider([text[i : i + 500] for i in range(0, len(text), 500)])]
     asked = await world.fake.post_message(
         world.guild.channel_id, world.people["admin"], "Everything, please", mention_bot=True
     )
     shown = await world.wait_answered(asked["id"])
-    assert len(shown) == 3
+    assert len(shown) == len(split_message(text)) == 3
     assert all(len(m["content"]) <= CONTENT_LIMIT for m in shown)
     assert all(m["content"].count("```") % 2 == 0 for m in shown)
     assert not [c for c in world.fake.calls if c.status == 400], "Discord never said 50035"
@@ -247,7 +249,7 @@ async def test_an_unknown_person_is_told_how_to_link_without_a_thread(world: Dis
     assert "link" in reply[0]["content"]
     assert world.identity("stranger") in reply[0]["content"]
     sent = fake.calls_to("POST", rf"/channels/{channel}/messages")
-    assert sent[0].body["message_reference"]["message_id"] == asked["id"]
+    assert str(sent[0].body["message_reference"]["message_id"]) == asked["id"]
     assert not fake.calls_to("POST", r"/channels/\d+/messages/\d+/threads")
     assert [r.reason for r in await audit_rows(world)] == ["unknown_user"]
 
@@ -276,4 +278,4 @@ async def test_tool_steps_are_shown_while_working_and_gone_from_the_answer(
     first = fake.calls_to("POST", rf"/channels/{asked['id']}/messages")[0].body["content"]
     assert first.startswith("-# › ") and "acme-web-1" in first
     assert "-# ›" not in shown[-1]["content"]
-    assert json.loads(shown[-1]["content"])["name"] == "acme-web-1"
+    assert json.loads(shown[-1]["content"])["item"]["name"] == "acme-web-1"

@@ -35,10 +35,15 @@ def test_a_5000_character_answer_splits_into_three_messages_without_breaking_wor
 
 
 def test_a_paragraph_break_is_preferred_to_a_line_break() -> None:
-    first = "a" * 900 + "\n\n" + "b" * 900
-    text = first + "\n" + "c" * 900
+    text = "a" * 1200 + "\n\n" + "b" * 300 + "\n" + "c" * 900
+    assert split_message(text) == ["a" * 1200, "b" * 300 + "\n" + "c" * 900]
+
+
+def test_a_clean_break_too_early_in_the_message_gives_way_to_a_fuller_one() -> None:
+    text = "a" * 400 + "\n\n" + " ".join(["word"] * 500)
     chunks = split_message(text)
-    assert chunks == ["a" * 900, "b" * 900 + "\n" + "c" * 900]
+    assert len(chunks[0]) > MESSAGE_LIMIT // 2
+    assert all(len(c) <= MESSAGE_LIMIT for c in chunks)
 
 
 def test_a_code_block_cut_in_two_is_closed_and_reopened_with_its_language() -> None:

@@ -1,0 +1,232 @@
+"""Slack ack latency under load: 200 concurrent signed mentions while the model takes 2 s.
+
+Run from the repository root:  .venv/bin/python -m bench.slack_ack [--events 200] [--model-s 2]
+
+Two apps are measured in the same run, each in its own process so that neither shares an event
+loop with the load generator or the fake Slack API (both in this process, on 127.0.0.1):
+- ours: the real bot (SlackBot on the real core, SQLite, a provider that waits `--model-s`
+  before answering), behind the same `/slack/events` endpoint `stackdock-assistant slack` serves;
+- bare: a Bolt AsyncApp whose only listener does nothing, i.e. Bolt's own floor.
+Ack latency is the client's time from sending a request to its HTTP response. For ours the run
+also waits until every mention is answered (its stream stopped) and reports how many were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import aiohttp
+
+from tests.fakes.slack_api import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    FakeSlackApi,
+    event_envelope,
+    mention,
+    signed_headers,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+USERS = {f"U{i:04d}": "ada@acme.example" for i in range(1000)}
+
+
+# ---- the two servers, run as child processes ----
+
+
+class SlowProvider:
+    """A model that thinks for `seconds`, then answers in a few pieces."""
+
+    name, model = "slow", "slow-1"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def turn(self, system: str, messages: Sequence, tools: Sequence) -> AsyncIterator:
+        from core.models import TextDelta, TurnEnd, Usage
+
+        await asyncio.sleep(self.seconds)
+        for piece in ("All ", "twelve ", "servers ", "are ", "up."):
+            yield TextDelta(piece)
+        yield TurnEnd((), Usage(self.name, self.model, 100, 5))
+
+
+async def serve(kind: str, port: int, api_url: str, db: str, model_s: float) -> None:
+    from aiohttp import web
+
+    from adapters.slack.app import SlackBot, web_client
+    from adapters.slack.transport import EVENTS_PATH, events_endpoint
+
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    web_app = web.Application()
+    client = web_client(BOT_TOKEN, api_url)
+    if kind == "bare":
+        from slack_bolt.async_app import AsyncApp
+
+        bare = AsyncApp(client=client, signing_secret=SIGNING_SECRET, name="bare")
+
+        @bare.event("app_mention")
+        async def ack_only() -> None:
+            return None
+
+        web_app.router.add_post(EVENTS_PATH, events_endpoint(bare))
+        await _run(web_app, port, stop)
+        return
+
+    from bot.settings import Settings
+    from bot.wiring import runtime
+    from core.models import Binding
+
+    settings = Settings(
+        database_url=db, ai_provider="offline", rate_limit_per_hour=0, slack_api_url=api_url
+    )
+    async with runtime(settings) as rt:
+        rt.assistant.providers[:] = [SlowProvider(model_s)]
+        await rt.store.bindings.set(Binding("slack:T1", "org_acme"))
+        bot = SlackBot(
+            assistant=rt.assistant,
+            commands=rt.commands,
+            client=client,
+            signing_secret=SIGNING_SECRET,
+        )
+        web_app.router.add_post(EVENTS_PATH, events_endpoint(bot.app))
+        await _run(web_app, port, stop)
+        await bot.tasks.drain(60)
+
+
+async def _run(web_app, port: int, stop: asyncio.Event) -> None:
+    from aiohttp import web
+
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await stop.wait()
+    await runner.cleanup()
+
+
+# ---- the load ----
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def post(session: aiohttp.ClientSession, url: str, payload: str) -> tuple[int, float]:
+    headers = {**signed_headers(payload, SIGNING_SECRET), "Content-Type": "application/json"}
+    started = time.perf_counter()
+    async with session.post(url, data=payload.encode(), headers=headers) as resp:
+        await resp.read()
+        return resp.status, time.perf_counter() - started
+
+
+async def wait_up(session: aiohttp.ClientSession, url: str) -> None:
+    for _ in range(300):
+        try:
+            async with session.post(url, data=b"{}") as resp:
+                if resp.status == 401:  # up, and checking signatures
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} never came up")
+
+
+async def measure(kind: str, api: FakeSlackApi, events: int, model_s: float) -> dict:
+    port = free_port()
+    db = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+    cmd = [sys.executable, "-m", "bench.slack_ack", "--serve", kind, "--port", str(port),
+           "--api", api.url, "--db", db, "--model-s", str(model_s)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}/slack/events"
+    try:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await wait_up(session, url)
+            # One warm-up event, so that Bolt's one-time auth.test is not in the figures.
+            warm = event_envelope(mention("warm up", user="U0999", ts="1.0", channel="CWARM"))
+            await post(session, url, __import__("json").dumps(warm))
+            await asyncio.sleep(model_s + 1)
+            api.calls.clear()
+            payloads = [
+                __import__("json").dumps(
+                    event_envelope(mention("What's up?", user=f"U{i:04d}", ts=f"{100 + i}.1"))
+                )
+                for i in range(events)
+            ]
+            started = time.perf_counter()
+            results = await asyncio.gather(*(post(session, url, p) for p in payloads))
+            answered, took = 0, None
+            if kind == "ours":
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    answered = len(
+                        {c.args.get("ts") for c in api.calls if c.method == "chat.stopStream"}
+                    )
+                    if answered >= events:
+                        break
+                    await asyncio.sleep(0.05)
+                took = time.perf_counter() - started
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    latencies = sorted(seconds for _, seconds in results)
+    return {
+        "kind": kind,
+        "acked": sum(1 for status, _ in results if status == 200),
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "max_ms": latencies[-1] * 1000,
+        "answered": answered,
+        "all_answered_s": took,
+    }
+
+
+async def bench(events: int, model_s: float) -> None:
+    async with FakeSlackApi(USERS) as api:
+        ours = await measure("ours", api, events, model_s)
+        bare = await measure("bare", api, events, model_s)
+    print(f"{events} concurrent signed app_mention events; model takes {model_s:g} s\n")
+    print(f"{'app':<6}{'acked':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'answered':>10}")
+    for row in (ours, bare):
+        answered = f"{row['answered']}" if row["kind"] == "ours" else "-"
+        print(
+            f"{row['kind']:<6}{row['acked']:>7}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
+            f"{row['max_ms']:>9.1f}{answered:>10}"
+        )
+    print(f"\nall {ours['answered']} answers written {ours['all_answered_s']:.1f} s after the burst")
+    ratio = ours["p99_ms"] / bare["p99_ms"]
+    ok = ours["answered"] == events and ours["acked"] == events and ratio <= 2 and ours["p99_ms"] < 100
+    print(f"ours p99 / bare p99 = {ratio:.2f} (target <= 2, and < 100 ms): {'met' if ok else 'NOT met'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--model-s", type=float, default=2.0)
+    parser.add_argument("--serve", choices=["ours", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--api", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(args.serve, args.port, args.api, args.db, args.model_s))
+    else:
+        asyncio.run(bench(args.events, args.model_s))
+
+
+if __name__ == "__main__":
+    main()
