@@ -80,7 +80,10 @@ async def build(url: str) -> tuple[Assistant, object]:
         mirror=mirror,
         providers=[InstantProvider()],
         identity=IdentityResolver(mirror, store),
-        limits=Limits(store, LimitPolicy(per_user_per_hour=0, org_budget_usd=Decimal(1000)), now),
+        # Every check on, as in production: a window (never reached) and a budget.
+        limits=Limits(
+            store, LimitPolicy(per_user_per_hour=10**9, org_budget_usd=Decimal(1000)), now
+        ),
         clock=now,
     )
     return assistant, store

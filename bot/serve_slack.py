@@ -45,7 +45,7 @@ async def serve_slack(settings: Settings, port: int | None = None) -> int:
         web_app = web.Application()
         add_health_routes(web_app, rt)
         if not socket_mode:
-            web_app.router.add_post(EVENTS_PATH, events_endpoint(bot.app))
+            web_app.router.add_post(EVENTS_PATH, events_endpoint(bot.app, bot.tasks))
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "0.0.0.0", port)  # Slack and health checks come from outside
@@ -54,7 +54,7 @@ async def serve_slack(settings: Settings, port: int | None = None) -> int:
         if socket_mode:
             assert settings.slack_app_token is not None
             handler = TimedSocketModeHandler(
-                bot.app, settings.slack_app_token.get_secret_value(), web_client=client
+                bot.app, settings.slack_app_token.get_secret_value(), web_client=client, tasks=bot.tasks
             )
             await handler.connect_async()
             log.info("Slack bot connected in Socket Mode; health on port %d", port)

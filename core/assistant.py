@@ -7,6 +7,7 @@ makes no model call.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -129,16 +130,23 @@ class Assistant:
         try:
             refusal = self._check_text(question)
             principal: Principal | Refusal = refusal or await self.resolve(inbound)
+            history: list[ChatMessage] = []
+            key = inbound.conversation_key or f"{inbound.platform}:{inbound.identity}"
             if isinstance(principal, Principal):
                 record.org_id, record.user_id = principal.org_id, principal.user_id
-                refusal = await self.limits.check(principal)
+                # Independent lookups, one round trip: the history is wasted only on a refusal.
+                refusal, history = await asyncio.gather(
+                    self.limits.check(principal),
+                    self.store.conversations.history(key, self.config.history_messages),
+                )
             else:
                 refusal = principal
             if refusal is not None:
                 yield await self._refuse(record, refusal, started)
                 return
             assert isinstance(principal, Principal)
-            async for event in self._answer(inbound, principal, question, record, started):
+            answering = self._answer(principal, question, key, history, record, started)
+            async for event in answering:
                 yield event
         except Exception as exc:
             # A bug or an outage (the database, most likely) must not leave the person hanging.
@@ -180,15 +188,14 @@ class Assistant:
 
     async def _answer(
         self,
-        inbound: Inbound,
         principal: Principal,
         question: str,
+        key: str,
+        history: list[ChatMessage],
         record: AuditRecord,
         started: float,
     ) -> AsyncIterator[ReplyEvent]:
         now = self.clock()
-        key = inbound.conversation_key or f"{inbound.platform}:{inbound.identity}"
-        history = await self.store.conversations.history(key, self.config.history_messages)
         system = system_prompt(principal, self._summaries.summary(principal, now))
         asked = ChatMessage(role="user", content=question)
         primary = self.providers[0]

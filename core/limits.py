@@ -6,6 +6,7 @@ the store's `admit` is atomic, so a limit of N admits exactly N in any hour.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -70,46 +71,65 @@ class Limits:
         self._clock = clock
 
     async def check(self, principal: Principal) -> Refusal | None:
-        """Refuses when over budget or over a window; an admitted question uses one slot."""
+        """Refuses when over budget or over a window; an admitted question uses one slot.
+
+        The three lookups are independent, so they run at once: a question should pay one
+        database round trip here, not three.
+        """
         now = self._clock()
+        budget, user, org = await asyncio.gather(
+            self._budget(principal, now),
+            self._user_window(principal, now),
+            self._org_window(principal, now),
+        )
+        return budget or user or org
+
+    async def _budget(self, principal: Principal, now: datetime) -> Refusal | None:
         budget = self.policy.budget_for(principal.org_id)
-        if budget is not None:
-            spent = await self._store.usage.spend(principal.org_id, month_start(now))
-            if spent >= budget:
-                wait = (next_month_start(now) - now).total_seconds()
-                return Refusal(
-                    "over_budget",
-                    f"Your organisation has used its AI budget for this month (${spent:.2f} of "
-                    f"${budget:.2f}). Questions resume when the month turns, in "
-                    f"{describe_wait(wait)}, or sooner if an admin raises the budget.",
-                    Outcome.OVER_BUDGET,
-                    wait,
-                )
+        if budget is None:
+            return None
+        spent = await self._store.usage.spend(principal.org_id, month_start(now))
+        if spent < budget:
+            return None
+        wait = (next_month_start(now) - now).total_seconds()
+        return Refusal(
+            "over_budget",
+            f"Your organisation has used its AI budget for this month (${spent:.2f} of "
+            f"${budget:.2f}). Questions resume when the month turns, in "
+            f"{describe_wait(wait)}, or sooner if an admin raises the budget.",
+            Outcome.OVER_BUDGET,
+            wait,
+        )
 
+    async def _user_window(self, principal: Principal, now: datetime) -> Refusal | None:
         limit = self.policy.user_limit(principal.role_name)
-        if limit > 0:
-            key = f"user:{principal.org_id}:{principal.user_id}"
-            admission = await self._store.rate_limits.admit(key, limit, HOUR_S, now)
-            if not admission.admitted:
-                return Refusal(
-                    "rate_limited",
-                    f"You've reached your limit of {limit} questions an hour. "
-                    f"Try again in {describe_wait(admission.retry_after_s)}.",
-                    Outcome.RATE_LIMITED,
-                    admission.retry_after_s,
-                )
+        if limit <= 0:
+            return None
+        key = f"user:{principal.org_id}:{principal.user_id}"
+        admission = await self._store.rate_limits.admit(key, limit, HOUR_S, now)
+        if admission.admitted:
+            return None
+        return Refusal(
+            "rate_limited",
+            f"You've reached your limit of {limit} questions an hour. "
+            f"Try again in {describe_wait(admission.retry_after_s)}.",
+            Outcome.RATE_LIMITED,
+            admission.retry_after_s,
+        )
 
+    async def _org_window(self, principal: Principal, now: datetime) -> Refusal | None:
         org_limit = self.policy.per_org_per_hour
-        if org_limit:
-            admission = await self._store.rate_limits.admit(
-                f"org:{principal.org_id}", org_limit, HOUR_S, now
-            )
-            if not admission.admitted:
-                return Refusal(
-                    "org_rate_limited",
-                    f"Your organisation has reached its limit of {org_limit} questions an "
-                    f"hour. Try again in {describe_wait(admission.retry_after_s)}.",
-                    Outcome.RATE_LIMITED,
-                    admission.retry_after_s,
-                )
-        return None
+        if not org_limit:
+            return None
+        admission = await self._store.rate_limits.admit(
+            f"org:{principal.org_id}", org_limit, HOUR_S, now
+        )
+        if admission.admitted:
+            return None
+        return Refusal(
+            "org_rate_limited",
+            f"Your organisation has reached its limit of {org_limit} questions an "
+            f"hour. Try again in {describe_wait(admission.retry_after_s)}.",
+            Outcome.RATE_LIMITED,
+            admission.retry_after_s,
+        )

@@ -52,8 +52,10 @@ def intents() -> discord.Intents:
 
 def thread_name(question: str) -> str:
     first = " ".join(question.split())
-    return (first[: THREAD_NAME_LIMIT - 1] + "…") if len(first) > THREAD_NAME_LIMIT else (
-        first or "StackDock answer"
+    return (
+        (first[: THREAD_NAME_LIMIT - 1] + "…")
+        if len(first) > THREAD_NAME_LIMIT
+        else (first or "StackDock answer")
     )
 
 
@@ -103,11 +105,11 @@ class StackDockBot(discord.Client):
     def answers_under_way(self) -> int:
         return len(self._work)
 
-    async def drain(self, timeout: float) -> int:
+    async def drain(self, grace_s: float) -> int:
         """Stops taking questions and waits for the answers under way; returns how many are left."""
         self._accepting = False
         if self._work:
-            await asyncio.wait(set(self._work), timeout=timeout)
+            await asyncio.wait(set(self._work), timeout=grace_s)
         return len(self._work)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
@@ -157,8 +159,10 @@ class StackDockBot(discord.Client):
         )
 
     def _is_own_thread(self, channel: Any) -> bool:
-        return isinstance(channel, discord.Thread) and self.user is not None and (
-            channel.owner_id == self.user.id
+        return (
+            isinstance(channel, discord.Thread)
+            and self.user is not None
+            and (channel.owner_id == self.user.id)
         )
 
     # ---- messages ----
@@ -217,7 +221,7 @@ class StackDockBot(discord.Client):
 
     async def ask_from_interaction(self, interaction: discord.Interaction, question: str) -> None:
         """Asks for whoever used the command or pressed the button; refusals are ephemeral."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await reply.acknowledge(interaction, private=True)
         channel = interaction.channel
         if channel is None:
             await interaction.followup.send("I can't answer here.", ephemeral=True)
@@ -237,7 +241,10 @@ class StackDockBot(discord.Client):
             # DMs and threads: answer where the question was asked.
             kind = "dm" if interaction.guild is None else "thread"
             inbound = self.inbound(
-                user, channel, question, conversation_key=f"discord:{kind}:{channel.id}",
+                user,
+                channel,
+                question,
+                conversation_key=f"discord:{kind}:{channel.id}",
                 event_id=event_id,
             )
             await self._run(inbound, channel, open_here, refuse)
@@ -247,7 +254,10 @@ class StackDockBot(discord.Client):
         # follow from who is asking are found first, so the channel never sees them; the core
         # still writes their audit row.
         probe = self.inbound(
-            user, channel, question, conversation_key=f"discord:ask:{interaction.id}",
+            user,
+            channel,
+            question,
+            conversation_key=f"discord:ask:{interaction.id}",
             event_id=event_id,
         )
         if isinstance(await self.assistant.resolve(probe), Refusal):
@@ -255,7 +265,10 @@ class StackDockBot(discord.Client):
             return
         starter = await channel.send(asked_line(user, question))
         inbound = self.inbound(
-            user, channel, question, conversation_key=f"discord:thread:{starter.id}",
+            user,
+            channel,
+            question,
+            conversation_key=f"discord:thread:{starter.id}",
             event_id=event_id,
         )
 
@@ -289,7 +302,7 @@ class StackDockBot(discord.Client):
     async def record_feedback(
         self, interaction: discord.Interaction, audit_id: int, value: int
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await reply.acknowledge(interaction, private=True)
         who = self.inbound(
             interaction.user, interaction.channel, "", conversation_key="", event_id=""
         ).identity

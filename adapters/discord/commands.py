@@ -11,6 +11,7 @@ from typing import Any, Protocol, cast
 import discord
 from discord import app_commands
 
+from adapters.discord.reply import acknowledge
 from adapters.discord.views import prompts_view
 from core.commands import ChatCommands
 from core.models import Inbound
@@ -21,12 +22,18 @@ class CommandHost(Protocol):
     chat_commands: ChatCommands
 
     def inbound(
-        self, user: discord.abc.User, channel: Any, text: str, *, conversation_key: str,
+        self,
+        user: discord.abc.User,
+        channel: Any,
+        text: str,
+        *,
+        conversation_key: str,
         event_id: str,
     ) -> Inbound: ...
 
-    async def ask_from_interaction(self, interaction: discord.Interaction, question: str) -> None:
-        ...
+    async def ask_from_interaction(
+        self, interaction: discord.Interaction, question: str
+    ) -> None: ...
 
 
 def _host(interaction: discord.Interaction) -> CommandHost:
@@ -60,7 +67,7 @@ def stackdock_group() -> app_commands.Group:
     @group.command(name="prompts", description="Suggested questions, as buttons")
     @app_commands.describe(topic="servers, web-services, domains, databases or problems")
     async def prompts(interaction: discord.Interaction, topic: str | None = None) -> None:
-        await interaction.response.defer(thinking=True)
+        await acknowledge(interaction, private=False)
         known = normalise_topic(topic)
         heading = "Suggested questions" if known in (None, "default") else f"About {known}"
         if known is None:
@@ -78,14 +85,14 @@ def stackdock_group() -> app_commands.Group:
 
     @group.command(name="usage", description="Your questions and their cost this month")
     async def usage(interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await acknowledge(interaction, private=True)
         view = await _host(interaction).chat_commands.usage(_asker(interaction))
         await _private(interaction, view.text)
 
     @group.command(name="link", description="Link a member to their StackDock account")
     @app_commands.describe(member="Who to link", user="Their StackDock email (or user id)")
     async def link(interaction: discord.Interaction, member: discord.User, user: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await acknowledge(interaction, private=True)
         where = interaction.guild_id or "@me"
         text = await _host(interaction).chat_commands.link(
             _asker(interaction), f"discord:{where}:{member.id}", user.strip()
@@ -94,7 +101,7 @@ def stackdock_group() -> app_commands.Group:
 
     @group.command(name="help", description="What the assistant can do")
     async def help_(interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await acknowledge(interaction, private=True)
         await _private(interaction, ChatCommands.help_text())
 
     return group

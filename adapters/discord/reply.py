@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import discord
@@ -16,6 +17,7 @@ import discord
 from adapters.discord.stream import MessageStream
 from adapters.discord.views import feedback_view
 from core.assistant import Assistant
+from core.metrics import ACK_SECONDS, QUESTIONS
 from core.models import ErrorReply, Final, Inbound, Outcome, ReplyEvent, Status, TextDelta, ToolStep
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,13 @@ async def typing(channel: discord.abc.Messageable) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def acknowledge(interaction: discord.Interaction, *, private: bool) -> None:
+    """Defers at once ("thinking…"), inside Discord's three seconds, and times it."""
+    started = time.perf_counter()
+    await interaction.response.defer(ephemeral=private, thinking=True)
+    ACK_SECONDS.labels(platform="discord").observe(time.perf_counter() - started)
+
+
 async def _first_decisive(events: AsyncIterator[ReplyEvent]) -> ReplyEvent | None:
     """The first event that says whether the core is answering (statuses are only progress)."""
     async for event in events:
@@ -70,14 +79,17 @@ async def answer(
             first = await _first_decisive(events)
         if isinstance(first, ErrorReply):
             await refuse(first)
-            return first.outcome
-        if first is None:
+            outcome = first.outcome
+        elif first is None:
             raise RuntimeError("the assistant ended without a final event")
-        place = await open_place()
-        async with typing(place):
-            return await _stream(place, first, events, interval)
+        else:
+            place = await open_place()
+            async with typing(place):
+                outcome = await _stream(place, first, events, interval)
     finally:
         await events.aclose()  # the core owes an audit row even if we stop early
+    QUESTIONS.labels(platform="discord", result=outcome.value).inc()
+    return outcome
 
 
 async def _stream(

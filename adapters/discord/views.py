@@ -20,8 +20,9 @@ BUTTON_LABEL_LIMIT = 80
 class ButtonHost(Protocol):
     """What a button needs from the bot that received the press."""
 
-    async def ask_from_interaction(self, interaction: discord.Interaction, question: str) -> None:
-        ...
+    async def ask_from_interaction(
+        self, interaction: discord.Interaction, question: str
+    ) -> None: ...
 
     async def record_feedback(
         self, interaction: discord.Interaction, audit_id: int, value: int

@@ -290,8 +290,8 @@ class FakeDiscord:
         self._seq += 1
         await ws.send_json({"op": 0, "t": event, "s": self._seq, "d": data})
 
-    async def wait_connected(self, timeout: float = 10) -> None:
-        await asyncio.wait_for(self._ready.wait(), timeout)
+    async def wait_connected(self, within_s: float = 10) -> None:
+        await asyncio.wait_for(self._ready.wait(), within_s)
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         await self.wait_connected()
@@ -358,7 +358,9 @@ class FakeDiscord:
 
     # ---- REST ----
 
-    def rate_limit(self, method: str, path_pattern: str, retry_after: float, times: int = 1) -> None:
+    def rate_limit(
+        self, method: str, path_pattern: str, retry_after: float, times: int = 1
+    ) -> None:
         """The next `times` matching calls get 429 with this `retry_after` (seconds)."""
         self._rate_limits.append(RateLimit(method, re.compile(path_pattern), retry_after, times))
 
@@ -367,9 +369,9 @@ class FakeDiscord:
         return [c for c in self.calls if c.method == method and regex.fullmatch(c.path)]
 
     async def wait_for(
-        self, predicate: Callable[[], Any], timeout: float = 10, what: str = "condition"
+        self, predicate: Callable[[], Any], within_s: float = 10, what: str = "condition"
     ) -> Any:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             result = predicate()
             if result:
@@ -400,7 +402,11 @@ class FakeDiscord:
 
     def _limited(self, call: RestCall) -> web.Response | None:
         for limit in self._rate_limits:
-            if limit.times > 0 and limit.method == call.method and limit.pattern.fullmatch(call.path):
+            if (
+                limit.times > 0
+                and limit.method == call.method
+                and limit.pattern.fullmatch(call.path)
+            ):
                 limit.times -= 1
                 body = {"message": "You are being rate limited.", "retry_after": limit.retry_after}
                 body["global"] = False
@@ -440,8 +446,18 @@ class FakeDiscord:
         if m == "GET" and p == "/oauth2/applications/@me":
             return _json(self._application())
         if m == "PUT" and (hit := re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", p)):
-            return _json([{**c, "id": self.new_id(), "application_id": self.application_id,
-                           "version": self.new_id(), "type": c.get("type", 1)} for c in body])
+            return _json(
+                [
+                    {
+                        **c,
+                        "id": self.new_id(),
+                        "application_id": self.application_id,
+                        "version": self.new_id(),
+                        "type": c.get("type", 1),
+                    }
+                    for c in body
+                ]
+            )
         if m == "POST" and (hit := re.fullmatch(r"/channels/(\d+)/typing", p)):
             return web.Response(status=204)
         if m == "POST" and (hit := re.fullmatch(r"/channels/(\d+)/messages", p)):
@@ -483,7 +499,9 @@ class FakeDiscord:
         self.messages[data["id"]] = data
         return data
 
-    def _edit(self, store: dict[str, dict[str, Any]], key: str, body: dict[str, Any]) -> web.Response:
+    def _edit(
+        self, store: dict[str, dict[str, Any]], key: str, body: dict[str, Any]
+    ) -> web.Response:
         if key not in store:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
         data = store[key]
@@ -541,7 +559,9 @@ class FakeDiscord:
             }
         }
         if kind in (4, 5):  # a message, or the "thinking…" placeholder of one
-            message = self.message_payload(self._channel_of(token), self.bot, data.get("content", ""))
+            message = self.message_payload(
+                self._channel_of(token), self.bot, data.get("content", "")
+            )
             message.update(
                 flags=data.get("flags", 0),
                 components=data.get("components") or [],
@@ -562,7 +582,9 @@ class FakeDiscord:
     def _webhook(self, method: str, token: str, message: str | None, body: Any) -> web.Response:
         key = token if message in (None, "@original") else f"{token}/{message}"
         if method == "POST" and message is None:
-            data = self.message_payload(self._channel_of(token), self.bot, body.get("content") or "")
+            data = self.message_payload(
+                self._channel_of(token), self.bot, body.get("content") or ""
+            )
             data.update(
                 flags=body.get("flags", 0),
                 components=body.get("components") or [],
@@ -630,14 +652,14 @@ class DiscordWorld:
             if m["channel_id"] == channel_id and m["author"]["id"] == self.fake.bot["id"]
         ]
 
-    async def wait_answered(self, channel_id: str, timeout: float = 15) -> list[dict[str, Any]]:
+    async def wait_answered(self, channel_id: str, within_s: float = 15) -> list[dict[str, Any]]:
         """Waits until the bot's last message in a channel carries feedback buttons."""
 
         def done() -> list[dict[str, Any]] | None:
             shown = self.bot_messages(channel_id)
             return shown if shown and shown[-1].get("components") else None
 
-        return await self.fake.wait_for(done, timeout, what=f"an answer in {channel_id}")
+        return await self.fake.wait_for(done, within_s, what=f"an answer in {channel_id}")
 
 
 @contextlib.asynccontextmanager

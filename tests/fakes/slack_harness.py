@@ -85,7 +85,7 @@ async def slack_app(
         )
         web_app = web.Application()
         add_health_routes(web_app, rt)
-        web_app.router.add_post(EVENTS_PATH, events_endpoint(bot.app))
+        web_app.router.add_post(EVENTS_PATH, events_endpoint(bot.app, bot.tasks))
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -52,9 +52,7 @@ def followups(world: DiscordWorld, interaction: dict) -> list[RestCall]:
 
 
 def original_edits(world: DiscordWorld, interaction: dict) -> list[RestCall]:
-    return world.fake.calls_to(
-        "PATCH", rf"/webhooks/\d+/{interaction['token']}/messages/@original"
-    )
+    return world.fake.calls_to("PATCH", rf"/webhooks/\d+/{interaction['token']}/messages/@original")
 
 
 async def run_command(
@@ -74,10 +72,15 @@ async def test_ask_defers_then_answers_in_a_thread_on_a_message_showing_the_ques
     fake, channel = world.fake, world.guild.channel_id
     question = "How many servers do I have?"
     interaction = await fake.interact(
-        world.people["admin"], channel, type=2, data=command("ask", [text_option("question", question)])
+        world.people["admin"],
+        channel,
+        type=2,
+        data=command("ask", [text_option("question", question)]),
     )
     pointer = await fake.wait_for(
-        lambda: [e for e in original_edits(world, interaction) if "Answering in" in e.body["content"]],
+        lambda: [
+            e for e in original_edits(world, interaction) if "Answering in" in e.body["content"]
+        ],
         what="the pointer to the thread",
     )
     deferred = callback(world, interaction).body
@@ -87,7 +90,9 @@ async def test_ask_defers_then_answers_in_a_thread_on_a_message_showing_the_ques
     assert pointer[0].body["content"] == f"Answering in <#{starter['id']}>."
     shown = await world.wait_answered(starter["id"])
     assert "8" in shown[-1]["content"]
-    assert fake.calls_to("PUT", rf"/channels/{starter['id']}/thread-members/{world.people['admin']['id']}")
+    assert fake.calls_to(
+        "PUT", rf"/channels/{starter['id']}/thread-members/{world.people['admin']['id']}"
+    )
     history = await world.rt.store.conversations.history(f"discord:thread:{starter['id']}", 4)
     assert history[0].content == question
 
@@ -140,7 +145,7 @@ async def test_prompts_follow_up_with_a_button_per_suggested_question(world: Dis
     interaction, sent = await run_command(
         world, "developer", command("prompts", [text_option("topic", "servers")])
     )
-    assert callback(world, interaction).body == {"type": 5, "data": {}}
+    assert callback(world, interaction).body == {"type": 5}  # public: others may press too
     buttons = [c for row in sent.body["components"] for c in row["components"]]
     assert [b["label"] for b in buttons] == suggested_prompts("servers")
     assert all(b["custom_id"].startswith("sd:prompt:") for b in buttons)
@@ -151,7 +156,9 @@ async def test_the_prompts_topic_autocompletes_from_the_catalogue(world: Discord
     async def choices(typed: str) -> list[str]:
         focused = text_option("topic", typed, focused=True)
         interaction = await world.fake.interact(
-            world.people["developer"], world.guild.channel_id, type=4,
+            world.people["developer"],
+            world.guild.channel_id,
+            type=4,
             data=command("prompts", [focused]),
         )
         pattern = rf"/interactions/{interaction['id']}/{interaction['token']}/callback"
@@ -186,7 +193,9 @@ async def test_an_admin_links_a_member_and_a_developer_may_not(world: DiscordWor
     newcomer = world.fake.user(world.fake.new_id(), "newcomer")
     resolved = {
         "users": {newcomer["id"]: newcomer},
-        "members": {newcomer["id"]: {k: v for k, v in world.fake.member(newcomer).items() if k != "user"}},
+        "members": {
+            newcomer["id"]: {k: v for k, v in world.fake.member(newcomer).items() if k != "user"}
+        },
     }
 
     def link(email: str) -> dict:
@@ -239,6 +248,10 @@ async def test_a_prompt_button_still_asks_after_a_restart(world: DiscordWorld) -
     assert row.identity == world.identity("developer") and row.result.value == "answered"
 
 
+def button(message: dict) -> dict:
+    return message["components"][0]["components"][0]
+
+
 async def test_feedback_buttons_store_each_persons_vote_on_the_answer(
     world: DiscordWorld, sqlite_url: str
 ) -> None:
@@ -249,10 +262,13 @@ async def test_feedback_buttons_store_each_persons_vote_on_the_answer(
     answer = (await world.wait_answered(asked["id"]))[-1]
     up, down = (c["custom_id"] for c in answer["components"][0]["components"])
 
-    async def press(who: str, custom_id: str) -> str:
+    async def press(who: str, custom_id: str, message: dict = answer) -> str:
         interaction = await fake.interact(
-            world.people[who], asked["id"], type=3,
-            data={"custom_id": custom_id, "component_type": 2}, message=answer,
+            world.people[who],
+            asked["id"],
+            type=3,
+            data={"custom_id": custom_id, "component_type": 2},
+            message=message,
         )
         [sent] = await fake.wait_for(lambda: followups(world, interaction), what="thanks")
         assert sent.body["flags"] == EPHEMERAL
@@ -261,7 +277,12 @@ async def test_feedback_buttons_store_each_persons_vote_on_the_answer(
     await press("admin", up)
     await press("developer", down)
     await press("developer", up)  # a change of mind replaces the vote
-    assert "couldn't" in await press("admin", "sd:feedback:999999:up")
+    gone = "sd:feedback:999999:up"  # an answer whose audit row does not exist
+    stale = {
+        **answer,
+        "components": [{"type": 1, "components": [{**button(answer), "custom_id": gone}]}],
+    }
+    assert "couldn't" in await press("admin", gone, stale)
 
     [row] = [r async for r in world.rt.store.audit.iter()]
     engine = create_engine(sqlite_url)
@@ -278,7 +299,9 @@ async def test_feedback_buttons_store_each_persons_vote_on_the_answer(
 async def test_ask_in_a_dm_answers_in_the_dm(world: DiscordWorld) -> None:
     dm = world.fake.dm_channel(world.people["developer"])
     interaction = await world.fake.interact(
-        world.people["developer"], dm, type=2,
+        world.people["developer"],
+        dm,
+        type=2,
         data=command("ask", [text_option("question", "List my databases")]),
     )
     shown = await world.wait_answered(dm)

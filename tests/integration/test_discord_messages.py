@@ -6,6 +6,7 @@ The real discord.py client runs against the fake REST API and gateway on 127.0.0
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.models import ChatMessage, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
 from adapters.discord.render import split_message
+from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
 from tests.fakes.discord_api import CONTENT_LIMIT, DiscordWorld, discord_world
+from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
 
 
 @pytest.fixture
@@ -79,7 +81,9 @@ async def audit_rows(world: DiscordWorld) -> list:
     return [r async for r in world.rt.store.audit.iter()]
 
 
-async def test_a_mention_starts_a_thread_on_the_message_and_answers_there(world: DiscordWorld) -> None:
+async def test_a_mention_starts_a_thread_on_the_message_and_answers_there(
+    world: DiscordWorld,
+) -> None:
     fake, channel = world.fake, world.guild.channel_id
     asked = await fake.post_message(
         channel, world.people["admin"], "How many servers do I have?", mention_bot=True
@@ -113,10 +117,12 @@ async def test_the_answer_streams_by_edits_at_most_about_once_a_second(world: Di
     assert len(sends[0].body["content"]) < len(shown[-1]["content"]), "it showed a partial answer"
     assert 2 <= len(edits) <= 4  # ~2.4 s of streaming at one edit a second, plus the final
     times = [sends[0].at] + [e.at for e in edits]
-    assert all(later - earlier >= 0.95 for earlier, later in zip(times, times[1:], strict=False))
+    assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(times))
 
 
-async def test_a_429_retry_after_is_waited_out_and_the_answer_still_lands(world: DiscordWorld) -> None:
+async def test_a_429_retry_after_is_waited_out_and_the_answer_still_lands(
+    world: DiscordWorld,
+) -> None:
     pieces = [f"Chunk {i}. " for i in range(8)]
     world.rt.assistant.providers = [PacedProvider(pieces, gap_s=0.15)]
     world.fake.rate_limit("PATCH", r"/channels/\d+/messages/\d+", retry_after=1.5)
@@ -136,7 +142,9 @@ async def test_later_messages_in_the_thread_are_answered_without_a_mention(
 ) -> None:
     fake = world.fake
     asked = await fake.post_message(
-        world.guild.channel_id, world.people["admin"], "How many servers do I have?",
+        world.guild.channel_id,
+        world.people["admin"],
+        "How many servers do I have?",
         mention_bot=True,
     )
     thread_id = asked["id"]
@@ -181,13 +189,19 @@ async def test_bots_itself_system_messages_and_edits_are_ignored(world: DiscordW
     await fake.post_message(channel, other_bot, "List my servers", mention_bot=True)
     await fake.post_message(channel, fake.bot, "List my servers", mention_bot=True)
     await fake.post_message(
-        channel, world.people["admin"], "List my servers", mention_bot=True, type=7  # a join
+        channel,
+        world.people["admin"],
+        "List my servers",
+        mention_bot=True,
+        type=7,  # a join
     )
     await fake.post_message(
         channel, world.people["admin"], "List my servers", mention_bot=True, webhook_id="1"
     )
     edited = fake.message_payload(
-        channel, world.people["admin"], f"<@{fake.bot['id']}> List my servers",
+        channel,
+        world.people["admin"],
+        f"<@{fake.bot['id']}> List my servers",
         mentions=[fake.bot],
     )
     await fake.dispatch("MESSAGE_UPDATE", {**edited, "edited_timestamp": edited["timestamp"]})
@@ -210,7 +224,9 @@ async def test_a_5000_character_answer_is_split_without_breaking_code_or_words(
     text = prose + "\n\n" + code + "\n\n" + " ".join(f"domain{i}" for i in range(400))
     text = text[: text.rfind(" ", 0, 5000)]
     assert 4900 < len(text) <= 5000 and text.count("```") == 2
-    world.rt.assistant.providers = [PacedProvider([text[i : i + 500] for i in range(0, len(text), 500)])]
+    world.rt.assistant.providers = [
+        PacedProvider([text[i : i + 500] for i in range(0, len(text), 500)])
+    ]
     asked = await world.fake.post_message(
         world.guild.channel_id, world.people["admin"], "Everything, please", mention_bot=True
     )
@@ -220,7 +236,9 @@ async def test_a_5000_character_answer_is_split_without_breaking_code_or_words(
     assert all(m["content"].count("```") % 2 == 0 for m in shown)
     assert not [c for c in world.fake.calls if c.status == 400], "Discord never said 50035"
     said = "\n".join(m["content"] for m in shown)
-    assert [w for w in said.split() if "```" not in w] == [w for w in text.split() if "```" not in w]
+    assert [w for w in said.split() if "```" not in w] == [
+        w for w in text.split() if "```" not in w
+    ]
     assert shown[-1]["components"] and not any(m["components"] for m in shown[:-1])
 
 
@@ -279,3 +297,41 @@ async def test_tool_steps_are_shown_while_working_and_gone_from_the_answer(
     assert first.startswith("-# › ") and "acme-web-1" in first
     assert "-# ›" not in shown[-1]["content"]
     assert json.loads(shown[-1]["content"])["item"]["name"] == "acme-web-1"
+
+
+async def test_a_slow_answer_does_not_hold_up_anyone_else(world: DiscordWorld) -> None:
+    @dataclass
+    class SlowOnlyForAudits(PacedProvider):
+        async def turn(self, system, messages, tools):  # type: ignore[override]
+            gap = 0.6 if "audit" in messages[-1].content else 0.0
+            async for event in PacedProvider(self.pieces, gap).turn(system, messages, tools):
+                yield event
+
+    world.rt.assistant.providers = [SlowOnlyForAudits(["one. ", "two. ", "three. ", "four."])]
+    fake, channel = world.fake, world.guild.channel_id
+    slow = await fake.post_message(channel, world.people["admin"], "Explain audits", mention_bot=True)
+    await fake.wait_for(lambda: world.bot_messages(slow["id"]), what="the slow answer to start")
+    quick = await fake.post_message(channel, world.people["developer"], "Hi", mention_bot=True)
+    await world.wait_answered(quick["id"])
+    assert not world.bot_messages(slow["id"])[-1]["components"], "the slow one is still going"
+    shown = await world.wait_answered(slow["id"])
+    assert shown[-1]["content"] == "one. two. three. four."
+
+
+async def test_a_provider_failure_mid_answer_replaces_the_partial_text(world: DiscordWorld) -> None:
+    world.rt.assistant.providers = [
+        ScriptedProvider([ScriptedTurn(text=["The answer is "], error=ProviderError("server", "boom"))])
+    ]
+    asked = await world.fake.post_message(
+        world.guild.channel_id, world.people["admin"], "Anything", mention_bot=True
+    )
+    shown = await world.fake.wait_for(
+        lambda: [m for m in world.bot_messages(asked["id"]) if "try again" in m["content"]],
+        what="the failure shown",
+    )
+    assert world.fake.calls_to("POST", rf"/channels/{asked['id']}/messages")[0].body[
+        "content"
+    ].startswith("The answer is"), "the partial answer was on screen first"
+    assert len(world.bot_messages(asked["id"])) == 1
+    assert "The answer is" not in shown[0]["content"]
+    assert [r.result.value for r in await audit_rows(world)] == ["failed"]

@@ -18,7 +18,9 @@ async def socket_app(database_url: str) -> AsyncIterator[tuple[Harness, FakeSock
     socket = FakeSocketMode(api)  # mounts /link before the server starts
     async with api, slack_app(database_url, api=api) as h:
         socket.install()
-        handler = TimedSocketModeHandler(h.bot.app, APP_TOKEN, web_client=h.bot.client)
+        handler = TimedSocketModeHandler(
+            h.bot.app, APP_TOKEN, web_client=h.bot.client, tasks=h.bot.tasks
+        )
         await handler.connect_async()
         try:
             await socket.wait_connected()

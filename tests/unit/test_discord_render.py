@@ -106,10 +106,9 @@ def test_every_chunk_fits_and_keeps_its_code_fences_balanced(pieces: list[str], 
     assert all(len(c) <= limit for c in chunks)
     assert all(c.strip() for c in chunks)
     assert all(fences_balanced(c) for c in chunks)
+
     # Every word survives, in order, apart from the fences that were added.
     def plain(s: str) -> list[str]:
         return [w for w in s.split() if not w.startswith(("```", "~~~"))]
 
-    assert plain("\n".join(chunks)) == plain(text) or any(
-        len(w) > limit // 2 for w in text.split()
-    )
+    assert plain("\n".join(chunks)) == plain(text) or any(len(w) > limit // 2 for w in text.split())
