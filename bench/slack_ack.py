@@ -166,7 +166,7 @@ async def measure(kind: str, api: FakeSlackApi, events: int, model_s: float) -> 
     cmd = [sys.executable, "-m", "bench.slack_ack", "--serve", kind, "--port", str(port),
            "--api", api.url, "--db", db, "--model-s", str(model_s)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220
     url = f"http://127.0.0.1:{port}/slack/events"
     try:
         connector = aiohttp.TCPConnector(limit=0)
@@ -237,13 +237,17 @@ async def bench(events: int, model_s: float) -> None:
             f"{row['kind']:<6}{row['acked']:>6}{answered:>9}"
             f"  {c[0]:>10.1f}{c[1]:>6.1f}{c[2]:>6.1f}  {s[0]:>10.1f}{s[1]:>6.1f}{s[2]:>6.1f}"
         )
-    print(f"\nall {ours['answered']} answers written {ours['all_answered_s']:.1f} s after the burst")
+    print(
+        f"\nall {ours['answered']} answers written {ours['all_answered_s']:.1f} s after the burst"
+    )
     complete = ours["answered"] == events and ours["acked"] == events
     for name, i in (("client", 1), ("server", 1)):
         ratio = ours[name][i] / bare[name][i]
         met = complete and ratio <= 2 and ours[name][i] < 100
-        print(f"{name}: ours p99 / bare p99 = {ratio:.2f}, ours p99 {ours[name][i]:.1f} ms "
-              f"(target <= 2x and < 100 ms): {'met' if met else 'NOT met'}")
+        print(
+            f"{name}: ours p99 / bare p99 = {ratio:.2f}, ours p99 {ours[name][i]:.1f} ms "
+            f"(target <= 2x and < 100 ms): {'met' if met else 'NOT met'}"
+        )
 
 
 def main() -> None:

@@ -34,7 +34,9 @@ def add_health_routes(app: web.Application, rt: Runtime) -> None:
         return web.json_response({"status": "ready", "mirror_as_of": rt.mirror.as_of.isoformat()})
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

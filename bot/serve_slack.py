@@ -54,7 +54,10 @@ async def serve_slack(settings: Settings, port: int | None = None) -> int:
         if socket_mode:
             assert settings.slack_app_token is not None
             handler = TimedSocketModeHandler(
-                bot.app, settings.slack_app_token.get_secret_value(), web_client=client, tasks=bot.tasks
+                bot.app,
+                settings.slack_app_token.get_secret_value(),
+                web_client=client,
+                tasks=bot.tasks,
             )
             await handler.connect_async()
             log.info("Slack bot connected in Socket Mode; health on port %d", port)

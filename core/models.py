@@ -259,3 +259,12 @@ class ProviderError(Exception):
         self.retry_after_s = retry_after_s
         self.usage = usage  # tokens already spent before the failure, if any
         self.attempts: list[str] = []  # set by the tool loop: "openai:busy", "anthropic:timeout"
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What `audit prune` did: rows deleted, and the anchor the oldest kept row now chains to."""
+
+    deleted: int
+    first_kept_id: int | None  # None when the trail is empty
+    anchor_hash: str | None  # prev_hash of the first kept row; None when nothing was ever pruned

@@ -12,6 +12,7 @@ from core.models import (
     AuditRecord,
     Binding,
     ChatMessage,
+    PruneResult,
     TextDelta,
     ToolResult,
     ToolSpec,
@@ -99,6 +100,13 @@ class AuditRepo(Protocol):
 
     async def set_feedback(self, audit_id: int, identity: str, value: int) -> bool: ...
 
+    async def anchor(self) -> str | None:
+        """The prev_hash the oldest kept row must carry after a prune; None means GENESIS."""
+
+    async def prune(self, before: datetime) -> PruneResult:
+        """Deletes the oldest rows, up to the first row at or after `before`, and records the
+        anchor so the rest still verifies. The newest row is always kept, so the chain goes on."""
+
 
 class UsageRepo(Protocol):
     async def record(self, record: UsageRecord) -> None: ...
@@ -111,6 +119,22 @@ class UsageRepo(Protocol):
 class RateLimitRepo(Protocol):
     async def admit(self, key: str, limit: int, window_s: float, now: datetime) -> Admission:
         """Atomically: count hits of `key` in the window, and record one more if under `limit`."""
+
+
+class MarkerRepo(Protocol):
+    """Facts that must hold once for every process sharing the store (a notice was sent)."""
+
+    async def mark(self, key: str, value: str) -> bool:
+        """Records `key` if it is new; True only for the one call, across processes, that did."""
+
+    async def get(self, key: str) -> str | None: ...
+
+
+class Notifier(Protocol):
+    """Tells people something outside a conversation: a DM on the platform they use."""
+
+    async def notify_budget(self, org_id: str, user_ids: list[str], text: str) -> None:
+        """`user_ids` are StackDock user ids; an adapter reaches the ones it can."""
 
 
 class EventRepo(Protocol):
@@ -139,6 +163,7 @@ class Store(Protocol):
     rate_limits: RateLimitRepo
     events: EventRepo
     mirror: MirrorRepo
+    markers: MarkerRepo
 
     async def record_exchange(
         self,

@@ -6,30 +6,26 @@ or the database take. Everything but `ask` and `prompts` answers only the person
 
 from __future__ import annotations
 
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 import discord
 from discord import app_commands
 
+from adapters.discord.questions import inbound
 from adapters.discord.reply import acknowledge
 from adapters.discord.views import prompts_view
 from core.commands import ChatCommands
 from core.models import Inbound
 from core.prompts import TOPICS, normalise_topic, suggested_prompts
 
+DM_LINK_TEXT = (
+    "Run `/stackdock link` in your server, where it links that server's identity. "
+    "For DMs an operator runs `stackdock-assistant link discord:@me:USER_ID you@example.com`."
+)
+
 
 class CommandHost(Protocol):
     chat_commands: ChatCommands
-
-    def inbound(
-        self,
-        user: discord.abc.User,
-        channel: Any,
-        text: str,
-        *,
-        conversation_key: str,
-        event_id: str,
-    ) -> Inbound: ...
 
     async def ask_from_interaction(
         self, interaction: discord.Interaction, question: str
@@ -41,7 +37,7 @@ def _host(interaction: discord.Interaction) -> CommandHost:
 
 
 def _asker(interaction: discord.Interaction, text: str = "") -> Inbound:
-    return _host(interaction).inbound(
+    return inbound(
         interaction.user,
         interaction.channel,
         text,
@@ -93,9 +89,13 @@ def stackdock_group() -> app_commands.Group:
     @app_commands.describe(member="Who to link", user="Their StackDock email (or user id)")
     async def link(interaction: discord.Interaction, member: discord.User, user: str) -> None:
         await acknowledge(interaction, private=True)
-        where = interaction.guild_id or "@me"
+        if interaction.guild_id is None:
+            # From a DM anyone could aim at anyone's DM identity; a bound server vouches for
+            # the org, so linking happens there (and DM identities through the CLI).
+            await _private(interaction, DM_LINK_TEXT)
+            return
         text = await _host(interaction).chat_commands.link(
-            _asker(interaction), f"discord:{where}:{member.id}", user.strip()
+            _asker(interaction), f"discord:{interaction.guild_id}:{member.id}", user.strip()
         )
         await _private(interaction, text)
 

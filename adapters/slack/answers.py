@@ -95,11 +95,11 @@ class InFlight:
         except Exception:
             log.exception("background work %s failed", name)
 
-    async def drain(self, timeout: float = 30.0) -> int:
-        """Waits for the work under way; cancels what is left after `timeout`. Returns that."""
+    async def drain(self, within_s: float = 30.0) -> int:
+        """Waits for the work under way; cancels what is left after `within_s`. Returns that."""
         if not self._tasks:
             return 0
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        _, pending = await asyncio.wait(set(self._tasks), timeout=within_s)
         for task in pending:
             task.cancel()
         if pending:
@@ -191,5 +191,7 @@ class Answerer:
             ask = Ask(team, user, channel, thread_ts or "", question, is_dm_channel(channel))
             await respond(text=to_mrkdwn(await self.collect(ask)), response_type="ephemeral")
             return
-        ask = Ask(team, user, channel, thread_ts or str(posted["ts"]), question, is_dm_channel(channel))
+        ask = Ask(
+            team, user, channel, thread_ts or str(posted["ts"]), question, is_dm_channel(channel)
+        )
         await self.answer(ask)

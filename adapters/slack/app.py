@@ -223,4 +223,3 @@ class SlackBot:
             thread_ts=thread_ts,
             respond=respond if body.get("response_url") else None,
         )
-

@@ -9,6 +9,7 @@ it continues in a new message of the same thread; text already shown is never se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -141,12 +142,10 @@ class ReplyWriter:
             await self._try_status(step.summary)
 
     async def _try_status(self, status: str) -> None:
-        try:
+        with contextlib.suppress(SlackApiError):  # the status is decoration; the answer comes
             await self.client.assistant_threads_setStatus(
                 channel_id=self.place.channel, thread_ts=self.place.thread_ts, status=status
             )
-        except SlackApiError:
-            pass  # the status is decoration; the answer still comes
 
     # ---- the answer ----
 
@@ -252,10 +251,9 @@ class ReplyWriter:
     async def _abandon_stream(self) -> None:
         self.streaming = False
         if self.stream_ts is not None:
-            try:
+            # Slack closes an abandoned stream itself after a while, so a failure here is fine.
+            with contextlib.suppress(SlackApiError):
                 await self.client.chat_stopStream(channel=self.place.channel, ts=self.stream_ts)
-            except SlackApiError:
-                pass  # Slack closes an abandoned stream itself after a while
             self.stream_ts = None
 
     async def _drop_placeholder(self) -> None:

@@ -23,6 +23,7 @@ from core.store.conversations import append_in as append_messages
 from core.store.events import SqlEventRepo
 from core.store.links import SqlLinkRepo
 from core.store.locks import KeyedLocks
+from core.store.markers import SqlMarkerRepo
 from core.store.mirror_repo import SqlMirrorRepo
 from core.store.rate_limits import SqlRateLimitRepo
 from core.store.usage_log import SqlUsageRepo
@@ -105,6 +106,7 @@ class SqlStore:
         self.rate_limits = SqlRateLimitRepo(engine, locks)
         self.events = SqlEventRepo(engine)
         self.mirror = SqlMirrorRepo(engine)
+        self.markers = SqlMarkerRepo(engine)
 
     async def record_exchange(
         self,

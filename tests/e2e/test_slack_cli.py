@@ -33,7 +33,9 @@ def free_port() -> int:
 
 
 def cli_env(tmp_path: Path, api: FakeSlackApi, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI", "ANTHROPIC"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI", "ANTHROPIC"))
+    }
     env.update(
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
         AI_PROVIDER="offline",
@@ -85,11 +87,17 @@ async def test_http_bot_answers_a_signed_mention_and_stops_cleanly(tmp_path):
         try:
             await wait_healthy(port, proc)
             url = f"http://127.0.0.1:{port}/slack/events"
-            status, _, _ = await api.post_event(url, event_envelope(mention("List my servers", user="UADMIN", ts="1.1")))
+            status, _, _ = await api.post_event(
+                url, event_envelope(mention("List my servers", user="UADMIN", ts="1.1"))
+            )
             assert status == 200
-            bad, _, _ = await api.post_event(url, event_envelope(mention("x", user="UADMIN", ts="1.2")), secret="wrong")
+            bad, _, _ = await api.post_event(
+                url, event_envelope(mention("x", user="UADMIN", ts="1.2")), secret="wrong"
+            )
             assert bad == 401
-            await api.wait_for(lambda: any(not m.stream_open and m.text for m in api.bot_messages("C1", "1.1")))
+            await api.wait_for(
+                lambda: any(not m.stream_open and m.text for m in api.bot_messages("C1", "1.1"))
+            )
             assert "acme-web-1" in api.thread_text("C1", "1.1")
             assert api.bot_messages("C1", "1.2") == []
         finally:

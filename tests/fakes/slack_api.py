@@ -126,7 +126,9 @@ class FakeSlackApi:
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
-    def bot_messages(self, channel: str | None = None, thread_ts: str | None = None) -> list[Message]:
+    def bot_messages(
+        self, channel: str | None = None, thread_ts: str | None = None
+    ) -> list[Message]:
         """Messages the bot posted, oldest first, optionally in one channel and thread."""
         found = [
             m
@@ -139,14 +141,16 @@ class FakeSlackApi:
     def thread_text(self, channel: str, thread_ts: str) -> str:
         return "".join(m.text for m in self.bot_messages(channel, thread_ts))
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, predicate: Callable[[], Any], within_s: float = 10.0) -> Any:
+        deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             value = predicate()
             if value:
                 return value
             await asyncio.sleep(0.02)
-        raise AssertionError(f"timed out after {timeout} s; calls: {[c.method for c in self.calls]}")
+        raise AssertionError(
+            f"timed out after {within_s} s; calls: {[c.method for c in self.calls]}"
+        )
 
     # ---- the Web API ----
 
@@ -477,7 +481,9 @@ def message(
     return event
 
 
-def slash_command(text: str, *, user: str, channel: str = "C1", response_url: str) -> dict[str, str]:
+def slash_command(
+    text: str, *, user: str, channel: str = "C1", response_url: str
+) -> dict[str, str]:
     return {
         "token": "legacy-verification-token",
         "team_id": TEAM,

@@ -49,7 +49,7 @@ class Harness:
 
     async def settle(self) -> None:
         """Waits until every answer started so far is written."""
-        await self.bot.tasks.drain(timeout=20)
+        await self.bot.tasks.drain(within_s=20)
 
 
 @contextlib.asynccontextmanager
@@ -96,4 +96,4 @@ async def slack_app(
         try:
             yield harness
         finally:
-            await bot.tasks.drain(timeout=10)
+            await bot.tasks.drain(within_s=10)

@@ -42,8 +42,8 @@ class FakeSocketMode:
         """Called once the API server is listening, so that its port is known."""
         self.api.socket_url = f"ws://127.0.0.1:{self.api.port}/link?ticket=fake"
 
-    async def wait_connected(self, timeout: float = 10.0) -> None:
-        await asyncio.wait_for(self._connected.wait(), timeout)
+    async def wait_connected(self, within_s: float = 10.0) -> None:
+        await asyncio.wait_for(self._connected.wait(), within_s)
 
     async def _link(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
@@ -97,10 +97,10 @@ class FakeSocketMode:
         await self._ws.send_json(envelope)
         return envelope_id
 
-    async def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> Ack:
-        deadline = time.monotonic() + timeout
+    async def wait_ack(self, envelope_id: str, within_s: float = 5.0) -> Ack:
+        deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             if envelope_id in self.acks:
                 return self.acks[envelope_id]
             await asyncio.sleep(0.01)
-        raise AssertionError(f"envelope {envelope_id} was not acknowledged within {timeout} s")
+        raise AssertionError(f"envelope {envelope_id} was not acknowledged within {within_s} s")

@@ -311,3 +311,17 @@ async def test_ask_in_a_dm_answers_in_the_dm(world: DiscordWorld) -> None:
     assert [r.identity async for r in world.rt.store.audit.iter()] == [
         world.identity("developer", dm=True)
     ]
+
+
+async def test_link_from_a_dm_links_nobody(world: DiscordWorld) -> None:
+    victim = world.fake.user(world.fake.new_id(), "victim")
+    dm = world.fake.dm_channel(world.people["admin"])
+    member = {"name": "member", "type": 6, "value": victim["id"]}
+    data = command(
+        "link",
+        [member, text_option("user", DEMO_USERS["support"])],
+        resolved={"users": {victim["id"]: victim}},
+    )
+    _, sent = await run_command(world, "admin", data, channel=dm)
+    assert sent.body["flags"] == EPHEMERAL and "in your server" in sent.body["content"]
+    assert await world.rt.store.links.get(f"discord:@me:{victim['id']}") is None

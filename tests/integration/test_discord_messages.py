@@ -17,7 +17,6 @@ import pytest
 from adapters.discord.render import split_message
 from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
 from tests.fakes.discord_api import CONTENT_LIMIT, DiscordWorld, discord_world
-from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
 
 
 @pytest.fixture
@@ -309,7 +308,9 @@ async def test_a_slow_answer_does_not_hold_up_anyone_else(world: DiscordWorld) -
 
     world.rt.assistant.providers = [SlowOnlyForAudits(["one. ", "two. ", "three. ", "four."])]
     fake, channel = world.fake, world.guild.channel_id
-    slow = await fake.post_message(channel, world.people["admin"], "Explain audits", mention_bot=True)
+    slow = await fake.post_message(
+        channel, world.people["admin"], "Explain audits", mention_bot=True
+    )
     await fake.wait_for(lambda: world.bot_messages(slow["id"]), what="the slow answer to start")
     quick = await fake.post_message(channel, world.people["developer"], "Hi", mention_bot=True)
     await world.wait_answered(quick["id"])
@@ -319,9 +320,14 @@ async def test_a_slow_answer_does_not_hold_up_anyone_else(world: DiscordWorld) -
 
 
 async def test_a_provider_failure_mid_answer_replaces_the_partial_text(world: DiscordWorld) -> None:
-    world.rt.assistant.providers = [
-        ScriptedProvider([ScriptedTurn(text=["The answer is "], error=ProviderError("server", "boom"))])
-    ]
+    @dataclass
+    class FailsMidway(PacedProvider):
+        async def turn(self, system, messages, tools):  # type: ignore[override]
+            yield TextDelta("The answer is ")
+            await asyncio.sleep(0.3)  # long enough for the partial text to be on screen
+            raise ProviderError("server", "upstream 502", provider=self.name)
+
+    world.rt.assistant.providers = [FailsMidway([])]
     asked = await world.fake.post_message(
         world.guild.channel_id, world.people["admin"], "Anything", mention_bot=True
     )
@@ -329,9 +335,11 @@ async def test_a_provider_failure_mid_answer_replaces_the_partial_text(world: Di
         lambda: [m for m in world.bot_messages(asked["id"]) if "try again" in m["content"]],
         what="the failure shown",
     )
-    assert world.fake.calls_to("POST", rf"/channels/{asked['id']}/messages")[0].body[
-        "content"
-    ].startswith("The answer is"), "the partial answer was on screen first"
+    assert (
+        world.fake.calls_to("POST", rf"/channels/{asked['id']}/messages")[0]
+        .body["content"]
+        .startswith("The answer is")
+    ), "the partial answer was on screen first"
     assert len(world.bot_messages(asked["id"])) == 1
     assert "The answer is" not in shown[0]["content"]
     assert [r.result.value for r in await audit_rows(world)] == ["failed"]

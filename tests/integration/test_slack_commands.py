@@ -43,7 +43,9 @@ async def test_prompts_come_as_buttons_and_a_press_asks_in_a_thread(sqlite_url):
         assert [b["value"] for b in buttons] == suggested_prompts("servers")
 
         press = {"type": "button", "block_id": "suggested_prompts", **buttons[1]}
-        payload = block_action(press, user="UDEV", message_ts="10.1", response_url=h.api.response_url())
+        payload = block_action(
+            press, user="UDEV", message_ts="10.1", response_url=h.api.response_url()
+        )
         status, _, seconds = await h.send(payload, form=True)
         assert status == 200 and seconds < 1.0
         await h.settle()
@@ -102,12 +104,20 @@ async def test_home_tab_shows_usage_and_prompt_buttons(sqlite_url):
         assert (await h.send(event_envelope(opened)))[0] == 200
         await h.settle()
         [publish] = h.api.calls_of("views.publish")
-        view = json.loads(publish.args["view"]) if isinstance(publish.args["view"], str) else publish.args["view"]
+        view = (
+            json.loads(publish.args["view"])
+            if isinstance(publish.args["view"], str)
+            else publish.args["view"]
+        )
         assert publish.args["user_id"] == "UADMIN"
-        assert any("Your usage this month" in (b.get("text") or {}).get("text", "") for b in view["blocks"])
+        assert any(
+            "Your usage this month" in (b.get("text") or {}).get("text", "") for b in view["blocks"]
+        )
 
         press = {"type": "button", "action_id": "ask_prompt_0", "value": "List my databases"}
-        payload = block_action(press, user="UADMIN", channel=None, view={"id": "V1", "type": "home"})
+        payload = block_action(
+            press, user="UADMIN", channel=None, view={"id": "V1", "type": "home"}
+        )
         await h.send(payload, form=True)
         await h.settle()
         assert h.api.calls_of("conversations.open")[0].args["users"] == "UADMIN"
@@ -134,7 +144,14 @@ async def test_assistant_panel_sets_prompts_and_answers_its_thread(sqlite_url):
         assert (prompts.args["channel_id"], prompts.args["thread_ts"]) == ("D1", "20.1")
         assert prompts.args["title"] and len(prompts.args["prompts"]) == 3
 
-        asked = message("List my servers", user="UADMIN", channel="D1", ts="20.3", thread_ts="20.1", channel_type="im")
+        asked = message(
+            "List my servers",
+            user="UADMIN",
+            channel="D1",
+            ts="20.3",
+            thread_ts="20.1",
+            channel_type="im",
+        )
         await h.send(event_envelope(asked))
         await h.settle()
         [status] = h.api.calls_of("assistant.threads.setStatus")
@@ -155,7 +172,15 @@ async def test_messages_tab_of_the_agent_experience_gets_prompts(sqlite_url):
 
 async def test_bots_own_panel_messages_are_not_answered(sqlite_url):
     async with slack_app(sqlite_url) as h:
-        own = message("hi", user=BOT_USER, channel="D1", ts="30.2", thread_ts="30.1", channel_type="im", bot_id="BBOT")
+        own = message(
+            "hi",
+            user=BOT_USER,
+            channel="D1",
+            ts="30.2",
+            thread_ts="30.1",
+            channel_type="im",
+            bot_id="BBOT",
+        )
         await h.send(event_envelope(own))
         await h.settle()
         assert [c.method for c in h.api.calls if c.method != "auth.test"] == []

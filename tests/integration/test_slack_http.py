@@ -27,7 +27,7 @@ from tests.fakes.slack_harness import SLACK_USERS, UNKNOWN_USER, slack_app
 async def test_mention_is_acked_then_streamed_into_its_thread(sqlite_url, caplog):
     caplog.set_level(logging.DEBUG)
     async with slack_app(sqlite_url) as h:
-        status, body, seconds = await h.send(
+        status, _, seconds = await h.send(
             event_envelope(mention("List my servers", user="UADMIN", ts="100.1"))
         )
         assert status == 200
@@ -81,7 +81,9 @@ async def test_thread_replies_are_answered_only_where_the_bot_talks(sqlite_url):
     async with slack_app(sqlite_url) as h:
         await h.send(event_envelope(mention("List my servers", user="UADMIN", ts="200.1")))
         await h.settle()
-        follow_up = message("and my domains?", user="UADMIN", channel="C1", ts="200.2", thread_ts="200.1")
+        follow_up = message(
+            "and my domains?", user="UADMIN", channel="C1", ts="200.2", thread_ts="200.1"
+        )
         elsewhere = message("unrelated", user="UADMIN", channel="C1", ts="300.2", thread_ts="300.1")
         top_level = message("List my servers", user="UADMIN", channel="C1", ts="400.1")
         for event in (follow_up, elsewhere, top_level):
@@ -99,7 +101,9 @@ async def test_a_mention_inside_a_thread_gets_one_answer(sqlite_url):
         text = f"<@{BOT_USER}> List my domains"
         twin = message(text, user="UADMIN", channel="C1", ts="500.2", thread_ts="500.1")
         await h.send(event_envelope(twin))
-        await h.send(event_envelope(mention("List my domains", user="UADMIN", ts="500.2", thread_ts="500.1")))
+        await h.send(
+            event_envelope(mention("List my domains", user="UADMIN", ts="500.2", thread_ts="500.1"))
+        )
         await h.settle()
         assert len(h.api.calls_of("chat.startStream")) == 2
 
@@ -120,11 +124,29 @@ async def test_own_bot_edit_and_join_messages_are_ignored(sqlite_url):
         await h.settle()
         calls_before = len(h.api.calls)
         ignored = [
-            message("mine", user=BOT_USER, channel="C1", ts="700.2", thread_ts="700.1", bot_id="BBOT"),
-            message("beep", user="UOTHER", channel="C1", ts="700.3", thread_ts="700.1", bot_id="B2"),
-            message("x", user="UADMIN", channel="C1", ts="700.4", thread_ts="700.1", subtype="message_changed"),
+            message(
+                "mine", user=BOT_USER, channel="C1", ts="700.2", thread_ts="700.1", bot_id="BBOT"
+            ),
+            message(
+                "beep", user="UOTHER", channel="C1", ts="700.3", thread_ts="700.1", bot_id="B2"
+            ),
+            message(
+                "x",
+                user="UADMIN",
+                channel="C1",
+                ts="700.4",
+                thread_ts="700.1",
+                subtype="message_changed",
+            ),
             message("joined", user="UADMIN", channel="C1", ts="700.5", subtype="channel_join"),
-            message("hi", user="UADMIN", channel="D1", ts="700.6", channel_type="im", subtype="bot_message"),
+            message(
+                "hi",
+                user="UADMIN",
+                channel="D1",
+                ts="700.6",
+                channel_type="im",
+                subtype="bot_message",
+            ),
         ]
         for event in ignored:
             assert (await h.send(event_envelope(event)))[0] == 200

@@ -31,7 +31,9 @@ async def ask(h, ts: str, question: str = "Show me a summary of all resources") 
 async def test_long_stream_continues_in_new_messages_without_repeating(sqlite_url):
     api = FakeSlackApi(SLACK_USERS, stream_limit=9000)  # Slack says msg_too_long past this
     async with api, slack_app(sqlite_url, api=api) as h:
-        h.rt.assistant.providers[:] = [answer_by(*[LONG[i : i + 700] for i in range(0, len(LONG), 700)])]
+        h.rt.assistant.providers[:] = [
+            answer_by(*[LONG[i : i + 700] for i in range(0, len(LONG), 700)])
+        ]
         await ask(h, "1.1")
         messages = h.api.bot_messages("C1", "1.1")
         assert len(messages) >= 5
