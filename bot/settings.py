@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     stackdock_snapshot: Path | None = None  # None means the bundled demo snapshot
     convex_url: str | None = None
     convex_deploy_key: SecretStr | None = None
+    convex_poll_s: float = Field(default=5.0, gt=0)  # the syncer's pause between delta polls
+    sync_backoff_max_s: float = Field(default=300.0, gt=0)  # longest wait after failures
+    mirror_refresh_s: float = Field(default=5.0, gt=0)  # bot processes' check for new data
 
     ai_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
     ai_model: str | None = None

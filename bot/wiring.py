@@ -14,11 +14,13 @@ from core.assistant import Assistant, AssistantConfig
 from core.commands import ChatCommands
 from core.identity import IdentityResolver
 from core.limits import LimitPolicy, Limits
+from core.metrics import MIRROR_AGE_SECONDS
 from core.ports import Provider
 from core.providers.offline import OfflineProvider
 from core.stackdock.demo import load_demo
 from core.stackdock.mirror import InMemoryMirror
-from core.stackdock.snapshot import load_snapshot
+from core.stackdock.snapshot import SnapshotLoad
+from core.stackdock.sources import SnapshotSource, StoreFollower, every
 from core.store.database import SqlStore, open_store
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class Runtime:
     mirror: InMemoryMirror
     assistant: Assistant
     commands: ChatCommands
+    refresher: SnapshotSource | StoreFollower | None = None
 
 
 def build_provider(name: str, settings: Settings, *, primary: bool) -> Provider:
@@ -77,19 +80,69 @@ def build_providers(settings: Settings) -> list[Provider]:
     return providers
 
 
-async def load_mirror(settings: Settings, mirror: InMemoryMirror) -> None:
-    """Fills the mirror from the configured snapshot, or the bundled demo."""
-    now = utc_now()
-    if settings.stackdock_snapshot is None:
-        loaded = await asyncio.to_thread(load_demo, now)
+def snapshot_source(settings: Settings) -> SnapshotSource | None:
+    """The configured snapshot, watched for changes; None for live sync or the bundled demo."""
+    if settings.convex_url or settings.stackdock_snapshot is None:
+        return None
+    path = settings.stackdock_snapshot
+    if not path.exists():
+        raise SettingsError(f"STACKDOCK_SNAPSHOT: no such file or directory: {path}")
+    return SnapshotSource(path)
+
+
+async def load_mirror(
+    settings: Settings, mirror: InMemoryMirror, store: SqlStore | None = None
+) -> SnapshotSource | StoreFollower | None:
+    """Fills the mirror from its source; returns what can refresh it later, if anything.
+
+    With CONVEX_URL set, the data is the store's copy that `sync` keeps current, so bot processes
+    never call Convex themselves. Before the first sync the mirror stays empty and `/readyz`
+    says so. Without a store the copy is read through a short-lived one (the admin commands).
+    """
+    if settings.convex_url:
+        if store is None:
+            own = await open_store(settings.database_url)
+            try:
+                await StoreFollower(own.mirror, mirror).refresh()
+            finally:
+                await own.close()
+            return None
+        follower = StoreFollower(store.mirror, mirror)
+        if not await follower.refresh():
+            log.warning("no StackDock data in the database yet: is `stackdock-assistant sync` running?")
+        return follower
+    source = snapshot_source(settings)
+    if source is None:
+        loaded = await asyncio.to_thread(load_demo, utc_now())
+        for problem in loaded.problems:
+            log.warning("snapshot: %s", problem)
     else:
-        path = settings.stackdock_snapshot
-        if not path.exists():
-            raise SettingsError(f"STACKDOCK_SNAPSHOT: no such file or directory: {path}")
-        loaded = await asyncio.to_thread(load_snapshot, path)
-    for problem in loaded.problems:
-        log.warning("snapshot: %s", problem)
+        loaded = await source.load()
     mirror.replace(loaded.tables, loaded.as_of)
+    return source
+
+
+async def follow_mirror(
+    settings: Settings, mirror: InMemoryMirror, refresher: SnapshotSource | StoreFollower | None
+) -> None:
+    """Keeps the mirror current for as long as the process runs (a task; cancel to stop)."""
+    if isinstance(refresher, StoreFollower):
+        await every(settings.mirror_refresh_s, refresher.refresh, "mirror refresh from the store")
+    elif isinstance(refresher, SnapshotSource):
+
+        async def apply(loaded: SnapshotLoad) -> None:
+            mirror.replace(loaded.tables, loaded.as_of)
+
+        await every(
+            settings.mirror_refresh_s,
+            lambda: refresher.reload_if_changed(apply),
+            "snapshot reload",
+        )
+
+
+def _mirror_age(mirror: InMemoryMirror) -> float:
+    as_of = mirror.as_of
+    return (utc_now() - as_of).total_seconds() if as_of is not None else float("nan")
 
 
 def limit_policy(settings: Settings) -> LimitPolicy:
@@ -107,7 +160,9 @@ async def build_runtime(settings: Settings) -> Runtime:
     )
     try:
         mirror = InMemoryMirror()
-        await load_mirror(settings, mirror)
+        refresher = await load_mirror(settings, mirror, store)
+        # Computed at scrape time, so the gauge ages between refreshes as the data does.
+        MIRROR_AGE_SECONDS.set_function(lambda: _mirror_age(mirror))
         assistant = Assistant(
             store=store,
             mirror=mirror,
@@ -126,13 +181,19 @@ async def build_runtime(settings: Settings) -> Runtime:
         mirror=mirror,
         assistant=assistant,
         commands=ChatCommands(assistant, utc_now),
+        refresher=refresher,
     )
 
 
 @contextlib.asynccontextmanager
 async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """A built runtime whose mirror follows its source in the background while it is open."""
     built = await build_runtime(settings)
+    follower = asyncio.create_task(follow_mirror(settings, built.mirror, built.refresher))
     try:
         yield built
     finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
         await built.store.close()

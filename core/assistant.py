@@ -39,7 +39,7 @@ from core.ports import Mirror, Provider, Store
 from core.prompts import system_prompt
 from core.providers.loop import LoopDone, LoopOutcome, run_tool_loop
 from core.providers.window import context_window, fit_history
-from core.redact import scrub_text
+from core.redact import StreamScrubber, scrub_text
 from core.tools import OrgTools
 
 log = logging.getLogger(__name__)
@@ -208,6 +208,7 @@ class Assistant:
         )
         tools = OrgTools(self.mirror, principal, now=self.clock)
         outcome: LoopOutcome | None = None
+        scrubber = StreamScrubber()
         try:
             async for event in run_tool_loop(
                 self.providers, system, messages, tools, max_steps=self.config.max_steps
@@ -218,11 +219,16 @@ class Assistant:
                     record.tools.append(event.name)
                     yield event
                 elif isinstance(event, TextDelta):
-                    yield event
+                    clean = scrubber.feed(event.text)
+                    if clean:
+                        yield TextDelta(clean)
         except ProviderError as error:
             yield await self._fail(record, principal, error, started)
             return
         assert outcome is not None, "the tool loop ends with LoopDone"
+        rest = scrubber.flush()
+        if rest:
+            yield TextDelta(rest)
         answer = scrub_text(outcome.text)
         record.result = Outcome.ANSWERED
         record.answer = _content(answer, self.config.store_content)

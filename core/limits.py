@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from core.budget_notices import BudgetNotices
 from core.identity import Refusal
 from core.models import Outcome, Principal
 from core.ports import Store
@@ -65,10 +66,17 @@ class LimitPolicy:
 
 
 class Limits:
-    def __init__(self, store: Store, policy: LimitPolicy, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        policy: LimitPolicy,
+        clock: Callable[[], datetime],
+        notices: BudgetNotices | None = None,
+    ) -> None:
         self._store = store
         self.policy = policy
         self._clock = clock
+        self._notices = notices
 
     async def check(self, principal: Principal) -> Refusal | None:
         """Refuses when over budget or over a window; an admitted question uses one slot.
@@ -89,6 +97,10 @@ class Limits:
         if budget is None:
             return None
         spent = await self._store.usage.spend(principal.org_id, month_start(now))
+        if self._notices is not None:
+            # Every question reads the month's spend anyway, so this is where crossing 80%
+            # is first seen: the notice goes out with the first question after it.
+            await self._notices.observe(principal.org_id, spent, budget, now)
         if spent < budget:
             return None
         wait = (next_month_start(now) - now).total_seconds()

@@ -69,9 +69,9 @@ def all_prompts() -> list[str]:
 
 HELP_TEXT = """\
 I'm the StackDock assistant. Ask me about your organisation's infrastructure:
-• "What's the status of my infrastructure?" or "Any critical issues I should know about?"
-• "How many servers do I have by provider?", "List my Vercel web services"
-• "Which domains expire soon?", "Which monitors are down?"
+- "What's the status of my infrastructure?" or "Any critical issues I should know about?"
+- "How many servers do I have by provider?", "List my Vercel web services"
+- "Which domains expire soon?", "Which monitors are down?"
 Commands: `ask <question>`, `prompts [servers|web-services|domains|databases|problems]`,
 `usage`, `link`, `help`. I only read data; I never change your infrastructure."""
 

@@ -234,3 +234,28 @@ class SecretFilter(logging.Filter):
             elif isinstance(value, str):
                 setattr(record, key, scrub_text(value))
         return True
+
+
+class StreamScrubber:
+    """Scrubs streamed text at boundaries no secret pattern spans: line ends, or a space once
+    `max_hold` characters are waiting. The concatenated output equals scrub_text of the whole,
+    line by line, so a streamed answer and its final text agree.
+    """
+
+    def __init__(self, max_hold: int = 240) -> None:
+        self._pending = ""
+        self._max_hold = max_hold
+
+    def feed(self, text: str) -> str:
+        self._pending += text
+        cut = self._pending.rfind("\n") + 1
+        if cut == 0 and len(self._pending) > self._max_hold:
+            cut = self._pending.rfind(" ", 0, len(self._pending) - 64) + 1
+        if cut <= 0:
+            return ""
+        ready, self._pending = self._pending[:cut], self._pending[cut:]
+        return scrub_text(ready)
+
+    def flush(self) -> str:
+        rest, self._pending = self._pending, ""
+        return scrub_text(rest)

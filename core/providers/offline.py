@@ -67,7 +67,7 @@ def _answer(plan: Plan, results: list[tuple[str, Any]]) -> str:
     if plan.intent == "help":
         return HELP_TEXT
     if plan.intent == "unknown":
-        return UNKNOWN_TEXT + "\n".join(f"• {p}" for p in suggested_prompts())
+        return UNKNOWN_TEXT + "\n".join(f"- {p}" for p in suggested_prompts())
     by_tool: dict[str, Mapping[str, Any]] = {}
     for name, content in results:
         if isinstance(content, Mapping) and content.get("error"):

@@ -56,7 +56,7 @@ def _problem_line(problem: Mapping[str, Any]) -> str:
     severity = str(problem.get("severity") or "").upper()
     prefix = f"**{severity}** " if severity else ""
     kind = label(problem.get("kind"))
-    return f"• {prefix}{kind[:-1] if kind.endswith('s') else kind} `{problem.get('name')}`: " + str(
+    return f"- {prefix}{kind[:-1] if kind.endswith('s') else kind} `{problem.get('name')}`: " + str(
         problem.get("detail") or ""
     )
 
@@ -93,7 +93,7 @@ def _list_block(
     ]
     for item in items:
         facts = [str(item[f]) for f in ("provider", "status", *show) if item.get(f)]
-        lines.append(f"• `{item_name(item)}`" + (f" ({', '.join(facts)})" if facts else ""))
+        lines.append(f"- `{item_name(item)}`" + (f" ({', '.join(facts)})" if facts else ""))
     if content.get("note"):
         lines.append(f"_{content['note']}_")
     return lines
@@ -121,7 +121,7 @@ def compose(plan: Plan, results: Mapping[str, Mapping[str, Any]]) -> str:
             return f"You have **{total}** {what}."
         by = content.get("group_by") or "kind"
         lines = [f"You have **{total}** {what}, by {by}:"]
-        lines += [f"• {label(k) if by == 'kind' else k}: {n}" for k, n in pairs]
+        lines += [f"- {label(k) if by == 'kind' else k}: {n}" for k, n in pairs]
         return "\n".join(lines)
     if intent == "list":
         return "\n".join(_list_block(results.get("list_resources", {}), plan.kind))
@@ -130,7 +130,7 @@ def compose(plan: Plan, results: Mapping[str, Mapping[str, Any]]) -> str:
         item = content.get("item") or content
         lines = [f"**{item_name(item)}**"]
         lines += [
-            f"• {k}: {v}"
+            f"- {k}: {v}"
             for k, v in item.items()
             if k not in NAME_FIELDS and v not in (None, "", {})
         ]
@@ -157,6 +157,6 @@ def compose(plan: Plan, results: Mapping[str, Mapping[str, Any]]) -> str:
         if not engines:
             return "You have no databases in StackDock."
         return "Your database engines:\n" + "\n".join(
-            f"• {e}: {n}" for e, n in engines.most_common()
+            f"- {e}: {n}" for e, n in engines.most_common()
         )
     return "I couldn't work that out."

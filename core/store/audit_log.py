@@ -1,8 +1,13 @@
-"""The audit trail: one hash-chained row per question, plus feedback kept beside the chain."""
+"""The audit trail: one hash-chained row per question, plus feedback kept beside the chain.
+
+A prune deletes the oldest rows and records, in `sync_state`, the anchor: the hash the oldest
+kept row chains to. Verifying from the anchor still proves every kept row intact and in order.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -10,14 +15,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.audit import GENESIS, seal
-from core.models import AuditRecord, Outcome
+from core.audit import GENESIS, seal, utc
+from core.models import AuditRecord, Outcome, PruneResult
 from core.store.dialects import upsert
 from core.store.locks import KeyedLocks
-from core.store.tables import audit_events, audit_feedback
+from core.store.tables import audit_events, audit_feedback, sync_state
 
 CHAIN_LOCK = "stackdock-assistant:audit-chain"
 BATCH = 1000
+ANCHOR_KEY = "audit:anchor"
+# Rows deleted per transaction: each batch holds the chain lock, so questions wait for one
+# batch at most, never for the whole prune.
+PRUNE_BATCH = 10_000
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(AuditRecord))
 
@@ -81,3 +90,45 @@ class SqlAuditRepo:
                 return False
             await upsert(conn, audit_feedback, row)
         return True
+
+    async def anchor(self) -> str | None:
+        stmt = sa.select(sync_state.c.value).where(sync_state.c.key == ANCHOR_KEY)
+        async with self._engine.connect() as conn:
+            value = await conn.scalar(stmt)
+        return None if value is None else json.loads(value)["prev_hash"]
+
+    async def prune(self, before: datetime) -> PruneResult:
+        ids = audit_events.c.id
+        async with self._engine.connect() as conn:
+            boundary = await conn.scalar(
+                sa.select(sa.func.min(ids)).where(audit_events.c.timestamp >= before)
+            )
+            # Everything is older: keep the newest row anyway, so new rows still chain to it.
+            boundary = boundary or await conn.scalar(sa.select(sa.func.max(ids)))
+        if boundary is None:
+            return PruneResult(0, None, await self.anchor())
+        deleted = 0
+        while True:
+            async with self._locks.transaction(CHAIN_LOCK) as conn:
+                lowest = await conn.scalar(sa.select(sa.func.min(ids)))
+                if lowest is None or lowest >= boundary:
+                    break
+                cut = min(boundary, lowest + PRUNE_BATCH)
+                await conn.execute(sa.delete(audit_feedback).where(audit_feedback.c.audit_id < cut))
+                deleted += (await conn.execute(sa.delete(audit_events).where(ids < cut))).rowcount
+                first = (
+                    await conn.execute(
+                        sa.select(ids, audit_events.c.prev_hash)
+                        .where(ids >= cut)
+                        .order_by(ids)
+                        .limit(1)
+                    )
+                ).one()
+                # In the same transaction as the delete: the anchor and the rows never disagree.
+                anchor = {
+                    "prev_hash": first.prev_hash,
+                    "first_id": first.id,
+                    "pruned_before": utc(before).isoformat(),
+                }
+                await upsert(conn, sync_state, {"key": ANCHOR_KEY, "value": json.dumps(anchor)})
+        return PruneResult(deleted, lowest, await self.anchor())

@@ -17,7 +17,15 @@ from decimal import Decimal
 from typing import Any
 
 from core.audit import GENESIS, quantize_cost, seal, utc
-from core.models import Admission, AuditRecord, Binding, ChatMessage, ToolCall, UsageRecord
+from core.models import (
+    Admission,
+    AuditRecord,
+    Binding,
+    ChatMessage,
+    PruneResult,
+    ToolCall,
+    UsageRecord,
+)
 from core.ports import Document
 
 KEEP_CLAIMS = timedelta(days=1)
@@ -86,13 +94,16 @@ class MemoryAuditRepo:
     def __init__(self) -> None:
         self.rows: list[AuditRecord] = []
         self.feedback: dict[tuple[int, str], int] = {}
+        self.anchor_hash: str | None = None
+        self._next_id = 1  # ids are never reused, as a database sequence never reuses them
 
     async def append(self, record: AuditRecord) -> AuditRecord:
         return self.append_now(record)
 
     def append_now(self, record: AuditRecord) -> AuditRecord:
         sealed = seal(copy.deepcopy(record), self.rows[-1].hash if self.rows else GENESIS)
-        sealed.id = len(self.rows) + 1
+        sealed.id = self._next_id
+        self._next_id += 1
         self.rows.append(sealed)
         return copy.deepcopy(sealed)
 
@@ -102,10 +113,27 @@ class MemoryAuditRepo:
                 yield copy.deepcopy(row)
 
     async def set_feedback(self, audit_id: int, identity: str, value: int) -> bool:
-        if not 1 <= audit_id <= len(self.rows):  # ids are positions, as nothing is deleted
+        if not any(row.id == audit_id for row in self.rows):
             return False
         self.feedback[(audit_id, identity)] = value
         return True
+
+    async def anchor(self) -> str | None:
+        return self.anchor_hash
+
+    async def prune(self, before: datetime) -> PruneResult:
+        before = utc(before)
+        if not self.rows:
+            return PruneResult(0, None, self.anchor_hash)
+        # The first row at or after `before`, else the newest row: it is always kept.
+        keep = next((i for i, row in enumerate(self.rows) if row.timestamp >= before), None)
+        keep = len(self.rows) - 1 if keep is None else keep
+        gone = {row.id for row in self.rows[:keep]}
+        self.rows = self.rows[keep:]
+        self.feedback = {k: v for k, v in self.feedback.items() if k[0] not in gone}
+        if gone:
+            self.anchor_hash = self.rows[0].prev_hash
+        return PruneResult(len(gone), self.rows[0].id, self.anchor_hash)
 
 
 class MemoryUsageRepo:
@@ -169,6 +197,20 @@ class MemoryEventRepo:
         return inserted
 
 
+class MemoryMarkerRepo:
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    async def mark(self, key: str, value: str) -> bool:
+        if key in self.values:
+            return False
+        self.values[key] = value
+        return True
+
+    async def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+
 class MemoryMirrorRepo:
     def __init__(self) -> None:
         self.tables: dict[str, dict[str, dict[str, Any]]] = {}
@@ -220,6 +262,7 @@ class MemoryStore:
         self.rate_limits = MemoryRateLimitRepo()
         self.events = MemoryEventRepo()
         self.mirror = MemoryMirrorRepo()
+        self.markers = MemoryMarkerRepo()
         self.closed = False
 
     async def record_exchange(

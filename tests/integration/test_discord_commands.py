@@ -325,3 +325,28 @@ async def test_link_from_a_dm_links_nobody(world: DiscordWorld) -> None:
     _, sent = await run_command(world, "admin", data, channel=dm)
     assert sent.body["flags"] == EPHEMERAL and "in your server" in sent.body["content"]
     assert await world.rt.store.links.get(f"discord:@me:{victim['id']}") is None
+
+
+async def test_ask_inside_an_answer_thread_continues_that_conversation(world: DiscordWorld) -> None:
+    fake = world.fake
+    asked = await fake.post_message(
+        world.guild.channel_id, world.people["admin"], "List my domains", mention_bot=True
+    )
+    thread_id = asked["id"]
+    await world.wait_answered(thread_id)
+    interaction = await fake.interact(
+        world.people["admin"],
+        thread_id,
+        type=2,
+        data=command("ask", [text_option("question", "How many servers do I have?")]),
+    )
+    await fake.wait_for(lambda: len(world.bot_messages(thread_id)) == 3, what="asked + answer")
+    shown = await world.wait_answered(thread_id)
+    assert shown[1]["content"].endswith("asked: How many servers do I have?")
+    assert [e.body["content"] for e in original_edits(world, interaction)] == ["Answering below."]
+    assert len(fake.calls_to("POST", r"/channels/\d+/messages/\d+/threads")) == 1
+    history = await world.rt.store.conversations.history(f"discord:thread:{thread_id}", 10)
+    assert [m.content for m in history if m.role == "user"] == [
+        "List my domains",
+        "How many servers do I have?",
+    ]

@@ -343,3 +343,11 @@ async def test_a_provider_failure_mid_answer_replaces_the_partial_text(world: Di
     assert len(world.bot_messages(asked["id"])) == 1
     assert "The answer is" not in shown[0]["content"]
     assert [r.result.value for r in await audit_rows(world)] == ["failed"]
+
+
+async def test_help_by_mention_is_a_reply_with_the_help_text(world: DiscordWorld) -> None:
+    channel = world.guild.channel_id
+    await world.fake.post_message(channel, world.people["stranger"], "help", mention_bot=True)
+    [shown] = await world.fake.wait_for(lambda: world.bot_messages(channel), what="help")
+    assert shown["content"] == world.rt.commands.help_text()
+    assert not await audit_rows(world), "help is not a question"

@@ -159,3 +159,24 @@ def test_secret_filter_scrubs_message_args_extras_and_tracebacks() -> None:
     assert "calling with token" in output and "RuntimeError" in output
     for secret in DEMO_SECRETS[:2]:
         assert secret not in output
+
+
+def test_stream_scrubber_catches_a_secret_split_across_deltas():
+    from core.redact import StreamScrubber
+
+    secret = "sdk_live_FAKE_DEMO_SECRET_9f8e7d6c5b4a"
+    text = f"Your token is {secret} and\nBearer abcdef1234567890XYZ done.\nlast line"
+    scrubber = StreamScrubber()
+    pieces = [text[i : i + 5] for i in range(0, len(text), 5)]
+    out = "".join(scrubber.feed(p) for p in pieces) + scrubber.flush()
+    assert secret not in out and "abcdef1234567890XYZ" not in out
+    assert out == "\n".join(scrub_text(line) for line in text.split("\n"))
+    assert out.endswith("last line")
+
+
+def test_stream_scrubber_releases_long_lines_without_waiting_for_the_end():
+    from core.redact import StreamScrubber
+
+    scrubber = StreamScrubber(max_hold=100)
+    released = scrubber.feed("word " * 60)
+    assert released and len(released) < 300
