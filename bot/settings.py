@@ -6,14 +6,37 @@ where they exist, the SDKs' own.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./stackdock-assistant.db"
+
+
+def parse_mapping(value: object) -> object:
+    """`{"Client": 10}` (JSON) or `Client=10,Support=20`; blank means empty. Values stay text
+    here, so pydantic reports a bad number under the setting's own name."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"not a JSON object: {exc}") from None
+    pairs = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, number = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected NAME=VALUE, got {item!r}")
+        pairs[key.strip()] = number.strip()
+    return pairs
 
 
 class Settings(BaseSettings):
@@ -51,6 +74,10 @@ class Settings(BaseSettings):
     rate_limit_per_hour: int = Field(default=50, ge=0)
     org_rate_limit_per_hour: int | None = Field(default=None, ge=0)
     org_monthly_budget_usd: Decimal | None = Field(default=None, ge=0)
+    # Role name (any case) -> questions per user per hour, e.g. "Client=10,Support=20".
+    role_rate_limits: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    # Org id -> monthly budget in USD, overriding ORG_MONTHLY_BUDGET_USD for that org.
+    org_budgets_usd: Annotated[dict[str, Decimal], NoDecode] = Field(default_factory=dict)
     audit_store_content: bool = True
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "INFO"
@@ -73,6 +100,27 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         # `.env` templates leave `NAME=` lines; they mean "unset", not "empty string".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("role_rate_limits", "org_budgets_usd", mode="before")
+    @classmethod
+    def _mapping(cls, value: object) -> object:
+        return parse_mapping(value)
+
+    @field_validator("role_rate_limits")
+    @classmethod
+    def _limits_not_negative(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [name for name, limit in value.items() if limit < 0]
+        if bad:
+            raise ValueError(f"negative limit for {', '.join(bad)} (0 means unlimited)")
+        return value
+
+    @field_validator("org_budgets_usd")
+    @classmethod
+    def _budgets_not_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        bad = [org for org, budget in value.items() if budget < 0 or not budget.is_finite()]
+        if bad:
+            raise ValueError(f"budget must be a non-negative amount for {', '.join(bad)}")
+        return value
 
     def resolved_provider(self) -> str:
         """`auto` picks openai if its key is set, else anthropic, else offline."""

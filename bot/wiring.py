@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.settings import Settings, SettingsError
 from core.assistant import Assistant, AssistantConfig
+from core.budget_notices import BudgetNotices, LogNotifier, Notifiers
 from core.commands import ChatCommands
 from core.identity import IdentityResolver
 from core.limits import LimitPolicy, Limits
@@ -38,6 +39,8 @@ class Runtime:
     assistant: Assistant
     commands: ChatCommands
     refresher: SnapshotSource | StoreFollower | None = None
+    # Who hears about budgets: a log line always; a platform adds its DM notifier on start.
+    notifiers: Notifiers = field(default_factory=lambda: Notifiers(LogNotifier()))
 
 
 def build_provider(name: str, settings: Settings, *, primary: bool) -> Provider:
@@ -149,7 +152,9 @@ def limit_policy(settings: Settings) -> LimitPolicy:
     return LimitPolicy(
         per_user_per_hour=settings.rate_limit_per_hour,
         per_org_per_hour=settings.org_rate_limit_per_hour,
+        role_per_hour=dict(settings.role_rate_limits),
         org_budget_usd=settings.org_monthly_budget_usd,
+        org_budgets_usd=dict(settings.org_budgets_usd),
     )
 
 
@@ -163,12 +168,14 @@ async def build_runtime(settings: Settings) -> Runtime:
         refresher = await load_mirror(settings, mirror, store)
         # Computed at scrape time, so the gauge ages between refreshes as the data does.
         MIRROR_AGE_SECONDS.set_function(lambda: _mirror_age(mirror))
+        notifiers = Notifiers(LogNotifier())
+        notices = BudgetNotices(store, mirror, notifiers)
         assistant = Assistant(
             store=store,
             mirror=mirror,
             providers=providers,
             identity=IdentityResolver(mirror, store),
-            limits=Limits(store, limit_policy(settings), utc_now),
+            limits=Limits(store, limit_policy(settings), utc_now, notices),
             clock=utc_now,
             config=AssistantConfig(store_content=settings.audit_store_content),
         )
@@ -182,6 +189,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         assistant=assistant,
         commands=ChatCommands(assistant, utc_now),
         refresher=refresher,
+        notifiers=notifiers,
     )
 
 

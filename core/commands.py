@@ -5,6 +5,8 @@ Adapters call these; the wording is here so that Slack and Discord say the same 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +17,9 @@ from core.identity import Refusal
 from core.limits import month_start
 from core.models import Inbound, Principal
 from core.prompts import HELP_TEXT
-from core.usage import UsageTotals, totals
+from core.usage import UsageTotals, totals, usage_report
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +28,8 @@ class UsageView:
     own: UsageTotals | None
     org: UsageTotals | None  # only for ai:full members
     org_id: str | None
+    chart_png: bytes | None = None  # the org's daily questions and cost; ai:full members only
+    chart_name: str = "stackdock-usage.png"
 
 
 class ChatCommands:
@@ -48,7 +54,8 @@ class ChatCommands:
         principal = await self._assistant.resolve(inbound)
         if isinstance(principal, Refusal):
             return UsageView(principal.text, None, None, None)
-        since = month_start(self._clock())
+        now = self._clock()
+        since = month_start(now)
         own = await totals(self._store, principal.org_id, since, principal.user_id)
         lines = [f"**Your usage this month** ({principal.org_name}): {own.line()}"]
         org = None
@@ -57,8 +64,26 @@ class ChatCommands:
             lines.append(f"**{principal.org_name} this month**: {org.line()}")
             budget = self._assistant.limits.policy.budget_for(principal.org_id)
             if budget is not None:
-                lines.append(f"Monthly budget: ${budget:.2f} ({org.cost_usd / budget:.0%} used)")
+                used = org.cost_usd / budget if budget else 0
+                lines.append(f"Monthly budget: ${budget:.2f} ({used:.0%} used)")
+            chart = await self._org_chart(principal, since, now)
+            return UsageView("\n".join(lines), own, org, principal.org_id, chart)
         return UsageView("\n".join(lines), own, org, principal.org_id)
+
+    async def _org_chart(
+        self, principal: Principal, since: datetime, now: datetime
+    ) -> bytes | None:
+        from core.usage_chart import chart_series, render_png
+
+        report = await usage_report(self._store, since, now, principal.org_id)
+        title = f"{principal.org_name}: AI questions and cost, {since:%B %Y}"
+        try:
+            # matplotlib is CPU-bound; in a thread it does not stall other people's answers.
+            return await asyncio.to_thread(render_png, chart_series(report, title))
+        except Exception:
+            # The numbers are in the text already; a chart that fails to draw costs only itself.
+            log.exception("could not draw the usage chart of org %s", principal.org_id)
+            return None
 
     async def link(self, inbound: Inbound, target_identity: str, user_ref: str) -> str:
         """Links a chat identity to a StackDock user of the asker's org; needs ai:full."""
@@ -76,6 +101,7 @@ class ChatCommands:
         if user is None or not self._member_of(str(user["_id"]), principal):
             return f"No member of {principal.org_name} matches {user_ref!r}."
         await self._store.links.set(target_identity, str(user["_id"]))
+        self._assistant.identity.forget(target_identity)
         return f"Linked {target_identity} to {user.get('name') or user.get('email')}."
 
     def _member_of(self, user_id: str, principal: Principal) -> bool:

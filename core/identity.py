@@ -8,12 +8,17 @@ from the user's `defaultOrgId`; otherwise the person is asked to choose.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from core.access import effective_permissions
 from core.models import Binding, Inbound, Outcome, Principal
 from core.ports import Document, Mirror, Store
 from core.prompts import link_instructions
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +39,45 @@ def binding_targets(inbound: Inbound) -> list[str]:
     return [f"{base}:{inbound.channel}", base] if inbound.channel else [base]
 
 
+class _Recent:
+    """Lookups remembered for a few seconds: links and bindings change rarely, while every
+    question would otherwise pay up to three database round trips for them. A change made
+    in another process (the CLI's `link`, `unbind`) takes effect within `ttl_s`.
+    """
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl_s
+        self._clock = clock
+        self._values: dict[str, tuple[float, object]] = {}
+
+    async def get(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        now = self._clock()
+        hit = self._values.get(key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]  # type: ignore[return-value]
+        value = await load()
+        if len(self._values) > 10_000:
+            self._values.clear()
+        self._values[key] = (now, value)
+        return value
+
+    def forget(self, key: str) -> None:
+        self._values.pop(key, None)
+
+
 class IdentityResolver:
-    def __init__(self, mirror: Mirror, store: Store) -> None:
+    def __init__(self, mirror: Mirror, store: Store, *, cache_ttl_s: float = 15.0) -> None:
         self._mirror = mirror
         self._store = store
+        self._recent = _Recent(cache_ttl_s)
+
+    def forget(self, key: str) -> None:
+        """Drops a remembered link (identity) or binding (target) after this process changed it."""
+        self._recent.forget(f"link:{key}")
+        self._recent.forget(f"binding:{key}")
 
     async def find_user(self, identity: str, email: str | None = None) -> Document | None:
-        linked = await self._store.links.get(identity)
+        linked = await self._recent.get(f"link:{identity}", lambda: self._store.links.get(identity))
         if linked:
             return self._user_by_ref(linked)
         if identity.startswith("email:"):
@@ -56,7 +93,9 @@ class IdentityResolver:
 
     async def binding_for(self, inbound: Inbound) -> Binding | None:
         for target in binding_targets(inbound):
-            binding = await self._store.bindings.get(target)
+            binding = await self._recent.get(
+                f"binding:{target}", lambda t=target: self._store.bindings.get(t)
+            )
             if binding:
                 return binding
         return None

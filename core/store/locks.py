@@ -44,4 +44,8 @@ class KeyedLocks:
             lock = _local_locks[(self._scope, key)] = asyncio.Lock()
         # Lock first, connection second: waiters then hold no pooled connection.
         async with lock, self._engine.begin() as conn:
+            # The asyncio lock covers this process; BEGIN IMMEDIATE takes SQLite's write lock
+            # up front, so another process on the same file (a CLI `ask` beside the bot)
+            # waits instead of reading the same chain head and forking the chain.
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn

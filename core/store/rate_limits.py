@@ -12,6 +12,8 @@ from core.models import Admission
 from core.store.locks import KeyedLocks
 from core.store.tables import rate_limit_hits as hits
 
+PRUNE_EVERY = 16
+
 
 class SqlRateLimitRepo:
     def __init__(self, engine: AsyncEngine, locks: KeyedLocks) -> None:
@@ -27,9 +29,11 @@ class SqlRateLimitRepo:
         )
         # Per key, so one busy user never waits on another.
         async with self._locks.transaction(f"rate-limit:{key}") as conn:
-            # Hits that left the window are dead weight; clear them while the key is locked.
-            await conn.execute(sa.delete(hits).where(hits.c.key == key, hits.c.at <= start))
             count, oldest = (await conn.execute(in_window)).one()
+            if count % PRUNE_EVERY == 0:
+                # Hits that left the window are dead weight; clear them now and then, while
+                # the key is locked, rather than paying a DELETE on every question.
+                await conn.execute(sa.delete(hits).where(hits.c.key == key, hits.c.at <= start))
             if count < limit:
                 await conn.execute(sa.insert(hits).values(key=key, at=now))
                 return Admission(True, count + 1, 0.0)

@@ -1,0 +1,221 @@
+"""Live sync through the real httpx client against the fake Convex streaming export."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.metrics import SYNC_ERRORS
+from core.stackdock.convex import CURSOR_KEY, Backoff, ConvexExport, ConvexSync, ExportError
+from core.stackdock.mirror import InMemoryMirror
+from core.stackdock.sources import StoreFollower
+from core.store import open_store
+from core.store.database import SqlStore
+from tests.fakes.convex_api import DEPLOY_KEY, FakeConvex
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def seed(convex: FakeConvex) -> None:
+    convex.put("organizations", {"_id": "org1", "name": "Acme", "ownerId": "u1"})
+    convex.put("users", {"_id": "u1", "name": "Ada", "email": "ada@acme.test"})
+    for n in range(5):
+        convex.put("servers", {"_id": f"s{n}", "orgId": "org1", "name": f"web-{n}", "status": "running"})
+    convex.put("_scheduled_functions", {"_id": "sys1", "name": "system table"})
+
+
+def ids(mirror: InMemoryMirror, table: str) -> set[str]:
+    return {str(doc["_id"]) for doc in mirror.rows("org1", table)}
+
+
+async def stored(store: SqlStore) -> dict[str, dict[str, dict]]:
+    return {t: {d["_id"]: d for d in docs} for t, docs in (await store.mirror.load()).items()}
+
+
+@pytest.fixture
+async def store(db_url: str):
+    opened = await open_store(db_url, upgrade=True)
+    yield opened
+    await opened.close()
+
+
+async def test_paged_snapshot_then_deltas_with_deletes(store: SqlStore) -> None:
+    async with FakeConvex(page_size=2) as convex:
+        seed(convex)
+        mirror = InMemoryMirror()
+        api = ConvexExport(convex.url, DEPLOY_KEY)
+        sync = ConvexSync(api, store.mirror, mirror)
+        first = await sync.sync_once()
+        assert first.snapshot_documents == 7  # the system table is skipped
+        assert convex.calls("list_snapshot") == 4  # 7 documents, 2 a page
+        assert ids(mirror, "servers") == {f"s{n}" for n in range(5)}
+
+        convex.put("servers", {"_id": "s1", "orgId": "org1", "name": "web-1b", "status": "stopped"})
+        convex.delete("servers", "s2")
+        convex.put("servers", {"_id": "s9", "orgId": "org1", "name": "web-9", "status": "running"})
+        convex.put("servers", {"_id": "s9", "orgId": "org1", "name": "web-9", "status": "off"})
+        convex.delete("servers", "s3")
+        second = await sync.sync_once()
+        await api.aclose()
+
+    assert second.snapshot_documents == 0 and second.changes > 0
+    expected = convex.state()
+    assert ids(mirror, "servers") == set(expected["servers"]) == {"s0", "s1", "s4", "s9"}
+    assert mirror.get("servers", "s9")["status"] == "off"
+    rows = await stored(store)
+    assert rows["servers"] == expected["servers"]
+    assert "_table" not in rows["servers"]["s1"] and "_ts" not in rows["servers"]["s1"]
+    assert "_scheduled_functions" not in rows
+    assert await store.mirror.get_state(CURSOR_KEY) == str(convex.log[-1][0])
+
+
+async def test_a_restart_resumes_from_the_saved_cursor(store: SqlStore) -> None:
+    async with FakeConvex(page_size=3) as convex:
+        seed(convex)
+        api = ConvexExport(convex.url, DEPLOY_KEY)
+        await ConvexSync(api, store.mirror).sync_once()
+        walked = convex.calls("list_snapshot")
+        convex.delete("servers", "s0")
+        # A new process: a new client and sync object over the same database.
+        restarted = ConvexExport(convex.url, DEPLOY_KEY)
+        report = await ConvexSync(restarted, store.mirror).sync_once()
+        await api.aclose()
+        await restarted.aclose()
+    assert convex.calls("list_snapshot") == walked  # no second walk
+    assert report.snapshot_documents == 0 and report.changes == 1
+    assert set((await stored(store))["servers"]) == {"s1", "s2", "s3", "s4"}
+
+
+async def test_an_expired_cursor_falls_back_to_a_fresh_snapshot(store: SqlStore) -> None:
+    async with FakeConvex(page_size=4) as convex:
+        seed(convex)
+        api = ConvexExport(convex.url, DEPLOY_KEY)
+        sync = ConvexSync(api, store.mirror)
+        await sync.sync_once()
+        convex.delete("servers", "s4")
+        convex.put("servers", {"_id": "s7", "orgId": "org1", "name": "web-7"})
+        convex.expire_cursors()
+        report = await sync.sync_once()
+        await api.aclose()
+    assert report.snapshot_documents == 7
+    assert (await stored(store))["servers"] == convex.state()["servers"]
+
+
+class RecordedBackoff(Backoff):
+    def __init__(self) -> None:
+        super().__init__(base_s=0.02, cap_s=1.0)
+        self.delays: list[float] = []
+
+    def next_delay(self, hint_s: float | None = None) -> float:
+        self.delays.append(super().next_delay(hint_s))
+        return self.delays[-1]
+
+
+async def test_429_500_and_garbage_back_off_then_recover(store: SqlStore) -> None:
+    errors_before = SYNC_ERRORS._value.get()
+    async with FakeConvex() as convex:
+        seed(convex)
+        convex.fail_next(429, 500, "garbage", 503)
+        convex.retry_after = "0.05"
+        api = ConvexExport(convex.url, DEPLOY_KEY)
+        mirror = InMemoryMirror()
+        sync = ConvexSync(api, store.mirror, mirror)
+        backoff = RecordedBackoff()
+        stop = asyncio.Event()
+        task = asyncio.create_task(sync.run(stop, poll_s=0.05, backoff=backoff))
+        for _ in range(100):  # at most 5 s
+            if ids(mirror, "servers"):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        await api.aclose()
+    assert ids(mirror, "servers") == {f"s{n}" for n in range(5)}
+    assert len(backoff.delays) == 4
+    assert backoff.delays[0] >= 0.05  # Retry-After honoured
+    assert backoff.delays[3] > 0.02 * 2**3 * 0.5 - 1e-9  # and the waits grew
+    assert backoff.failures == 0  # reset by the success
+    assert SYNC_ERRORS._value.get() - errors_before == 4
+
+
+async def test_the_deploy_key_is_sent_as_convex_auth_and_never_logged(
+    store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with FakeConvex() as convex:
+        seed(convex)
+        wrong = ConvexExport(convex.url, "prod:wrong|key")
+        with pytest.raises(ExportError) as refused:
+            await ConvexSync(wrong, store.mirror).sync_once()
+        await wrong.aclose()
+        api = ConvexExport(convex.url, DEPLOY_KEY)
+        await ConvexSync(api, store.mirror).sync_once()
+        await api.aclose()
+    assert refused.value.status == 401
+    assert convex.headers_seen[-1] == f"Convex {DEPLOY_KEY}"
+    assert DEPLOY_KEY not in caplog.text and "prod:wrong|key" not in caplog.text
+    assert all(DEPLOY_KEY not in str(params) for _, params in convex.requests)
+
+
+async def test_a_web_process_follows_the_store_that_the_syncer_writes(store: SqlStore) -> None:
+    async with FakeConvex() as convex:
+        seed(convex)
+        api = ConvexExport(convex.url, DEPLOY_KEY)
+        sync = ConvexSync(api, store.mirror)
+        web_mirror = InMemoryMirror()
+        follower = StoreFollower(store.mirror, web_mirror)
+        assert await follower.refresh() is False  # nothing synced yet
+        assert web_mirror.as_of is None
+
+        await sync.sync_once()
+        assert await follower.refresh() is True
+        assert ids(web_mirror, "servers") == {f"s{n}" for n in range(5)}
+        first_as_of = web_mirror.as_of
+
+        await sync.sync_once()  # nothing changed: only the freshness moves
+        assert await follower.refresh() is False
+        assert web_mirror.as_of is not None and web_mirror.as_of >= first_as_of
+
+        convex.delete("servers", "s0")
+        await sync.sync_once()
+        await api.aclose()
+        assert await follower.refresh() is True
+    assert ids(web_mirror, "servers") == {"s1", "s2", "s3", "s4"}
+
+
+async def test_sync_once_command_fills_the_database(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sync.db'}"
+    async with FakeConvex() as convex:
+        seed(convex)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("CONVEX", "STACKDOCK"))},
+            "DATABASE_URL": url,
+            "CONVEX_URL": convex.url,
+            "CONVEX_DEPLOY_KEY": DEPLOY_KEY,
+            "PYTHONPATH": str(ROOT),
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "sync", "--once",
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        convex.fail_next(500)
+        failing = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "sync", "--once",
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, failed_err = await asyncio.wait_for(failing.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert "7 snapshot documents" in out.decode()
+    assert failing.returncode == 1 and "HTTP 500" in failed_err.decode()
+    assert DEPLOY_KEY not in err.decode() + failed_err.decode()
+    check = await open_store(url)
+    try:
+        assert set((await stored(check))["servers"]) == {f"s{n}" for n in range(5)}
+    finally:
+        await check.close()
