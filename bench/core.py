@@ -72,7 +72,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def build(url: str) -> tuple[Assistant, object]:
-    store = await open_store(url, upgrade=True)
+    if url == "memory":
+        # The core alone: the same pipeline on the in-memory fake of the Store port.
+        from tests.fakes.memory_store import MemoryStore
+
+        store = MemoryStore()
+    else:
+        store = await open_store(url, upgrade=True)
     loaded = load_demo(now())
     mirror = InMemoryMirror(loaded.tables, loaded.as_of)
     assistant = Assistant(
@@ -187,6 +193,10 @@ async def main() -> None:
     )
     import tempfile
 
+    memory = await overhead("memory", args.runs)
+    print(
+        f"  in-memory  p50 {memory['p50']:6.2f} ms   p99 {memory['p99']:6.2f} ms   {memory['rate']:7.0f} answers/s at c=50  (the core alone, no database)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = await overhead(f"sqlite+aiosqlite:///{tmp}/bench.db", args.runs)
     print(

@@ -25,7 +25,7 @@ from core.limits import month_start
 from core.models import AuditRecord
 from core.ports import Store
 from core.store import open_store
-from core.usage import ReportLine, UsageReport, usage_report
+from core.usage import Day, ReportLine, UsageReport, usage_report
 
 USAGE_ERROR = 2
 BROKEN_CHAIN = 1
@@ -112,6 +112,10 @@ async def usage(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _usd(amount: Decimal) -> str:
+    return format(amount.quantize(COST_QUANTUM), "f")
+
+
 def _line(scope: str, org: str, user: str, model: str, line: ReportLine) -> dict[str, Any]:
     median = line.median_latency_ms
     return {
@@ -124,7 +128,7 @@ def _line(scope: str, org: str, user: str, model: str, line: ReportLine) -> dict
         "failures": line.failures,
         "input_tokens": line.input_tokens,
         "output_tokens": line.output_tokens,
-        "cost_usd": format(line.cost_usd.quantize(COST_QUANTUM), "f"),
+        "cost_usd": _usd(line.cost_usd),
         "median_latency_ms": None if median is None else round(median),
     }
 
@@ -143,9 +147,10 @@ def usage_rows(report: UsageReport) -> Iterator[dict[str, Any]]:
 def write_usage(report: UsageReport, fmt: str, out: TextIO) -> None:
     rows = list(usage_rows(report))
     if fmt == "json":
+        counted = [(day, report.by_day.get(day, Day())) for day in report.days()]
         days = [
-            {"date": day.isoformat(), "questions": d.questions, "cost_usd": str(d.cost_usd)}
-            for day, d in sorted(report.by_day.items())
+            {"date": day.isoformat(), "questions": d.questions, "cost_usd": _usd(d.cost_usd)}
+            for day, d in counted
         ]
         document = {
             "since": report.since.isoformat(),

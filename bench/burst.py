@@ -1,0 +1,337 @@
+"""Burst: N people mention the bot at once while the model takes `--model-s` seconds.
+
+Run from the repository root:  .venv/bin/python -m bench.burst [--users 50] [--model-s 2]
+                               [--also 200] [--runs 1]
+
+The bot runs as `bench/slack_ack.py`'s `serve("ours", ...)` runs it (imported, not copied):
+its own process, the real SlackBot on the real core, SQLite, the demo snapshot, a provider
+that waits `--model-s` and then streams a short answer, channel bound to org_acme. The fake
+Slack Web API and the load generator share this (the parent) process. Each of the N events
+comes from a distinct Slack user (users.info maps every one to ada@acme.example; serve() runs
+with RATE_LIMIT_PER_HOUR=0, so the per-user window does not refuse the burst).
+
+For every person, from the moment their signed event was sent:
+- visible: the first sign of work the fake Slack receives in their thread
+  (`assistant.threads.setStatus`, a `chat.postMessage` placeholder or `chat.startStream`);
+- answered: the answer complete (`chat.stopStream`, or the final `chat.update` with blocks).
+The fake timestamps each call as it arrives (a stamping list in place of `FakeSlackApi.calls`).
+
+The child also notes, per thread and on the same monotonic clock (CLOCK_MONOTONIC is
+system-wide, so both processes' `perf_counter` agree), when each stage of the answer path
+ran: listener, deferral over, event claimed, users.info, each Web API call sent/returned,
+model start/end, audit write, plus the event loop's worst lag. `--trace` prints the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import functools
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import aiohttp
+
+from bench import slack_ack
+from bench.slack_ack import ROOT, USERS, free_port, post, wait_up
+from tests.fakes.slack_api import Call, FakeSlackApi, event_envelope, mention
+
+VISIBLE_METHODS = {"assistant.threads.setStatus", "chat.postMessage", "chat.startStream"}
+TARGET_ANSWER_S = 2.5
+TARGET_VISIBLE_S = 0.5
+
+
+# ---- the fake Slack, timestamping every call ----
+
+
+class StampedCalls(list):
+    """`FakeSlackApi.calls`, noting when each call reached the fake (perf_counter)."""
+
+    def append(self, call: Call) -> None:
+        call.at = time.perf_counter()  # type: ignore[attr-defined]
+        super().append(call)
+
+
+class StampedSlackApi(FakeSlackApi):
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.calls = StampedCalls()
+
+    def thread_of(self, call: Call) -> str | None:
+        """The thread a call belongs to (stream and update calls name a message, not a thread)."""
+        args = call.args
+        if args.get("thread_ts"):
+            return str(args["thread_ts"])
+        message = self.messages.get((args.get("channel"), args.get("ts")))
+        return message.thread_ts if message else None
+
+    def timeline(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Per thread: first visible sign of work, and when the answer was complete."""
+        visible: dict[str, float] = {}
+        done: dict[str, float] = {}
+        for call in list(self.calls):
+            thread = self.thread_of(call)
+            if thread is None:
+                continue
+            if call.method in VISIBLE_METHODS:
+                visible.setdefault(thread, call.at)  # type: ignore[attr-defined]
+            final_update = call.method == "chat.update" and call.args.get("blocks")
+            if call.method == "chat.stopStream" or final_update:
+                done[thread] = call.at  # type: ignore[attr-defined]
+        return visible, done
+
+
+# ---- the child: slack_ack's server, with the answer path traced ----
+
+_thread: contextvars.ContextVar[str | None] = contextvars.ContextVar("thread", default=None)
+TRACE: dict[str, list[tuple[str, float]]] = defaultdict(list)
+LOOP_LAG: list[float] = []
+
+
+def note(stage: str, thread: str | None = None) -> None:
+    thread = thread or _thread.get()
+    if thread is not None:
+        TRACE[thread].append((stage, time.perf_counter()))
+
+
+def _traced(owner: type, name: str, stage: str) -> None:
+    """Wraps `owner.name` (a coroutine method) to note `stage:in` / `stage:out`."""
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    async def wrapper(*args: Any, **kw: Any) -> Any:
+        note(f"{stage}:in")
+        try:
+            return await original(*args, **kw)
+        finally:
+            note(f"{stage}:out")
+
+    setattr(owner, name, wrapper)
+
+
+class TracedSlowProvider(slack_ack.SlowProvider):
+    async def turn(self, system: str, messages: Sequence, tools: Sequence) -> AsyncIterator:
+        note("model:in")
+        async for event in super().turn(system, messages, tools):
+            yield event
+        note("model:out")
+
+
+def install_tracing() -> None:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from adapters.slack.answers import Answerer
+    from adapters.slack.app import SlackBot
+    from adapters.slack.people import EmailDirectory
+    from core.assistant import Assistant
+    from core.commands import ChatCommands
+    from core.store.database import SqlStore
+
+    on_mention = SlackBot.on_mention
+
+    async def traced_mention(self: SlackBot, body: dict[str, Any], context: Any) -> None:
+        note("listener", body["event"].get("thread_ts") or body["event"]["ts"])
+        await on_mention(self, body, context)
+
+    SlackBot.on_mention = traced_mention  # type: ignore[method-assign]
+
+    answer = Answerer.answer
+
+    async def traced_answer(self: Answerer, ask: Any, **kw: Any) -> Any:
+        _thread.set(ask.thread_ts)  # inside the task: its own context
+        note("deferral over")
+        return await answer(self, ask, **kw)
+
+    Answerer.answer = traced_answer  # type: ignore[method-assign]
+    _traced(ChatCommands, "claim_event", "claim")
+    _traced(EmailDirectory, "email", "email")
+    _traced(Assistant, "resolve", "resolve")
+    _traced(SqlStore, "record_exchange", "audit")
+    api_call = AsyncWebClient.api_call
+
+    async def traced_call(self: AsyncWebClient, api_method: str, **kw: Any) -> Any:
+        note(f"{api_method}:in")
+        try:
+            return await api_call(self, api_method, **kw)
+        finally:
+            note(f"{api_method}:out")
+
+    AsyncWebClient.api_call = traced_call  # type: ignore[method-assign]
+    slack_ack.SlowProvider = TracedSlowProvider  # type: ignore[misc]
+
+
+async def watch_loop(period: float = 0.005) -> None:
+    """The event loop's lateness in waking a `period` sleep: any blocking shows up here."""
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(period)
+        LOOP_LAG.append(loop.time() - before - period)
+
+
+async def serve_traced(port: int, api: str, db: str, model_s: float) -> None:
+    install_tracing()
+    watcher = asyncio.create_task(watch_loop())
+    await slack_ack.serve("ours", port, api, db, model_s)  # prints its ack durations
+    watcher.cancel()
+    print(json.dumps({"trace": TRACE, "loop_lag": sorted(LOOP_LAG)[-20:]}))
+
+
+# ---- the load ----
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def summary(values: list[float]) -> tuple[float, float, float]:
+    return (statistics.median(values), pct(values, 95), max(values)) if values else (0, 0, 0)
+
+
+async def burst(users: int, model_s: float) -> dict[str, Any]:
+    async with StampedSlackApi(USERS) as api:
+        port = free_port()
+        db = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/burst.db"
+        cmd = [sys.executable, "-m", "bench.burst", "--serve", "--port", str(port),
+               "--api", api.url, "--db", db, "--model-s", str(model_s)]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220
+        url = f"http://127.0.0.1:{port}/slack/events"
+        sent: dict[str, float] = {}
+        try:
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+                await wait_up(session, url)
+                # As slack_ack: a warm-up answer (Bolt's auth.test, first-use imports, the
+                # store's first connections), and the burst's connections opened beforehand.
+                warm = event_envelope(mention("warm up", user="U0999", ts="1.0", channel="CW"))
+                await post(session, url, json.dumps(warm))
+                ping = json.dumps({"type": "url_verification", "challenge": "c", "token": "t"})
+                await asyncio.gather(*(post(session, url, ping) for _ in range(users)))
+                await asyncio.sleep(model_s + 1)
+                api.calls.clear()
+                payloads = {
+                    f"{100 + i}.1": json.dumps(
+                        event_envelope(
+                            mention(f"What's up? #{i}", user=f"U{i:04d}", ts=f"{100 + i}.1")
+                        )
+                    )
+                    for i in range(users)
+                }
+
+                async def send(thread: str, payload: str) -> tuple[int, float]:
+                    sent[thread] = time.perf_counter()
+                    return await post(session, url, payload)
+
+                acks = await asyncio.gather(*(send(t, p) for t, p in payloads.items()))
+                deadline = time.monotonic() + 60 + 2 * model_s
+                while time.monotonic() < deadline:
+                    if len(api.timeline()[1].keys() & sent.keys()) >= users:
+                        break
+                    await asyncio.sleep(0.02)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = await asyncio.to_thread(proc.communicate, timeout=90)
+        visible_at, done_at = api.timeline()
+        methods: dict[str, int] = defaultdict(int)
+        for call in api.calls:
+            methods[call.method] += 1
+    child = json.loads(out.strip().splitlines()[-1])
+    return {
+        "users": users,
+        "acked": sum(1 for status, _ in acks if status == 200),
+        "visible": [visible_at[t] - sent[t] for t in sent if t in visible_at],
+        "answered": [done_at[t] - sent[t] for t in sent if t in done_at],
+        "sent": sent,
+        "trace": child["trace"],
+        "loop_lag": child["loop_lag"],
+        "calls_per_answer": {m: n / users for m, n in sorted(methods.items())},
+    }
+
+
+def stage_medians(run: dict[str, Any]) -> list[tuple[str, float, float]]:
+    """Per stage: median and p95 seconds after the event was sent (first time it was noted)."""
+    per_stage: dict[str, list[float]] = defaultdict(list)
+    for thread, notes in run["trace"].items():
+        if thread not in run["sent"]:
+            continue
+        seen: set[str] = set()
+        for stage, at in notes:
+            if stage not in seen:
+                seen.add(stage)
+                per_stage[stage].append(at - run["sent"][thread])
+    rows = [(s, statistics.median(v), pct(v, 95)) for s, v in per_stage.items()]
+    return sorted(rows, key=lambda row: row[1])
+
+
+def report(runs: list[dict[str, Any]], model_s: float, trace: bool) -> None:
+    users = runs[0]["users"]
+    print(f"\n{users} people mention the bot at once; the model takes {model_s:g} s")
+    print(f"{'run':<5}{'acked':>6}{'answered':>9}   visible p50   p95   max"
+          "   answered p50   p95   max  (s)")  # fmt: skip
+    for i, run in enumerate(runs, 1):
+        v, a = summary(run["visible"]), summary(run["answered"])
+        print(
+            f"{i:<5}{run['acked']:>6}{len(run['answered']):>9}"
+            f"   {v[0]:>11.2f}{v[1]:>6.2f}{v[2]:>6.2f}   {a[0]:>12.2f}{a[1]:>6.2f}{a[2]:>6.2f}"
+        )
+    if len(runs) > 1:
+        v = [statistics.median(x) for x in zip(*(summary(r["visible"]) for r in runs), strict=True)]
+        a = [statistics.median(x) for x in zip(*(summary(r["answered"]) for r in runs), strict=True)]
+        print(f"{'med':<5}{'':>15}   {v[0]:>11.2f}{v[1]:>6.2f}{v[2]:>6.2f}"
+              f"   {a[0]:>12.2f}{a[1]:>6.2f}{a[2]:>6.2f}")  # fmt: skip
+    last = runs[-1]
+    ok = all(
+        len(r["answered"]) == users
+        and pct(r["answered"], 95) <= TARGET_ANSWER_S
+        and pct(r["visible"], 95) <= TARGET_VISIBLE_S
+        for r in runs
+    )
+    print(f"targets (every answer p95 <= {TARGET_ANSWER_S} s, visible p95 <= "
+          f"{TARGET_VISIBLE_S} s, all answered): {'met' if ok else 'NOT met'}")  # fmt: skip
+    calls = ", ".join(f"{m} {n:.2f}" for m, n in last["calls_per_answer"].items())
+    print(f"Web API calls per answer: {calls}")
+    print(f"bot event loop: worst lag {max(last['loop_lag'], default=0) * 1000:.1f} ms")
+    if trace:
+        print("answer path, s after the event was sent (median, p95), last run:")
+        for stage, med, p95 in stage_medians(last):
+            print(f"  {stage:<40}{med:>7.3f}{p95:>7.3f}")
+
+
+async def bench(sizes: list[int], model_s: float, runs: int, trace: bool) -> None:
+    for users in sizes:
+        report([await burst(users, model_s) for _ in range(runs)], model_s, trace)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--model-s", type=float, default=2.0)
+    parser.add_argument("--also", type=int, nargs="*", default=[200], help="more burst sizes")
+    parser.add_argument("--runs", type=int, default=1, help="runs per size (medians printed)")
+    parser.add_argument("--trace", action="store_true", help="print the answer path's stages")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--api", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve_traced(args.port, args.api, args.db, args.model_s))
+    else:
+        asyncio.run(bench([args.users, *args.also], args.model_s, args.runs, args.trace))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Budget edges through the real pipeline: the 80% notice once, refusal at 100%, the month
+turning, a raised budget, failed calls that spent tokens, and per-org overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from core.assistant import Assistant
+from core.budget_notices import BudgetNotices, Notifiers, ai_full_members
+from core.identity import IdentityResolver
+from core.limits import LimitPolicy, Limits
+from core.models import (
+    ErrorReply,
+    Final,
+    Inbound,
+    Outcome,
+    ProviderError,
+    ReplyEvent,
+    Usage,
+    UsageRecord,
+)
+from core.ports import Provider
+from core.providers.offline import OfflineProvider
+from core.stackdock.demo import DEMO_ADMIN_USER_ID, DEMO_ORGS, DEMO_USERS
+from core.stackdock.mirror import InMemoryMirror
+from tests.fakes.memory_store import MemoryStore
+from tests.fakes.scripted_provider import ScriptedProvider
+from tests.unit.conftest import Clock
+
+ACME = DEMO_ORGS["acme"]
+GLOBEX = DEMO_ORGS["globex"]
+ADMIN = f"email:{DEMO_USERS['admin']}"
+DEVELOPER = f"email:{DEMO_USERS['developer']}"
+GRACE = f"email:{DEMO_USERS['globex_admin']}"
+# Late in the month, so the rollover tests cross into December.
+LATE = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
+
+
+@dataclass
+class SentNotice:
+    org_id: str
+    user_ids: list[str]
+    text: str
+
+
+@dataclass
+class RecordingNotifier:
+    sent: list[SentNotice] = field(default_factory=list)
+    fail: bool = False
+
+    async def notify_budget(self, org_id: str, user_ids: list[str], text: str) -> None:
+        if self.fail:
+            raise ConnectionError("the platform is down")
+        self.sent.append(SentNotice(org_id, user_ids, text))
+
+
+@dataclass
+class Worker:
+    """One bot process: its own Limits and Assistant, sharing the store with other workers."""
+
+    store: MemoryStore
+    mirror: InMemoryMirror
+    clock: Clock
+    policy: LimitPolicy
+    notifier: RecordingNotifier
+    providers: list[Provider] = field(default_factory=lambda: [OfflineProvider()])
+
+    @property
+    def assistant(self) -> Assistant:
+        notices = BudgetNotices(self.store, self.mirror, self.notifier)
+        return Assistant(
+            store=self.store,
+            mirror=self.mirror,
+            providers=self.providers,
+            identity=IdentityResolver(self.mirror, self.store),
+            limits=Limits(self.store, self.policy, self.clock, notices),
+            clock=self.clock,
+        )
+
+    async def ask(self, identity: str, text: str = "How many servers?") -> ReplyEvent:
+        events = [e async for e in self.assistant.handle(Inbound(identity=identity, text=text))]
+        return events[-1]
+
+
+def spend(store: MemoryStore, when: datetime, org: str, usd: str) -> None:
+    usage = Usage("openai", "gpt-4o-mini", 100, 10, cost_usd=Decimal(usd))
+    store.usage.record_now(UsageRecord(when, org, DEMO_ADMIN_USER_ID, ADMIN, usage))
+
+
+def worker(demo_mirror: InMemoryMirror, store: MemoryStore | None = None, **policy) -> Worker:
+    return Worker(
+        store or MemoryStore(),
+        demo_mirror,
+        Clock(LATE),
+        LimitPolicy(**policy),
+        RecordingNotifier(),
+    )
+
+
+async def test_ai_full_members_are_the_orgs_admins_only(demo_mirror):
+    members = ai_full_members(demo_mirror, ACME)
+    assert DEMO_ADMIN_USER_ID in members
+    developer = demo_mirror.user_by_email(DEMO_USERS["developer"])
+    client = demo_mirror.user_by_email(DEMO_USERS["client"])
+    grace = demo_mirror.user_by_email(DEMO_USERS["globex_admin"])
+    assert developer is not None and client is not None and grace is not None
+    assert not {developer["_id"], client["_id"], grace["_id"]} & set(members)
+
+
+async def test_no_notice_below_80_percent(demo_mirror):
+    w = worker(demo_mirror, org_budget_usd=Decimal("10"))
+    spend(w.store, LATE, ACME, "7.99")
+    assert isinstance(await w.ask(ADMIN), Final)
+    assert w.notifier.sent == []
+
+
+async def test_80_percent_notice_goes_once_to_ai_full_members_across_workers(demo_mirror):
+    first = worker(demo_mirror, org_budget_usd=Decimal("10"))
+    # A second process: same store, its own Limits, its own notifier.
+    second = worker(demo_mirror, store=first.store, org_budget_usd=Decimal("10"))
+    spend(first.store, LATE, ACME, "8.00")
+    for w in (first, second, first, second):
+        assert isinstance(await w.ask(DEVELOPER), Final)  # 80% still answers
+    sent = first.notifier.sent + second.notifier.sent
+    assert len(sent) == 1
+    assert sent[0].org_id == ACME
+    assert sent[0].user_ids == ai_full_members(demo_mirror, ACME)
+    assert "80%" in sent[0].text and "$8.00 of $10.00" in sent[0].text
+
+
+async def test_100_percent_refuses_until_the_month_turns_then_notices_rearm(demo_mirror):
+    w = worker(demo_mirror, org_budget_usd=Decimal("10"))
+    spend(w.store, LATE, ACME, "10.00")
+    end = await w.ask(DEVELOPER)
+    assert isinstance(end, ErrorReply) and end.outcome is Outcome.OVER_BUDGET
+    # Retry when December starts: two hours after 22:00 on 30 November.
+    assert end.retry_after_s == 2 * 3600
+    assert "when the month turns, in 2.0 h" in end.text
+    rows = [row async for row in w.store.audit.iter()]
+    assert rows[-1].result is Outcome.OVER_BUDGET and rows[-1].retry_after_s == 2 * 3600
+    assert len(w.notifier.sent) == 1  # a jump straight past 100% still tells the admins
+
+    w.clock.now = datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC)
+    assert isinstance(await w.ask(DEVELOPER), Final)
+    spend(w.store, w.clock.now, ACME, "8.50")
+    assert isinstance(await w.ask(DEVELOPER), Final)
+    assert len(w.notifier.sent) == 2 and "2026-12" in w.notifier.sent[1].text
+
+
+async def test_raising_the_budget_lifts_the_refusal_and_rearms_the_notice(demo_mirror):
+    w = worker(demo_mirror, org_budget_usd=Decimal("10"))
+    spend(w.store, LATE, ACME, "10.00")
+    assert isinstance(await w.ask(ADMIN), ErrorReply)
+    w.policy = LimitPolicy(org_budget_usd=Decimal("20"), org_budgets_usd={})
+    assert isinstance(await w.ask(ADMIN), Final)
+    assert len(w.notifier.sent) == 1  # 50% of the new budget: no second notice yet
+    spend(w.store, LATE, ACME, "6.00")
+    assert isinstance(await w.ask(ADMIN), Final)
+    assert len(w.notifier.sent) == 2 and "$16.00 of $20.00" in w.notifier.sent[1].text
+
+
+async def test_per_org_budget_overrides_the_default(demo_mirror):
+    w = worker(
+        demo_mirror, org_budget_usd=Decimal("100"), org_budgets_usd={GLOBEX: Decimal("1")}
+    )
+    spend(w.store, LATE, ACME, "5.00")
+    spend(w.store, LATE, GLOBEX, "1.00")
+    assert isinstance(await w.ask(ADMIN), Final)
+    end = await w.ask(GRACE)
+    assert isinstance(end, ErrorReply) and end.outcome is Outcome.OVER_BUDGET
+    assert "$1.00 of $1.00" in end.text
+
+
+async def test_failed_calls_that_spent_tokens_count_against_the_budget(demo_mirror):
+    w = worker(demo_mirror, org_budget_usd=Decimal("1"))
+    spent = Usage("scripted", "scripted-1", 1000, 500, cost_usd=Decimal("0.60"))
+    w.providers = [
+        ScriptedProvider(
+            [
+                ProviderError("server", "boom", provider="scripted", usage=spent),
+                ProviderError("timeout", "slow", provider="scripted", usage=spent),
+            ]
+        )
+    ]
+    assert (await w.ask(ADMIN)).outcome is Outcome.FAILED
+    assert (await w.ask(ADMIN)).outcome is Outcome.FAILED
+    assert await w.store.usage.spend(ACME, LATE - timedelta(days=1)) == Decimal("1.20")
+    end = await w.ask(ADMIN)
+    assert isinstance(end, ErrorReply) and end.outcome is Outcome.OVER_BUDGET
+    assert len(w.notifier.sent) == 1
+
+
+async def test_a_failing_notifier_never_fails_the_question_nor_sends_twice(demo_mirror):
+    w = worker(demo_mirror, org_budget_usd=Decimal("10"))
+    w.notifier.fail = True
+    spend(w.store, LATE, ACME, "9.00")
+    assert isinstance(await w.ask(ADMIN), Final)
+    w.notifier.fail = False
+    assert isinstance(await w.ask(ADMIN), Final)
+    assert w.notifier.sent == []  # marked before sending: at most once, even when it failed
+
+
+async def test_notifiers_fan_out_past_a_broken_platform():
+    broken, working = RecordingNotifier(fail=True), RecordingNotifier()
+    notifiers = Notifiers(broken)
+    notifiers.add(working)
+    await notifiers.notify_budget("org", ["u1"], "text")
+    assert working.sent == [SentNotice("org", ["u1"], "text")]
