@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from core import metrics
 from core.access import allows
 from core.context import SummaryCache
 from core.identity import IdentityResolver, Refusal
@@ -163,6 +164,8 @@ class Assistant:
                 # The consumer went away before the answer: the row is still owed.
                 record.error_message = record.error_message or "interrupted before the answer"
                 await self._try_write_audit(record, started)
+            metrics.QUESTIONS.labels(platform=inbound.platform, result=record.result.value).inc()
+            metrics.ANSWER_SECONDS.observe(time.perf_counter() - started)
 
     def _check_text(self, question: str) -> Refusal | None:
         if not question:
@@ -197,7 +200,8 @@ class Assistant:
     ) -> AsyncIterator[ReplyEvent]:
         now = self.clock()
         system = system_prompt(principal, self._summaries.summary(principal, now))
-        asked = ChatMessage(role="user", content=question)
+        # A secret the person pasted goes no further: not to the model, not into history.
+        asked = ChatMessage(role="user", content=scrub_text(question))
         primary = self.providers[0]
         messages = fit_history(
             system,
@@ -209,6 +213,7 @@ class Assistant:
         tools = OrgTools(self.mirror, principal, now=self.clock)
         outcome: LoopOutcome | None = None
         scrubber = StreamScrubber()
+        first_text_seen = False
         try:
             async for event in run_tool_loop(
                 self.providers, system, messages, tools, max_steps=self.config.max_steps
@@ -221,6 +226,9 @@ class Assistant:
                 elif isinstance(event, TextDelta):
                     clean = scrubber.feed(event.text)
                     if clean:
+                        if not first_text_seen:
+                            first_text_seen = True
+                            metrics.FIRST_TOKEN_SECONDS.observe(time.perf_counter() - started)
                         yield TextDelta(clean)
         except ProviderError as error:
             yield await self._fail(record, principal, error, started)
@@ -268,8 +276,17 @@ class Assistant:
     ) -> None:
         if attempts:
             record.metadata["attempts"] = list(attempts)
+            for attempt in attempts:
+                provider, _, kind = attempt.partition(":")
+                if kind and kind != "ok":
+                    metrics.PROVIDER_ERRORS.labels(provider=provider, kind=kind).inc()
         if usage is None:
             return
+        for direction, tokens in (("in", usage.input_tokens), ("out", usage.output_tokens)):
+            if tokens:
+                metrics.TOKENS.labels(model=usage.model, direction=direction).inc(tokens)
+        if usage.cost_usd:
+            metrics.COST_USD.labels(model=usage.model).inc(float(usage.cost_usd))
         record.provider, record.model = usage.provider, usage.model
         record.input_tokens, record.output_tokens = usage.input_tokens, usage.output_tokens
         record.cost_usd = usage.cost_usd

@@ -18,7 +18,6 @@ from adapters.slack.render import to_mrkdwn
 from adapters.slack.stream import ReplyWriter, slack_error
 from core.assistant import Assistant
 from core.commands import ChatCommands
-from core.metrics import QUESTIONS
 from core.models import ErrorReply, Final, Outcome
 
 log = logging.getLogger(__name__)
@@ -146,7 +145,6 @@ class Answerer:
                 outcome = last.outcome
         except SlackApiError as exc:
             log.warning("could not reply in %s: %s", ask.channel, slack_error(exc))
-        QUESTIONS.labels(platform="slack", result=outcome.value).inc()
         return outcome
 
     async def _engaged(self, ask: Ask) -> bool:
@@ -161,7 +159,6 @@ class Answerer:
             async for event in events:
                 if isinstance(event, Final | ErrorReply):
                     text = event.text
-                    QUESTIONS.labels(platform="slack", result=event.outcome.value).inc()
         return text
 
     async def answer_posted(

@@ -116,7 +116,7 @@ async def test_tampering_after_a_prune_is_caught_too(store: SqlStore, tamper: Ta
     assert (pruned.deleted, pruned.first_kept_id) == (4, kept[0])
     result = await check(store)
     assert result.ok and result.checked == 6
-    # Tampering with the first kept row must be caught as well: blame shifts by nothing.
+    # The helpers tamper with the third id they are given: here, the first kept row.
     blamed = await tamper(store, [kept[0] - 2, kept[0] - 1, *kept])
     result = await check(store)
     assert (result.ok, result.first_bad_id, result.checked) == (False, blamed, 0)

@@ -235,3 +235,43 @@ async def test_offline_provider_is_the_default_and_costs_nothing(kit):
     end = events[-1]
     assert isinstance(end, Final) and end.model == "offline"
     assert end.usage is not None and end.usage.cost_usd == Decimal(0)
+
+
+async def test_metrics_count_questions_tokens_and_provider_errors(kit):
+    from core import metrics
+
+    def sample(name, **labels):
+        return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    answered = sample("stackdock_questions_total", platform="console", result="answered")
+    denied = sample("stackdock_questions_total", platform="console", result="denied")
+    busy = sample("stackdock_provider_errors_total", provider="openai", kind="busy")
+    tokens_in = sample("stackdock_tokens_total", model="fallback-1", direction="in")
+
+    await kit.ask("How many servers?", ADMIN)
+    await kit.ask("How many servers?", "email:ghost@nowhere.example")
+    kit.providers = [
+        ScriptedProvider([ProviderError("busy", "429", provider="openai")], name="openai"),
+        ScriptedProvider(
+            [ScriptedTurn(text=["ok"], input_tokens=70)], name="fb", model="fallback-1"
+        ),
+    ]
+    await kit.ask("How many servers?", ADMIN)
+
+    assert (
+        sample("stackdock_questions_total", platform="console", result="answered") == answered + 2
+    )
+    assert sample("stackdock_questions_total", platform="console", result="denied") == denied + 1
+    assert sample("stackdock_provider_errors_total", provider="openai", kind="busy") == busy + 1
+    assert sample("stackdock_tokens_total", model="fallback-1", direction="in") == tokens_in + 70
+
+
+async def test_a_pasted_secret_never_reaches_the_model(kit):
+    provider = ScriptedProvider([ScriptedTurn(text=["noted"])])
+    kit.providers = [provider]
+    secret = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD"
+    await kit.ask(f"is this key valid? {secret}", ADMIN)
+    sent = provider.calls[0].messages[-1].content
+    assert secret not in sent and "[redacted]" in sent
+    (row,) = await kit.audit_rows()
+    assert secret not in (row.question or "")
