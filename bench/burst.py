@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import contextvars
 import functools
+import gc
 import json
 import math
 import os
@@ -42,6 +43,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from bench import slack_ack
 from bench.slack_ack import ROOT, USERS, free_port, post, wait_up
@@ -64,9 +66,21 @@ class StampedCalls(list):
 
 
 class StampedSlackApi(FakeSlackApi):
-    def __init__(self, *args: Any, **kw: Any) -> None:
+    def __init__(self, *args: Any, backlog: int = 128, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.calls = StampedCalls()
+        self.backlog = backlog
+
+    async def __aenter__(self) -> StampedSlackApi:
+        # As FakeSlackApi's, with a chosen listen backlog. aiohttp's default, 128, is what the
+        # fake has; a burst that opens more connections at once than that overflows the accept
+        # queue, and each dropped SYN costs its call the kernel's 1 s retransmission timeout.
+        self._runner = web.AppRunner(self.web, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=self.backlog)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
 
     def thread_of(self, call: Call) -> str | None:
         """The thread a call belongs to (stream and update calls name a message, not a thread)."""
@@ -97,6 +111,8 @@ class StampedSlackApi(FakeSlackApi):
 _thread: contextvars.ContextVar[str | None] = contextvars.ContextVar("thread", default=None)
 TRACE: dict[str, list[tuple[str, float]]] = defaultdict(list)
 LOOP_LAG: list[float] = []
+CPU: list[tuple[float, float, float]] = []  # (wall, loop thread running, waiting)
+GC_PAUSES: list[tuple[int, float, float]] = []  # (generation, started, seconds)
 
 
 def note(stage: str, thread: str | None = None) -> None:
@@ -171,6 +187,22 @@ def install_tracing() -> None:
     slack_ack.SlowProvider = TracedSlowProvider  # type: ignore[misc]
 
 
+_SCHEDSTAT: int | None = None
+
+
+def main_thread_times() -> tuple[float, float]:
+    """The event loop thread's seconds on a CPU, and waiting for one (runnable, not running:
+    the other processes on a shared machine), from /proc/self/schedstat."""
+    global _SCHEDSTAT
+    try:
+        if _SCHEDSTAT is None:
+            _SCHEDSTAT = os.open("/proc/self/schedstat", os.O_RDONLY)
+        running, waiting, _ = os.pread(_SCHEDSTAT, 200, 0).split()
+        return int(running) / 1e9, int(waiting) / 1e9
+    except (OSError, ValueError):
+        return time.thread_time(), 0.0
+
+
 async def watch_loop(period: float = 0.005) -> None:
     """The event loop's lateness in waking a `period` sleep: any blocking shows up here."""
     loop = asyncio.get_running_loop()
@@ -178,17 +210,48 @@ async def watch_loop(period: float = 0.005) -> None:
         before = loop.time()
         await asyncio.sleep(period)
         LOOP_LAG.append(loop.time() - before - period)
+        CPU.append((time.perf_counter(), *main_thread_times()))
+
+
+def watch_gc() -> None:
+    """Notes every garbage collection: a full one over the bot's heap stops the event loop."""
+    started: list[float] = []
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started:
+            GC_PAUSES.append((info["generation"], started[0], time.perf_counter() - started[0]))
+
+    gc.callbacks.append(callback)
 
 
 async def serve_traced(port: int, api: str, db: str, model_s: float) -> None:
     install_tracing()
+    watch_gc()
+    exec(open("/tmp/exp.py").read(), {})
     watcher = asyncio.create_task(watch_loop())
     await slack_ack.serve("ours", port, api, db, model_s)  # prints its ack durations
     watcher.cancel()
-    print(json.dumps({"trace": TRACE, "loop_lag": sorted(LOOP_LAG)[-20:]}))
+    result = {"trace": TRACE, "loop_lag": sorted(LOOP_LAG)[-20:], "gc": GC_PAUSES, "cpu": CPU}
+    print(json.dumps(result))
 
 
 # ---- the load ----
+
+
+def listen_overflows() -> int:
+    """The kernel's count of connections dropped because a listen queue was full."""
+    try:
+        with open("/proc/net/netstat") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return 0
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            row = dict(zip(names.split()[1:], values.split()[1:], strict=True))
+            return int(row.get("ListenOverflows", 0))
+    return 0
 
 
 def pct(values: list[float], p: float) -> float:
@@ -201,8 +264,8 @@ def summary(values: list[float]) -> tuple[float, float, float]:
     return (statistics.median(values), pct(values, 95), max(values)) if values else (0, 0, 0)
 
 
-async def burst(users: int, model_s: float) -> dict[str, Any]:
-    async with StampedSlackApi(USERS) as api:
+async def burst(users: int, model_s: float, backlog: int) -> dict[str, Any]:
+    async with StampedSlackApi(USERS, backlog=backlog) as api:
         port = free_port()
         db = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/burst.db"
         cmd = [sys.executable, "-m", "bench.burst", "--serve", "--port", str(port),
@@ -235,12 +298,17 @@ async def burst(users: int, model_s: float) -> dict[str, Any]:
                     sent[thread] = time.perf_counter()
                     return await post(session, url, payload)
 
+                load = os.getloadavg()[0]
+                overflows = listen_overflows()
+                cpu_before = time.process_time()
                 acks = await asyncio.gather(*(send(t, p) for t, p in payloads.items()))
                 deadline = time.monotonic() + 60 + 2 * model_s
                 while time.monotonic() < deadline:
                     if len(api.timeline()[1].keys() & sent.keys()) >= users:
                         break
                     await asyncio.sleep(0.02)
+                parent_cpu = time.process_time() - cpu_before
+                overflows = listen_overflows() - overflows
         finally:
             proc.send_signal(signal.SIGTERM)
             out, _ = await asyncio.to_thread(proc.communicate, timeout=90)
@@ -249,6 +317,7 @@ async def burst(users: int, model_s: float) -> dict[str, Any]:
         for call in api.calls:
             methods[call.method] += 1
     child = json.loads(out.strip().splitlines()[-1])
+    window = (min(sent.values()), max(done_at.values(), default=min(sent.values())))
     return {
         "users": users,
         "acked": sum(1 for status, _ in acks if status == 200),
@@ -257,8 +326,30 @@ async def burst(users: int, model_s: float) -> dict[str, Any]:
         "sent": sent,
         "trace": child["trace"],
         "loop_lag": child["loop_lag"],
+        # Collections between the first event sent and the last answer written.
+        "gc": [
+            (gen, secs)
+            for gen, at, secs in child["gc"]
+            if min(sent.values()) <= at <= max(done_at.values(), default=at)
+        ],
+        "window": window,
+        "bot_cpu": cpu_between(child["cpu"], *window),
+        "parent_cpu": parent_cpu,
+        "load": load,
+        "overflows": overflows,
         "calls_per_answer": {m: n / users for m, n in sorted(methods.items())},
     }
+
+
+def cpu_between(samples: list[list[float]], start: float, end: float) -> tuple[float, float]:
+    """The bot's loop thread between two instants: seconds running, and waiting for a CPU."""
+    before = [row for row in samples if row[0] < start][-1:]
+    inside = [row for row in samples if start <= row[0] <= end]
+    after = [row for row in samples if row[0] > end][:1]
+    points = before + inside + after
+    if len(points) < 2:
+        return 0.0, 0.0
+    return points[-1][1] - points[0][1], points[-1][2] - points[0][2]
 
 
 def stage_medians(run: dict[str, Any]) -> list[tuple[str, float, float]]:
@@ -289,7 +380,9 @@ def report(runs: list[dict[str, Any]], model_s: float, trace: bool) -> None:
         )
     if len(runs) > 1:
         v = [statistics.median(x) for x in zip(*(summary(r["visible"]) for r in runs), strict=True)]
-        a = [statistics.median(x) for x in zip(*(summary(r["answered"]) for r in runs), strict=True)]
+        a = [
+            statistics.median(x) for x in zip(*(summary(r["answered"]) for r in runs), strict=True)
+        ]
         print(f"{'med':<5}{'':>15}   {v[0]:>11.2f}{v[1]:>6.2f}{v[2]:>6.2f}"
               f"   {a[0]:>12.2f}{a[1]:>6.2f}{a[2]:>6.2f}")  # fmt: skip
     last = runs[-1]
@@ -304,15 +397,33 @@ def report(runs: list[dict[str, Any]], model_s: float, trace: bool) -> None:
     calls = ", ".join(f"{m} {n:.2f}" for m, n in last["calls_per_answer"].items())
     print(f"Web API calls per answer: {calls}")
     print(f"bot event loop: worst lag {max(last['loop_lag'], default=0) * 1000:.1f} ms")
+    start, end = last["window"]
+    print(
+        f"from the burst to the last answer ({end - start:.2f} s): bot loop thread on a CPU "
+        f"{last['bot_cpu'][0]:.2f} s, waiting for one {last['bot_cpu'][1]:.2f} s; parent "
+        f"(fake Slack + load) CPU {last['parent_cpu']:.2f} s; load average before the run "
+        f"{last['load']:.2f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"connections dropped by a full listen queue during the burst: {last['overflows']} "
+        "(machine-wide; each costs its call about 1 s)"
+    )
+    full = [secs for gen, secs in last["gc"] if gen == 2]
+    young = [secs for gen, secs in last["gc"] if gen < 2]
+    print(
+        f"bot garbage collections during the burst: {len(full)} full "
+        f"({sum(full) * 1000:.0f} ms, longest {max(full, default=0) * 1000:.0f} ms), "
+        f"{len(young)} young ({sum(young) * 1000:.0f} ms)"
+    )
     if trace:
         print("answer path, s after the event was sent (median, p95), last run:")
         for stage, med, p95 in stage_medians(last):
             print(f"  {stage:<40}{med:>7.3f}{p95:>7.3f}")
 
 
-async def bench(sizes: list[int], model_s: float, runs: int, trace: bool) -> None:
+async def bench(sizes: list[int], model_s: float, runs: int, trace: bool, backlog: int) -> None:
     for users in sizes:
-        report([await burst(users, model_s) for _ in range(runs)], model_s, trace)
+        report([await burst(users, model_s, backlog) for _ in range(runs)], model_s, trace)
 
 
 def main() -> None:
@@ -322,6 +433,9 @@ def main() -> None:
     parser.add_argument("--also", type=int, nargs="*", default=[200], help="more burst sizes")
     parser.add_argument("--runs", type=int, default=1, help="runs per size (medians printed)")
     parser.add_argument("--trace", action="store_true", help="print the answer path's stages")
+    parser.add_argument(
+        "--backlog", type=int, default=128, help="the fake Slack's listen backlog (aiohttp's 128)"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
@@ -330,7 +444,8 @@ def main() -> None:
     if args.serve:
         asyncio.run(serve_traced(args.port, args.api, args.db, args.model_s))
     else:
-        asyncio.run(bench([args.users, *args.also], args.model_s, args.runs, args.trace))
+        sizes = [args.users, *args.also]
+        asyncio.run(bench(sizes, args.model_s, args.runs, args.trace, args.backlog))
 
 
 if __name__ == "__main__":

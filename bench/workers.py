@@ -134,9 +134,16 @@ async def measure(workers: int, events: int, model_s: float) -> dict[str, object
             for port in ports:
                 procs.append(
                     await asyncio.create_subprocess_exec(
-                        sys.executable, "-m", "bot.cli", "slack", "--port", str(port),
-                        cwd=ROOT, env=env, stderr=asyncio.subprocess.DEVNULL,
-                    )  # fmt: skip
+                        sys.executable,
+                        "-m",
+                        "bot.cli",
+                        "slack",
+                        "--port",
+                        str(port),
+                        cwd=ROOT,
+                        env=env,
+                        stderr=asyncio.subprocess.DEVNULL,
+                    )
                 )
             urls = [f"http://127.0.0.1:{port}/slack/events" for port in ports]
             connector = aiohttp.TCPConnector(limit=0)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator
 
 from bot.settings import Settings, SettingsError
 from bot.wiring import snapshot_source, utc_now
@@ -61,7 +62,9 @@ async def _convex(settings: Settings, store: SqlStore, *, once: bool) -> int:
         log.info("syncing from Convex every %.0f s", settings.convex_poll_s)
         async with _stop_on_signal() as stop:
             await sync.run(
-                stop, poll_s=settings.convex_poll_s, backoff=Backoff(cap_s=settings.sync_backoff_max_s)
+                stop,
+                poll_s=settings.convex_poll_s,
+                backoff=Backoff(cap_s=settings.sync_backoff_max_s),
             )
         return 0
     finally:
@@ -100,7 +103,7 @@ async def _snapshot(settings: Settings, store: SqlStore, *, once: bool) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _stop_on_signal():  # type: ignore[no-untyped-def]
+async def _stop_on_signal() -> AsyncIterator[asyncio.Event]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

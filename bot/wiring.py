@@ -112,7 +112,9 @@ async def load_mirror(
             return None
         follower = StoreFollower(store.mirror, mirror)
         if not await follower.refresh():
-            log.warning("no StackDock data in the database yet: is `stackdock-assistant sync` running?")
+            log.warning(
+                "no StackDock data in the database yet: is `stackdock-assistant sync` running?"
+            )
         return follower
     source = snapshot_source(settings)
     if source is None:

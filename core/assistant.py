@@ -137,8 +137,7 @@ class Assistant:
                 record.org_id, record.user_id = principal.org_id, principal.user_id
                 # Independent lookups, one round trip: the history is wasted only on a refusal.
                 refusal, history = await asyncio.gather(
-                    self.limits.check(principal),
-                    self.store.conversations.history(key, self.config.history_messages),
+                    self.limits.check(principal), self._history(key)
                 )
             else:
                 refusal = principal
@@ -166,6 +165,22 @@ class Assistant:
                 await self._try_write_audit(record, started)
             metrics.QUESTIONS.labels(platform=inbound.platform, result=record.result.value).inc()
             metrics.ANSWER_SECONDS.observe(time.perf_counter() - started)
+
+    async def _history(self, key: str) -> list[ChatMessage]:
+        if not self.config.store_content:
+            return []  # only hashes are kept, and a hash is no context for a model
+        return await self.store.conversations.history(key, self.config.history_messages)
+
+    def _kept(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+        """What the conversation keeps: the messages, or with content off, their hashes (the
+        thread still counts as one the bot is in, but holds no text)."""
+        if self.config.store_content:
+            return list(messages)
+        return [
+            ChatMessage(role=m.role, content=_content(m.content, False) or "")
+            for m in messages
+            if m.role in ("user", "assistant") and m.content
+        ]
 
     def _check_text(self, question: str) -> Refusal | None:
         if not question:
@@ -246,10 +261,13 @@ class Assistant:
             record,
             started,
             conversation_key=key,
-            messages=[asked, *outcome.new_messages],
+            messages=self._kept([asked, *outcome.new_messages]),
             usage=self._usage_record(principal, outcome.usage, record),
         )
         yield Final(answer, record.id, outcome.model, outcome.usage)
+        # After the answer is out, so a notice never delays it; adapters read to the end.
+        if outcome.usage is not None and outcome.usage.cost_usd:
+            await self.limits.spent(principal.org_id)
 
     async def _fail(
         self, record: AuditRecord, principal: Principal, error: ProviderError, started: float

@@ -92,14 +92,24 @@ class Limits:
         )
         return budget or user or org
 
+    async def spent(self, org_id: str) -> None:
+        """Called after a question that cost money: crossing 80% is told at once, not with
+        the org's next question (which may never come)."""
+        budget = self.policy.budget_for(org_id)
+        if budget is None or self._notices is None:
+            return
+        now = self._clock()
+        spent = await self._store.usage.spend(org_id, month_start(now))
+        await self._notices.observe(org_id, spent, budget, now)
+
     async def _budget(self, principal: Principal, now: datetime) -> Refusal | None:
         budget = self.policy.budget_for(principal.org_id)
         if budget is None:
             return None
         spent = await self._store.usage.spend(principal.org_id, month_start(now))
         if self._notices is not None:
-            # Every question reads the month's spend anyway, so this is where crossing 80%
-            # is first seen: the notice goes out with the first question after it.
+            # A safety net for a notice whose after-answer check was missed (a consumer that
+            # stopped reading, a crash); BudgetNotices sends it once whoever sees it first.
             await self._notices.observe(principal.org_id, spent, budget, now)
         if spent < budget:
             return None

@@ -84,4 +84,3 @@ def render_png(series: ChartSeries) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
-

@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.questions import inbound
+from adapters.discord.render import neutralise_mentions
 from adapters.discord.reply import acknowledge
 from adapters.discord.views import prompts_view
 from core.commands import ChatCommands
@@ -36,11 +37,11 @@ def _host(interaction: discord.Interaction) -> CommandHost:
     return cast(CommandHost, interaction.client)
 
 
-def _asker(interaction: discord.Interaction, text: str = "") -> Inbound:
+def _asker(interaction: discord.Interaction) -> Inbound:
     return inbound(
         interaction.user,
         interaction.channel,
-        text,
+        "",
         conversation_key="",
         event_id=f"discord:interaction:{interaction.id}",
     )
@@ -65,9 +66,14 @@ def stackdock_group() -> app_commands.Group:
     async def prompts(interaction: discord.Interaction, topic: str | None = None) -> None:
         await acknowledge(interaction, private=False)
         known = normalise_topic(topic)
-        heading = "Suggested questions" if known in (None, "default") else f"About {known}"
         if known is None:
-            heading = f"No topic called {topic!r}; here are the general ones"
+            heading = (
+                f"No topic called “{neutralise_mentions(topic or '')}”; here are the general ones"
+            )
+        elif known == "default":
+            heading = "Suggested questions"
+        else:
+            heading = f"About {known}"
         await interaction.followup.send(
             f"{heading}. Press one to ask it:", view=prompts_view(suggested_prompts(topic))
         )

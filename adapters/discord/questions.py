@@ -79,9 +79,14 @@ async def from_message(
     )
 
     async def open_place() -> discord.abc.Messageable:
-        if starts_thread:
+        if not starts_thread:
+            return channel
+        try:
             return await message.create_thread(name=thread_name(text))
-        return channel
+        except discord.HTTPException as exc:
+            # Most often the invite lacked "Create Public Threads": answer anyway, in place.
+            log.warning("could not start a thread in %s (%s); answering there", channel.id, exc)
+            return channel
 
     async def refuse(error: ErrorReply) -> None:
         await message.reply(error.text)  # no ephemeral messages here; a reply, not a thread

@@ -17,7 +17,7 @@ import discord
 from adapters.discord.stream import MessageStream
 from adapters.discord.views import feedback_view
 from core.assistant import Assistant
-from core.metrics import ACK_SECONDS, QUESTIONS
+from core.metrics import ACK_SECONDS
 from core.models import ErrorReply, Final, Inbound, Outcome, ReplyEvent, Status, TextDelta, ToolStep
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,6 @@ async def answer(
                 outcome = await _stream(place, first, events, interval)
     finally:
         await events.aclose()  # the core owes an audit row even if we stop early
-    QUESTIONS.labels(platform="discord", result=outcome.value).inc()
     return outcome
 
 

@@ -37,10 +37,6 @@ class MessageStream:
         self._next_at = 0.0
         self._flusher: asyncio.Task[None] | None = None
 
-    @property
-    def messages(self) -> list[discord.Message]:
-        return list(self._messages)
-
     def add(self, event: TextDelta | ToolStep) -> None:
         if isinstance(event, TextDelta):
             self._text += event.text
@@ -68,8 +64,8 @@ class MessageStream:
 
     def _draft(self) -> list[str]:
         steps = "\n".join(self._steps[-RECENT_STEPS:])
-        text = neutralise_mentions(self._text.strip())
-        return split_message("\n\n".join(part for part in (text, steps) if part)) or ["…"]
+        draft = "\n\n".join(part for part in (self._text.strip(), steps) if part)
+        return split_message(neutralise_mentions(draft)) or ["…"]
 
     async def _flush_loop(self) -> None:
         while True:

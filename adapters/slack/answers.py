@@ -132,11 +132,18 @@ class Answerer:
         """
         if only_if_engaged and not await self._engaged(ask):
             return None
-        if ask.event_id and not await self.commands.claim_event(ask.event_id):
+        writer = ReplyWriter(self.client, ask.place(), **self.writer_options)
+        # The status, the claim (a database write) and users.info at once: under a burst the
+        # claim queues behind SQLite's single writer, and people should see the bot working
+        # without waiting for it (bench/burst.py). A re-delivery that loses the claim has set
+        # the same "Thinking…" status the first delivery set; Slack drops it with the reply.
+        claim = self.commands.claim_event(ask.event_id) if ask.event_id else _unclaimed()
+        _, claimed, email = await asyncio.gather(
+            writer.announce(), claim, self.people.email(ask.team, ask.user)
+        )
+        if not claimed:
             log.info("event %s was already handled; not answering it again", ask.event_id)
             return None
-        email = await self.people.email(ask.team, ask.user)
-        writer = ReplyWriter(self.client, ask.place(), **self.writer_options)
         outcome = Outcome.FAILED
         try:
             async with contextlib.aclosing(self.assistant.handle(ask.inbound(email))) as events:
@@ -192,3 +199,8 @@ class Answerer:
             team, user, channel, thread_ts or str(posted["ts"]), question, is_dm_channel(channel)
         )
         await self.answer(ask)
+
+
+async def _unclaimed() -> bool:
+    """An Ask without an event id (a button, a command) has nothing to claim."""
+    return True

@@ -13,6 +13,7 @@ header: it is never part of a URL, an exception or a log line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -282,10 +283,8 @@ class ConvexSync:
                         report.snapshot_documents,
                         report.changes,
                     )
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
 
     async def _snapshot(self, report: PassReport) -> int:
         tables: dict[str, dict[str, Document]] = {}

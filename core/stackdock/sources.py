@@ -76,7 +76,9 @@ def _stamp(path: Path) -> tuple[Any, ...] | None:
     try:
         if path.is_dir():
             files = sorted(path.glob(f"*/{DOCUMENTS}"))
-            return tuple((f.name, f.parent.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+            return tuple(
+                (f.name, f.parent.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files
+            )
         stat = path.stat()
         return (stat.st_mtime_ns, stat.st_size)
     except OSError:

@@ -32,7 +32,8 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(AuditRecord))
 
 
 def _record(row: sa.Row[Any]) -> AuditRecord:
-    values = {name: row._mapping[name] for name in _FIELDS}
+    mapping = row._mapping  # built anew on each access: once per row, not once per field
+    values = {name: mapping[name] for name in _FIELDS}
     values["result"] = Outcome(values["result"])
     return AuditRecord(**values)
 

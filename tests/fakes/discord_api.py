@@ -80,6 +80,7 @@ class FakeDiscord:
         self.webhook_messages: dict[str, dict[str, Any]] = {}  # by interaction token
         self.interactions: dict[str, dict[str, Any]] = {}  # delivered, by token
         self._rate_limits: list[RateLimit] = []
+        self._forbidden: list[tuple[str, re.Pattern[str]]] = []
         self._socket: web.WebSocketResponse | None = None
         self._seq = 0
         self._ready = asyncio.Event()
@@ -364,6 +365,10 @@ class FakeDiscord:
         """The next `times` matching calls get 429 with this `retry_after` (seconds)."""
         self._rate_limits.append(RateLimit(method, re.compile(path_pattern), retry_after, times))
 
+    def forbid(self, method: str, path_pattern: str) -> None:
+        """Matching calls get 403 Missing Permissions, as when the invite lacked one."""
+        self._forbidden.append((method, re.compile(path_pattern)))
+
     def calls_to(self, method: str, pattern: str) -> list[RestCall]:
         regex = re.compile(pattern)
         return [c for c in self.calls if c.method == method and regex.fullmatch(c.path)]
@@ -394,7 +399,9 @@ class FakeDiscord:
         if request.headers.get("Authorization") not in (f"Bot {BOT_TOKEN}", None):
             call.status = 401
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
-        response = self._limited(call) or self._too_long(call) or self._route(call)
+        response = (
+            self._limited(call) or self._refused(call) or self._too_long(call) or self._route(call)
+        )
         call.status = response.status
         if isinstance(response.body, bytes) and response.content_type == "application/json":
             call.response = json.loads(response.body)
@@ -412,6 +419,11 @@ class FakeDiscord:
                 body["global"] = False
                 # discord.py takes a 429 without `Via` for a Cloudflare ban and gives up.
                 return _json(body, 429, {"Via": "1.1 google", "Retry-After": "1"})
+        return None
+
+    def _refused(self, call: RestCall) -> web.Response | None:
+        if any(m == call.method and p.fullmatch(call.path) for m, p in self._forbidden):
+            return _json({"message": "Missing Permissions", "code": 50013}, 403)
         return None
 
     @staticmethod

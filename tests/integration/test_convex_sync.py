@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -25,7 +26,9 @@ def seed(convex: FakeConvex) -> None:
     convex.put("organizations", {"_id": "org1", "name": "Acme", "ownerId": "u1"})
     convex.put("users", {"_id": "u1", "name": "Ada", "email": "ada@acme.test"})
     for n in range(5):
-        convex.put("servers", {"_id": f"s{n}", "orgId": "org1", "name": f"web-{n}", "status": "running"})
+        convex.put(
+            "servers", {"_id": f"s{n}", "orgId": "org1", "name": f"web-{n}", "status": "running"}
+        )
     convex.put("_scheduled_functions", {"_id": "sys1", "name": "system table"})
 
 
@@ -219,3 +222,62 @@ async def test_sync_once_command_fills_the_database(tmp_path: Path) -> None:
         assert set((await stored(check))["servers"]) == {f"s{n}" for n in range(5)}
     finally:
         await check.close()
+
+
+async def wait_until(predicate, within_s: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + within_s
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_bot_runtime_with_convex_follows_the_syncer(sqlite_url: str) -> None:
+    from bot.settings import Settings
+    from bot.wiring import runtime
+
+    config = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=sqlite_url,
+        ai_provider="offline",
+        convex_url="http://127.0.0.1:9",  # never called by the bot itself
+        convex_deploy_key=DEPLOY_KEY,
+        mirror_refresh_s=0.05,
+    )
+    async with FakeConvex() as convex, runtime(config) as rt:
+        seed(convex)
+        assert rt.mirror.as_of is None  # nothing synced yet: /readyz says not ready
+        api = ConvexExport(convex.url, DEPLOY_KEY)
+        await ConvexSync(api, rt.store.mirror).sync_once()
+        await wait_until(lambda: len(ids(rt.mirror, "servers")) == 5)
+        convex.delete("servers", "s0")
+        await ConvexSync(api, rt.store.mirror).sync_once()
+        await api.aclose()
+        await wait_until(lambda: "s0" not in ids(rt.mirror, "servers"))
+
+
+async def test_a_snapshot_directory_reloads_when_it_changes(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    import shutil
+
+    from bot.settings import Settings
+    from bot.wiring import runtime
+    from core.stackdock.demo import DEMO_DIR
+
+    snapshot = tmp_path / "export"
+    shutil.copytree(DEMO_DIR, snapshot)
+    config = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=sqlite_url,
+        ai_provider="offline",
+        stackdock_snapshot=snapshot,
+        mirror_refresh_s=0.05,
+    )
+    async with runtime(config) as rt:
+        org = str(rt.mirror.organizations()[0]["_id"])
+        before = rt.mirror.version
+        new = {"_id": "srv_new", "orgId": org, "name": "fresh-server", "status": "running"}
+        with (snapshot / "servers" / "documents.jsonl").open("a") as handle:
+            handle.write(json.dumps(new) + "\n")
+        await wait_until(lambda: rt.mirror.get("servers", "srv_new") is not None)
+    assert rt.mirror.version > before

@@ -21,6 +21,7 @@ EPHEMERAL = 64
 @pytest.fixture
 async def world(sqlite_url: str) -> AsyncIterator[DiscordWorld]:
     async with discord_world(sqlite_url) as w:
+        w.edit_interval = 0.25  # pacing has its own tests; these need not wait a second
         await w.start_bot()
         yield w
 
@@ -150,6 +151,15 @@ async def test_prompts_follow_up_with_a_button_per_suggested_question(world: Dis
     assert [b["label"] for b in buttons] == suggested_prompts("servers")
     assert all(b["custom_id"].startswith("sd:prompt:") for b in buttons)
     assert sent.body["allowed_mentions"] == {"parse": []}
+
+    _, general = await run_command(
+        world, "developer", command("prompts", [text_option("topic", "@everyone")])
+    )
+    buttons = [c for row in general.body["components"] for c in row["components"]]
+    assert [b["label"] for b in buttons] == suggested_prompts()
+    assert (
+        "No topic called" in general.body["content"] and "@everyone" not in general.body["content"]
+    )
 
 
 async def test_the_prompts_topic_autocompletes_from_the_catalogue(world: DiscordWorld) -> None:

@@ -109,7 +109,9 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 EVENT_FIELDS = ("type", "user", "text", "ts", "channel", "team", "thread_ts", "event_ts", "bot_id")
@@ -123,7 +125,9 @@ def wrongly_typed(draw: st.DrawFn) -> dict[str, Any]:
     event = envelope["event"]
     for name in draw(st.lists(st.sampled_from(EVENT_FIELDS), min_size=1, max_size=4)):
         event[name] = draw(json_values)
-    for name in draw(st.lists(st.sampled_from(["type", "team_id", "event_id", "event"]), max_size=2)):
+    for name in draw(
+        st.lists(st.sampled_from(["type", "team_id", "event_id", "event"]), max_size=2)
+    ):
         envelope[name] = draw(json_values)
     return envelope
 
@@ -140,13 +144,24 @@ Case = tuple[str, bytes, dict[str, str]]
 def requests(draw: st.DrawFn) -> Case:
     kind = draw(
         st.sampled_from(
-            ["garbage", "typed", "form", "oversized", "unsigned", "bad_signature", "stale", "replay"]
+            [
+                "garbage",
+                "typed",
+                "form",
+                "oversized",
+                "unsigned",
+                "bad_signature",
+                "stale",
+                "replay",
+            ]
         )
     )
     json_type = {"Content-Type": "application/json"}
     if kind == "garbage":
         body = draw(st.binary(max_size=2000))
-        ctype = draw(st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain"]))
+        ctype = draw(
+            st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain"])
+        )
         return kind, body, {**_signed(body), "Content-Type": ctype}
     if kind == "typed":
         body = json.dumps(draw(wrongly_typed())).encode()
@@ -162,12 +177,16 @@ def requests(draw: st.DrawFn) -> Case:
         envelope["event"]["text"] = "x" * size
         body = json.dumps(envelope).encode()
         return kind, body, {**_signed(body), **json_type}
-    body = json.dumps(event_envelope(mention("Any problems?", user="UADMIN", ts=f"{next(_ts)}.9"))).encode()
+    body = json.dumps(
+        event_envelope(mention("Any problems?", user="UADMIN", ts=f"{next(_ts)}.9"))
+    ).encode()
     if kind == "unsigned":
         return kind, body, json_type
     if kind == "bad_signature":
         headers = _signed(body)
-        headers["X-Slack-Signature"] = "v0=" + draw(st.text("0123456789abcdef", min_size=0, max_size=64))
+        headers["X-Slack-Signature"] = "v0=" + draw(
+            st.text("0123456789abcdef", min_size=0, max_size=64)
+        )
         return kind, body, {**headers, **json_type}
     if kind == "stale":
         return kind, body, {**_signed(body, stale=True), **json_type}
@@ -178,7 +197,11 @@ def requests(draw: st.DrawFn) -> Case:
     max_examples=1000,
     deadline=None,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
 )
 @given(case=requests())
 def test_bad_requests_never_crash_the_bot(bot: Bot, case: Case) -> None:
@@ -200,7 +223,10 @@ def test_after_fuzzing_no_event_was_answered_twice_and_the_bot_still_answers(bot
     assert len(bot.statuses) >= 1000, "runs after the fuzz test, in file order"
     assert all(status < 500 for status in bot.statuses)
     body = json.dumps(event_envelope(mention("List my servers", user="UADMIN", ts="777777.1")))
-    assert bot.post(body.encode(), {**_signed(body.encode()), "Content-Type": "application/json"}) == 200
+    assert (
+        bot.post(body.encode(), {**_signed(body.encode()), "Content-Type": "application/json"})
+        == 200
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if "acme-web-1" in bot.api.thread_text("C1", "777777.1"):
@@ -208,5 +234,7 @@ def test_after_fuzzing_no_event_was_answered_twice_and_the_bot_still_answers(bot
         time.sleep(0.05)
     assert "acme-web-1" in bot.api.thread_text("C1", "777777.1")
     time.sleep(1.0)  # let replays that raced their first delivery finish
-    streams = [c.args.get("thread_ts") for c in list(bot.api.calls) if c.method == "chat.startStream"]
+    streams = [
+        c.args.get("thread_ts") for c in list(bot.api.calls) if c.method == "chat.startStream"
+    ]
     assert len(streams) == len(set(streams)), "an event was answered twice"

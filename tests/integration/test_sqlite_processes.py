@@ -13,7 +13,7 @@ from core.store import open_store
 ROWS_PER_PROCESS = 150
 
 
-def _append_many(url: str, tag: str, start) -> None:  # noqa: ANN001  (a multiprocessing Barrier)
+def _append_many(url: str, tag: str, start) -> None:  # start: a multiprocessing Barrier
     async def run() -> None:
         store = await open_store(url)
         await store.ping()  # connect before the race starts

@@ -142,6 +142,9 @@ async def test_content_is_hashed_when_not_stored(kit):
     (row,) = await kit.audit_rows()
     assert row.question.startswith("sha256:") and len(row.question) == 7 + 64
     assert row.answer.startswith("sha256:")
+    # The conversation keeps hashes too: no question or answer text is stored anywhere.
+    kept = [m for rows in kit.store.conversations.rows.values() for m in rows]
+    assert kept and all(m.content.startswith("sha256:") for m in kept)
 
 
 async def test_history_is_carried_within_a_conversation(kit):

@@ -162,9 +162,7 @@ async def test_raising_the_budget_lifts_the_refusal_and_rearms_the_notice(demo_m
 
 
 async def test_per_org_budget_overrides_the_default(demo_mirror):
-    w = worker(
-        demo_mirror, org_budget_usd=Decimal("100"), org_budgets_usd={GLOBEX: Decimal("1")}
-    )
+    w = worker(demo_mirror, org_budget_usd=Decimal("100"), org_budgets_usd={GLOBEX: Decimal("1")})
     spend(w.store, LATE, ACME, "5.00")
     spend(w.store, LATE, GLOBEX, "1.00")
     assert isinstance(await w.ask(ADMIN), Final)
@@ -208,3 +206,20 @@ async def test_notifiers_fan_out_past_a_broken_platform():
     notifiers.add(working)
     await notifiers.notify_budget("org", ["u1"], "text")
     assert working.sent == [SentNotice("org", ["u1"], "text")]
+
+
+async def test_the_answer_that_crosses_80_percent_sends_the_notice_at_once(demo_mirror):
+    from tests.fakes.scripted_provider import ScriptedTurn
+
+    w = worker(demo_mirror, org_budget_usd=Decimal("0.001"))
+    # Priced by genai-prices: a gpt-4o-mini turn this size costs well over $0.0008.
+    w.providers = [
+        ScriptedProvider(
+            [ScriptedTurn(text=["ok"], input_tokens=20_000, output_tokens=2_000)],
+            name="openai",
+            model="gpt-4o-mini",
+        )
+    ]
+    assert isinstance(await w.ask(DEVELOPER), Final)
+    # No second question was asked: the crossing answer itself told the admins.
+    assert [n.org_id for n in w.notifier.sent] == [ACME]
