@@ -14,6 +14,7 @@ import signal
 from aiohttp import web
 
 from adapters.slack.app import SlackBot, web_client
+from adapters.slack.notices import SlackNotifier
 from adapters.slack.transport import EVENTS_PATH, TimedSocketModeHandler, events_endpoint
 from bot.http import add_health_routes
 from bot.settings import Settings, SettingsError
@@ -42,6 +43,7 @@ async def serve_slack(settings: Settings, port: int | None = None) -> int:
             client=client,
             signing_secret=secret.get_secret_value() if secret else "",
         )
+        rt.notifiers.add(SlackNotifier(client, rt.mirror))
         web_app = web.Application()
         add_health_routes(web_app, rt)
         if not socket_mode:

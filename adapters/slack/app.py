@@ -183,6 +183,16 @@ class SlackBot:
     async def _usage(self, team: str, user: str, channel: str, respond: Any) -> None:
         view = await self.commands.usage(await self._inbound(team, user, channel))
         await respond(text=view.text, response_type="ephemeral")
+        if view.chart_png:
+            # The org's figures are for its admins only: the chart goes to the asker's DM,
+            # never to the channel the command was typed in.
+            dm = await self.client.conversations_open(users=user)
+            await self.client.files_upload_v2(
+                channel=dm["channel"]["id"],
+                content=view.chart_png,
+                filename=view.chart_name,
+                title="StackDock Assistant usage this month",
+            )
 
     async def _link(self, team: str, user: str, channel: str, rest: str, respond: Any) -> None:
         target, user_ref = parse_link_args(rest, team)

@@ -78,6 +78,7 @@ class FakeSlackApi:
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Message] = {}
         self.responses: list[dict[str, Any]] = []  # posts to response_url
+        self.uploads: dict[str, dict[str, Any]] = {}  # files.getUploadURLExternal, by file id
         self.failures: dict[str, list[Failure]] = {}
         self.delays: dict[str, float] = {}
         self._ts = itertools.count(1)
@@ -86,6 +87,7 @@ class FakeSlackApi:
         self.web = web.Application()
         self.web.router.add_route("*", "/api/{method}", self._api)
         self.web.router.add_post("/respond/{key}", self._respond)
+        self.web.router.add_post("/upload/{file_id}", self._upload)
         self.socket_url: str | None = None  # set by the Socket Mode fake
 
     # ---- lifecycle ----
@@ -340,6 +342,39 @@ class FakeSlackApi:
         if not args.get("user_id") or view.get("type") != "home":
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True, "view": {"id": "V1", **view}}
+
+    def _users_lookupByEmail(self, args: dict[str, Any]) -> dict[str, Any]:
+        email = str(args.get("email", "")).lower()
+        for user, known in self.users.items():
+            if known.lower() == email:
+                return self._users_info({"user": user})
+        return {"ok": False, "error": "users_not_found"}
+
+    def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self.uploads) + 1:04d}"
+        self.uploads[file_id] = {"filename": args["filename"], "length": int(args["length"])}
+        return {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if file_id not in self.uploads:
+            return web.Response(status=404, text="no such upload")
+        self.uploads[file_id]["content"] = await request.read()
+        return web.Response(text="OK - " + str(len(self.uploads[file_id]["content"])))
+
+    def _files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = _json_field(args.get("files")) or []
+        done = []
+        for item in files:
+            upload = self.uploads.get(item.get("id"))
+            if upload is None or "content" not in upload:
+                return {"ok": False, "error": "file_not_found"}
+            upload["channel"] = args.get("channel_id")
+            upload["title"] = item.get("title")
+            done.append({"id": item["id"], "title": item.get("title"), "name": upload["filename"]})
+        return {"ok": True, "files": done}
 
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         users = args.get("users") or ""

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.slack.app import SlackBot, web_client
+from adapters.slack.notices import SlackNotifier
 from adapters.slack.transport import EVENTS_PATH, events_endpoint
 from bot.http import add_health_routes
 from bot.settings import Settings
@@ -83,6 +84,7 @@ async def slack_app(
             signing_secret=SIGNING_SECRET,
             writer_options=writer if writer is not None else FAST_WRITER,
         )
+        rt.notifiers.add(SlackNotifier(bot.client, rt.mirror))  # as bot/serve_slack.py does
         web_app = web.Application()
         add_health_routes(web_app, rt)
         web_app.router.add_post(EVENTS_PATH, events_endpoint(bot.app, bot.tasks))

@@ -13,6 +13,7 @@ from tests.fakes.slack_api import (
     message,
     slash_command,
 )
+from tests.fakes.slack_harness import ACME as ACME_ORG
 from tests.fakes.slack_harness import slack_app
 
 
@@ -184,3 +185,33 @@ async def test_bots_own_panel_messages_are_not_answered(sqlite_url):
         await h.send(event_envelope(own))
         await h.settle()
         assert [c.method for c in h.api.calls if c.method != "auth.test"] == []
+
+
+async def test_usage_for_an_admin_sends_the_chart_to_their_dm_only(sqlite_url):
+    async with slack_app(sqlite_url) as h:
+        await command(h, "usage", user="UADMIN", channel="C1")
+        await h.settle()
+        [upload] = h.api.uploads.values()
+        assert upload["content"].startswith(b"\x89PNG\r\n\x1a\n")
+        assert upload["channel"] == "DADMIN"  # the asker's DM, not the channel C1
+        assert upload["filename"].endswith(".png")
+
+
+async def test_usage_for_a_member_has_no_org_chart(sqlite_url):
+    async with slack_app(sqlite_url) as h:
+        await command(h, "usage", user="UDEV")
+        await h.settle()
+        assert any("Your usage this month" in r["text"] for r in h.api.responses)
+        assert h.api.uploads == {}
+
+
+async def test_budget_notice_reaches_admins_as_a_slack_dm(sqlite_url):
+    async with slack_app(sqlite_url) as h:
+        admin = h.rt.mirror.user_by_email("ada@acme.example")
+        absent = {"_id": "usr_nowhere"}  # a StackDock admin with no account in this workspace
+        ids = [admin["_id"], absent["_id"]]
+        await h.rt.notifiers.notify_budget(ACME_ORG, ids, "Acme has used 80% of its budget")
+        sent = [c.args for c in h.api.calls_of("chat.postMessage")]
+        assert [(a["channel"], a["text"]) for a in sent] == [
+            ("DADMIN", "Acme has used 80% of its budget")
+        ]
