@@ -115,7 +115,10 @@ async def serve(kind: str, port: int, api_url: str, db: str, model_s: float) -> 
             client=client,
             signing_secret=SIGNING_SECRET,
         )
-        web_app.router.add_post(EVENTS_PATH, timed(events_endpoint(bot.app, bot.tasks), durations))
+        web_app.router.add_post(
+            EVENTS_PATH,
+            timed(events_endpoint(bot.app, bot.tasks, signing_secret=SIGNING_SECRET), durations),
+        )
         await _run(web_app, port, stop)
         await bot.tasks.drain(60)
     print(json.dumps(durations))

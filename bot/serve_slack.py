@@ -22,7 +22,7 @@ from bot.wiring import runtime
 
 log = logging.getLogger(__name__)
 
-DRAIN_TIMEOUT_S = 30.0
+DRAIN_TIMEOUT_S = 25.0  # inside the 30 s Heroku and systemd give before SIGKILL
 
 
 async def serve_slack(settings: Settings, port: int | None = None) -> int:
@@ -47,7 +47,12 @@ async def serve_slack(settings: Settings, port: int | None = None) -> int:
         web_app = web.Application()
         add_health_routes(web_app, rt)
         if not socket_mode:
-            web_app.router.add_post(EVENTS_PATH, events_endpoint(bot.app, bot.tasks))
+            web_app.router.add_post(
+                EVENTS_PATH,
+                events_endpoint(
+                    bot.app, bot.tasks, signing_secret=secret.get_secret_value() if secret else None
+                ),
+            )
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "0.0.0.0", port)  # Slack and health checks come from outside

@@ -15,6 +15,7 @@ from adapters.discord.questions import inbound
 from adapters.discord.render import neutralise_mentions
 from adapters.discord.reply import acknowledge
 from adapters.discord.views import prompts_view
+from core.assistant import MAX_QUESTION_CHARS
 from core.commands import ChatCommands
 from core.models import Inbound
 from core.prompts import TOPICS, normalise_topic, suggested_prompts
@@ -58,7 +59,11 @@ def stackdock_group() -> app_commands.Group:
 
     @group.command(name="ask", description="Ask a question about your infrastructure")
     @app_commands.describe(question="What you want to know")
-    async def ask(interaction: discord.Interaction, question: str) -> None:
+    async def ask(
+        interaction: discord.Interaction,
+        # Discord's own client then refuses a longer question before it is ever sent.
+        question: app_commands.Range[str, 1, MAX_QUESTION_CHARS],
+    ) -> None:
         await _host(interaction).ask_from_interaction(interaction, question)
 
     @group.command(name="prompts", description="Suggested questions, as buttons")

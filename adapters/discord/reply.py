@@ -29,10 +29,10 @@ Refuse = Callable[[ErrorReply], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
-async def typing(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+async def keep_typing(channel: discord.abc.Messageable) -> AsyncIterator[None]:
     """Keeps the typing indicator on; a failed typing call never costs the answer."""
 
-    async def keep_typing() -> None:
+    async def every_few_seconds() -> None:
         while True:
             try:
                 await channel.typing()  # awaited, not entered: one indicator, no task of its own
@@ -40,7 +40,7 @@ async def typing(channel: discord.abc.Messageable) -> AsyncIterator[None]:
                 log.debug("typing indicator failed: %s", exc)
             await asyncio.sleep(TYPING_EVERY_S)
 
-    task = asyncio.create_task(keep_typing())
+    task = asyncio.create_task(every_few_seconds())
     try:
         yield
     finally:
@@ -75,7 +75,7 @@ async def answer(
     """Runs one question through the core and shows the outcome; returns how it ended."""
     events = assistant.handle(inbound)
     try:
-        async with typing(typing_in):
+        async with keep_typing(typing_in):
             first = await _first_decisive(events)
         if isinstance(first, ErrorReply):
             await refuse(first)
@@ -84,7 +84,7 @@ async def answer(
             raise RuntimeError("the assistant ended without a final event")
         else:
             place = await open_place()
-            async with typing(place):
+            async with keep_typing(place):
                 outcome = await _stream(place, first, events, interval)
     finally:
         await events.aclose()  # the core owes an audit row even if we stop early

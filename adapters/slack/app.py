@@ -159,8 +159,11 @@ class SlackBot:
     # ---- /stackdock ----
 
     async def on_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
-        sub, rest = split_command(body.get("text", ""))
-        team, user, channel = body["team_id"], body["user_id"], body["channel_id"]
+        sub, rest = split_command(str(body.get("text") or ""))
+        team, user, channel = body.get("team_id"), body.get("user_id"), body.get("channel_id")
+        if not (isinstance(team, str) and isinstance(user, str) and isinstance(channel, str)):
+            await ack(text=self.commands.help_text())  # not a command Slack would send
+            return
         if sub == "ask" and rest:
             await ack()
             work = self.answerer.answer_posted(

@@ -80,13 +80,15 @@ def from_mention(body: dict[str, Any], bot_user_id: str | None) -> Ask | None:
     event = body["event"]
     if event.get("bot_id") or event.get("subtype") or not event.get("user"):
         return None
-    channel = event["channel"]
+    channel, thread_ts = event.get("channel"), event.get("thread_ts") or event.get("ts")
+    if not channel or not thread_ts:
+        return None  # nowhere to answer: not an event Slack sends
     return Ask(
         team=team_of(body, event),
         user=event["user"],
         channel=channel,
-        thread_ts=event.get("thread_ts") or event["ts"],
-        text=strip_bot_mention(event.get("text", ""), bot_user_id),
+        thread_ts=thread_ts,
+        text=strip_bot_mention((event.get("text") or ""), bot_user_id),
         is_dm=is_dm_channel(channel),
         event_id=body.get("event_id"),
     )
@@ -103,19 +105,21 @@ def from_message(body: dict[str, Any], bot_user_id: str | None) -> Ask | None:
     user = event.get("user")
     if event.get("subtype") or event.get("bot_id") or not user or user == bot_user_id:
         return None
-    channel = event.get("channel", "")
+    channel, thread_ts = event.get("channel"), event.get("thread_ts") or event.get("ts")
+    if not channel or not thread_ts:
+        return None  # nowhere to answer: not an event Slack sends
     dm = event.get("channel_type") == "im" or is_dm_channel(channel)
     if not dm:
         if not event.get("thread_ts"):
             return None  # top-level channel chatter; only a mention addresses the bot
-        if bot_user_id and f"<@{bot_user_id}" in event.get("text", ""):
+        if bot_user_id and f"<@{bot_user_id}" in (event.get("text") or ""):
             return None
     return Ask(
         team=team_of(body, event),
         user=user,
         channel=channel,
-        thread_ts=event.get("thread_ts") or event["ts"],
-        text=strip_bot_mention(event.get("text", ""), bot_user_id),
+        thread_ts=thread_ts,
+        text=strip_bot_mention((event.get("text") or ""), bot_user_id),
         is_dm=dm,
         event_id=body.get("event_id"),
     )

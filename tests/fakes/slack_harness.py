@@ -87,7 +87,9 @@ async def slack_app(
         rt.notifiers.add(SlackNotifier(bot.client, rt.mirror))  # as bot/serve_slack.py does
         web_app = web.Application()
         add_health_routes(web_app, rt)
-        web_app.router.add_post(EVENTS_PATH, events_endpoint(bot.app, bot.tasks))
+        web_app.router.add_post(
+            EVENTS_PATH, events_endpoint(bot.app, bot.tasks, signing_secret=SIGNING_SECRET)
+        )
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from core.assistant import MAX_QUESTION_CHARS
 from core.models import Inbound
 from core.prompts import HELP_TEXT, TOPICS, suggested_prompts
 from core.stackdock.demo import DEMO_USERS
 from core.store.database import create_engine
 from core.store.tables import audit_feedback
-from tests.fakes.discord_api import DiscordWorld, RestCall, discord_world
+from tests.fakes.discord_api import RestCall
+from tests.fakes.discord_world import DiscordWorld, discord_world
 
 EPHEMERAL = 64
 
@@ -360,3 +362,15 @@ async def test_ask_inside_an_answer_thread_continues_that_conversation(world: Di
         "List my domains",
         "How many servers do I have?",
     ]
+
+
+async def test_stackdock_is_registered_with_its_five_subcommands(world: DiscordWorld) -> None:
+    [sync] = world.fake.calls_to("PUT", r"/applications/\d+/commands")
+    [group] = sync.body
+    subcommands = {o["name"]: o for o in group["options"]}
+    assert group["name"] == "stackdock"
+    assert set(subcommands) == {"ask", "prompts", "usage", "link", "help"}
+    [question] = subcommands["ask"]["options"]
+    assert question["required"] and question["max_length"] == MAX_QUESTION_CHARS
+    [topic] = subcommands["prompts"]["options"]
+    assert topic["autocomplete"] and not topic.get("required")

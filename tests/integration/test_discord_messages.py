@@ -17,7 +17,8 @@ import pytest
 
 from adapters.discord.render import split_message
 from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
-from tests.fakes.discord_api import CONTENT_LIMIT, DiscordWorld, discord_world
+from tests.fakes.discord_api import CONTENT_LIMIT
+from tests.fakes.discord_world import DiscordWorld, discord_world
 
 
 @pytest.fixture
@@ -393,3 +394,21 @@ async def test_without_thread_permission_the_answer_comes_in_the_channel(
     await fake.post_message(channel, world.people["admin"], "List my domains", mention_bot=True)
     shown = await world.wait_answered(channel)
     assert "domain" in shown[-1]["content"].lower()
+
+
+async def test_draining_finishes_answers_under_way_and_takes_no_new_ones(
+    world: DiscordWorld,
+) -> None:
+    world.rt.assistant.providers = [PacedProvider(["one.\n", "two.\n", "three."], gap_s=0.3)]
+    fake, channel = world.fake, world.guild.channel_id
+    first = await fake.post_message(channel, world.people["admin"], "Explain", mention_bot=True)
+    await fake.wait_for(lambda: world.bot_messages(first["id"]), what="the answer to start")
+    assert world.bot.answers_under_way == 1
+    draining = asyncio.create_task(world.bot.drain(10))
+    await asyncio.sleep(0)
+    late = await fake.post_message(channel, world.people["admin"], "And?", mention_bot=True)
+    assert await draining == 0
+    assert world.bot.answers_under_way == 0, "the late question never became a task"
+    assert world.bot_messages(first["id"])[-1]["content"] == "one.\ntwo.\nthree."
+    assert not world.bot_messages(late["id"]), "nothing new starts while draining"
+    assert len(await audit_rows(world)) == 1
