@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,7 +18,16 @@ def add_health_routes(app: web.Application, rt: Runtime) -> None:
     """`/healthz` (the process answers), `/readyz` (database and mirror), `/metrics`."""
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        # Liveness only; the mirror's age is shown so an operator sees a stalled sync at once.
+        as_of = rt.mirror.as_of
+        age = None if as_of is None else round((datetime.now(UTC) - as_of).total_seconds())
+        return web.json_response(
+            {
+                "status": "ok",
+                "mirror_as_of": None if as_of is None else as_of.isoformat(),
+                "mirror_age_s": age,
+            }
+        )
 
     async def readyz(request: web.Request) -> web.Response:
         problems = []

@@ -190,6 +190,9 @@ async def test_health_readiness_and_metrics(sqlite_url):
         async with aiohttp.ClientSession() as session:
             async with session.get(h.url("/healthz")) as resp:
                 assert resp.status == 200
+                health = await resp.json()
+            # The demo snapshot is loaded as of now, so the mirror is seconds old.
+            assert health["mirror_as_of"] and 0 <= health["mirror_age_s"] < 600
             async with session.get(h.url("/readyz")) as resp:
                 assert resp.status == 200
                 assert (await resp.json())["status"] == "ready"
