@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     # Org id -> monthly budget in USD, overriding ORG_MONTHLY_BUDGET_USD for that org.
     org_budgets_usd: Annotated[dict[str, Decimal], NoDecode] = Field(default_factory=dict)
     audit_store_content: bool = True
+    # Audit rows wait here while the database is down, and are written when it is back.
+    audit_spool_path: Path = Path("stackdock-assistant-spool.jsonl")
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"

@@ -18,6 +18,7 @@ from core.limits import LimitPolicy, Limits
 from core.metrics import MIRROR_AGE_SECONDS
 from core.ports import Provider
 from core.providers.offline import OfflineProvider
+from core.spool import AuditSpool
 from core.stackdock.demo import load_demo
 from core.stackdock.mirror import InMemoryMirror
 from core.stackdock.snapshot import SnapshotLoad
@@ -180,6 +181,7 @@ async def build_runtime(settings: Settings) -> Runtime:
             limits=Limits(store, limit_policy(settings), utc_now, notices),
             clock=utc_now,
             config=AssistantConfig(store_content=settings.audit_store_content),
+            spool=AuditSpool(settings.audit_spool_path),
         )
     except BaseException:
         await store.close()
@@ -199,11 +201,27 @@ async def build_runtime(settings: Settings) -> Runtime:
 async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """A built runtime whose mirror follows its source in the background while it is open."""
     built = await build_runtime(settings)
-    follower = asyncio.create_task(follow_mirror(settings, built.mirror, built.refresher))
+    tasks = [
+        asyncio.create_task(follow_mirror(settings, built.mirror, built.refresher)),
+        asyncio.create_task(replay_spool(built)),
+    ]
     try:
         yield built
     finally:
-        follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follower
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await built.store.close()
+
+
+async def replay_spool(rt: Runtime, every_s: float = 10.0) -> None:
+    """Writes audit rows kept while the database was down, as soon as it is back."""
+    spool = rt.assistant.spool
+    if spool is None:
+        return
+    while True:
+        if await asyncio.to_thread(spool.pending):
+            await spool.replay(rt.store)
+        await asyncio.sleep(every_s)

@@ -41,6 +41,7 @@ from core.prompts import system_prompt
 from core.providers.loop import LoopDone, LoopOutcome, run_tool_loop
 from core.providers.window import context_window, fit_history
 from core.redact import StreamScrubber, scrub_text
+from core.spool import AuditSpool
 from core.tools import OrgTools
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,11 @@ def _content(text: str | None, store_content: bool) -> str | None:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _owed(record: AuditRecord) -> bool:
+    """The question's row is neither in the store nor waiting in the spool."""
+    return record.id is None and not record.metadata.get("spooled")
+
+
 def provider_failure_text(error: ProviderError) -> str:
     if error.kind == "busy":
         wait = f" in {round(error.retry_after_s)} s" if error.retry_after_s else " in a minute"
@@ -87,6 +93,7 @@ class Assistant:
         limits: Limits,
         clock: Callable[[], datetime],
         config: AssistantConfig = AssistantConfig(),
+        spool: AuditSpool | None = None,
     ) -> None:
         if not providers:
             raise ValueError("at least one provider is needed")
@@ -98,6 +105,7 @@ class Assistant:
         self.clock = clock
         self.config = config
         self._summaries = SummaryCache(mirror)
+        self.spool = spool  # where audit rows wait while the database is down
 
     async def resolve(self, inbound: Inbound) -> Principal | Refusal:
         """The asker's Principal, or why they can't ask (used by adapters' commands too)."""
@@ -155,11 +163,11 @@ class Assistant:
             record.error_message = scrub_text(f"{type(exc).__name__}: {exc}")[:500]
             text = UNAVAILABLE_TEXT
             record.answer = _content(text, self.config.store_content)
-            if record.id is None:
+            if _owed(record):
                 await self._try_write_audit(record, started)
             yield ErrorReply(text, Outcome.FAILED, "internal_error", None, record.id)
         finally:
-            if record.id is None:
+            if _owed(record):
                 # The consumer went away before the answer: the row is still owed.
                 record.error_message = record.error_message or "interrupted before the answer"
                 await self._try_write_audit(record, started)
@@ -198,7 +206,7 @@ class Assistant:
         record.reason = refusal.reason
         record.retry_after_s = refusal.retry_after_s
         record.answer = _content(refusal.text, self.config.store_content)
-        await self._write_audit(record, started)
+        await self._record(record, started)
         log.info("refused %s: %s", record.identity, refusal.reason)
         return ErrorReply(
             refusal.text, refusal.outcome, refusal.reason, refusal.retry_after_s, record.id
@@ -257,7 +265,7 @@ class Assistant:
         record.answer = _content(answer, self.config.store_content)
         record.tools = list(outcome.tools_called)
         self._note_usage(record, outcome.usage, outcome.attempts)
-        await self._write_audit(
+        await self._record(
             record,
             started,
             conversation_key=key,
@@ -284,7 +292,7 @@ class Assistant:
         record.answer = _content(text, self.config.store_content)
         self._note_usage(record, error.usage, getattr(error, "attempts", None))
         # Failed calls that spent tokens still count against the budget.
-        await self._write_audit(
+        await self._record(
             record, started, usage=self._usage_record(principal, error.usage, record)
         )
         return ErrorReply(text, Outcome.FAILED, record.reason, error.retry_after_s, record.id)
@@ -327,11 +335,40 @@ class Assistant:
         )
         record.id, record.prev_hash, record.hash = stored.id, stored.prev_hash, stored.hash
 
-    async def _try_write_audit(self, record: AuditRecord, started: float) -> None:
+    async def _record(
+        self,
+        record: AuditRecord,
+        started: float,
+        *,
+        conversation_key: str | None = None,
+        messages: Sequence[ChatMessage] = (),
+        usage: UsageRecord | None = None,
+    ) -> None:
+        """Writes the question's record; with the database down, keeps it in the spool so the
+        person still gets their answer or refusal, and the row lands later."""
         try:
-            await self._write_audit(record, started)
+            await self._write_audit(
+                record, started, conversation_key=conversation_key, messages=messages, usage=usage
+            )
         except Exception:
-            log.exception("could not write the audit row of %s", record.identity)
+            if self.spool is None:
+                raise
+            await self._try_write_audit(record, started, usage)
+
+    async def _try_write_audit(
+        self, record: AuditRecord, started: float, usage: UsageRecord | None = None
+    ) -> None:
+        try:
+            await self._write_audit(record, started, usage=usage)
+        except Exception:
+            if self.spool is None:
+                log.exception("could not write the audit row of %s", record.identity)
+                return
+            try:
+                record.metadata["spooled"] = True  # an auditor sees the row came in late
+                await self.spool.put(record, usage)
+            except Exception:
+                log.exception("could not keep the audit row of %s anywhere", record.identity)
 
     @staticmethod
     def _usage_record(

@@ -66,3 +66,10 @@ async def db_url(request, tmp_path) -> AsyncIterator[str]:
         return
     async with fresh_pg_database() as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _own_audit_spool(tmp_path, monkeypatch) -> None:
+    """Each test keeps its own spool: a row kept by one test must never land in another's
+    database. Settings objects and CLI subprocesses both read this variable."""
+    monkeypatch.setenv("AUDIT_SPOOL_PATH", str(tmp_path / "audit-spool.jsonl"))

@@ -45,7 +45,10 @@ async def test_database_unreachable_then_recovered_without_restart(pg_url: str) 
                 during = await ask(rt, "Asked while the database is down")
                 assert await readyz(port) == 503
 
+                kept = rt.assistant.spool.pending()
+
                 await proxy.restore()
+                replayed = await rt.assistant.spool.replay(rt.store)
                 after = await ask(rt, "Asked after it came back")
                 assert await readyz(port) == 200
                 rows = await audit_rows(rt)
@@ -55,9 +58,12 @@ async def test_database_unreachable_then_recovered_without_restart(pg_url: str) 
     assert isinstance(before[-1], Final)
     assert isinstance(during[-1], ErrorReply) and reply_text(during) == UNAVAILABLE_TEXT
     assert isinstance(after[-1], Final)
-    # The row of the question asked during the outage could not be written anywhere; the rows
-    # on either side of it are intact and in order.
+    # The row of the question asked during the outage waited on disk and landed once the
+    # database was back: nothing lost, and the chain still in order.
+    assert (kept, replayed) == (1, 1)
     assert [(r.question, r.result) for r in rows] == [
         ("How many servers do I have?", Outcome.ANSWERED),
+        ("Asked while the database is down", Outcome.FAILED),
         ("Asked after it came back", Outcome.ANSWERED),
     ]
+    assert rows[1].metadata.get("spooled") is True
