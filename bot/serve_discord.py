@@ -17,13 +17,14 @@ import discord
 from aiohttp import web
 
 from adapters.discord.client import StackDockBot
+from adapters.discord.notices import DiscordNotifier
 from bot.http import add_health_routes
 from bot.settings import Settings, SettingsError
 from bot.wiring import runtime
 
 log = logging.getLogger(__name__)
 
-DRAIN_TIMEOUT_S = 30.0
+DRAIN_TIMEOUT_S = 25.0  # inside the 30 s Heroku and systemd give before SIGKILL
 
 
 async def serve_discord(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
@@ -39,6 +40,7 @@ async def serve_discord(settings: Settings, *, stop: asyncio.Event | None = None
             api_url=settings.discord_api_url,
             gateway_url=settings.discord_gateway_url,
         )
+        rt.notifiers.add(DiscordNotifier(bot, rt.store, rt.mirror))
         health = web.Application()
         add_health_routes(health, rt)
         runner = web.AppRunner(health, access_log=None)

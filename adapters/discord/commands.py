@@ -6,6 +6,7 @@ or the database take. Everything but `ask` and `prompts` answers only the person
 
 from __future__ import annotations
 
+import io
 from typing import Protocol, cast
 
 import discord
@@ -94,7 +95,11 @@ def stackdock_group() -> app_commands.Group:
     async def usage(interaction: discord.Interaction) -> None:
         await acknowledge(interaction, private=True)
         view = await _host(interaction).chat_commands.usage(_asker(interaction))
-        await _private(interaction, view.text)
+        if view.chart_png:  # the org's chart, for ai:full members only; ephemeral like the text
+            chart = discord.File(io.BytesIO(view.chart_png), filename=view.chart_name)
+            await interaction.followup.send(view.text, ephemeral=True, file=chart)
+        else:
+            await _private(interaction, view.text)
 
     @group.command(name="link", description="Link a member to their StackDock account")
     @app_commands.describe(member="Who to link", user="Their StackDock email (or user id)")

@@ -36,6 +36,7 @@ class RestCall:
     at: float  # time.monotonic() on arrival
     status: int = 0
     response: Any = None  # the JSON the fake answered with, if any
+    files: dict[str, bytes] = field(default_factory=dict)  # attachments, by file name
 
 
 @dataclass
@@ -390,11 +391,21 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body: Any = None
-        if request.can_read_body:
+        files: dict[str, bytes] = {}
+        if request.content_type == "multipart/form-data":
+            # Attachments: Discord takes the JSON as `payload_json` and each file as a part.
+            async for part in await request.multipart():
+                data = await part.read()  # type: ignore[union-attr]
+                if part.name == "payload_json":  # type: ignore[union-attr]
+                    body = json.loads(data)
+                else:
+                    files[part.filename or part.name or "file"] = bytes(data)  # type: ignore[union-attr]
+        elif request.can_read_body:
             raw = await request.read()
             with contextlib.suppress(ValueError):
                 body = json.loads(raw)
         call = RestCall(request.method, path, dict(request.query), body, time.monotonic())
+        call.files = files
         self.calls.append(call)
         if request.headers.get("Authorization") not in (f"Bot {BOT_TOKEN}", None):
             call.status = 401
@@ -470,6 +481,12 @@ class FakeDiscord:
                     for c in body
                 ]
             )
+        if m == "GET" and (hit := re.fullmatch(r"/users/(\d+)", p)):
+            return _json(self.user(hit[1], f"user{hit[1][-4:]}"))
+        if m == "POST" and p == "/users/@me/channels":
+            recipient = self.user(str(body.get("recipient_id")), "member")
+            channel_id = self.dm_channel(recipient)
+            return _json({**self.channels[channel_id], "last_message_id": None})
         if m == "POST" and (hit := re.fullmatch(r"/channels/(\d+)/typing", p)):
             return web.Response(status=204)
         if m == "POST" and (hit := re.fullmatch(r"/channels/(\d+)/messages", p)):

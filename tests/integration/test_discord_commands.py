@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from core.assistant import MAX_QUESTION_CHARS
 from core.models import Inbound
 from core.prompts import HELP_TEXT, TOPICS, suggested_prompts
-from core.stackdock.demo import DEMO_USERS
+from core.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from core.store.database import create_engine
 from core.store.tables import audit_feedback
 from tests.fakes.discord_api import RestCall
@@ -199,6 +199,15 @@ async def test_usage_is_private_and_says_what_the_core_says(world: DiscordWorld)
     )
     assert sent.body["content"] == expected.text
     assert "Acme" in sent.body["content"]
+    # An admin (ai:full) also gets the org's chart, attached to the same private reply.
+    [chart] = sent.files.values()
+    assert chart.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+async def test_usage_for_a_member_has_no_chart(world: DiscordWorld) -> None:
+    _, sent = await run_command(world, "developer", command("usage"))
+    assert "Your usage this month" in sent.body["content"]
+    assert sent.files == {}
 
 
 async def test_an_admin_links_a_member_and_a_developer_may_not(world: DiscordWorld) -> None:
@@ -374,3 +383,28 @@ async def test_stackdock_is_registered_with_its_five_subcommands(world: DiscordW
     assert question["required"] and question["max_length"] == MAX_QUESTION_CHARS
     [topic] = subcommands["prompts"]["options"]
     assert topic["autocomplete"] and not topic.get("required")
+
+
+async def test_budget_notice_reaches_linked_admins_as_one_dm_each(world: DiscordWorld) -> None:
+    from adapters.discord.notices import DiscordNotifier
+
+    assert world.bot is not None
+    notifier = DiscordNotifier(world.bot, world.rt.store, world.rt.mirror)
+    admin = world.rt.mirror.user_by_email(DEMO_USERS["admin"])
+    await notifier.notify_budget(
+        DEMO_ORGS["acme"], [admin["_id"]], "Acme has used 80% of its budget"
+    )
+    sends = [
+        c
+        for c in world.fake.calls
+        if c.method == "POST"
+        and c.path.endswith("/messages")
+        and c.body
+        and c.body.get("content") == "Acme has used 80% of its budget"
+    ]
+    # The admin is linked in the guild and in DMs: one person, one DM.
+    assert len(sends) == 1
+    dm_channel = sends[0].path.split("/")[2]
+    assert world.fake.channels[dm_channel]["type"] == 1
+    assert world.fake.channels[dm_channel]["recipients"][0]["id"] == world.people["admin"]["id"]
+    assert sends[0].body["allowed_mentions"] == {"parse": []}
