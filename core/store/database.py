@@ -104,7 +104,7 @@ class SqlStore:
         self.audit = SqlAuditRepo(engine, locks)
         self.usage = SqlUsageRepo(engine)
         self.rate_limits = SqlRateLimitRepo(engine, locks)
-        self.events = SqlEventRepo(engine)
+        self.events = SqlEventRepo(engine, locks)
         self.mirror = SqlMirrorRepo(engine)
         self.markers = SqlMarkerRepo(engine)
 
