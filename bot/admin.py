@@ -9,6 +9,7 @@ from adapters import console as console_adapter
 from bot.settings import Settings
 from bot.wiring import InMemoryMirror, load_mirror, open_store, runtime
 from core.models import Binding
+from core.ports import Store
 from core.stackdock.demo import DEMO_ADMIN_USER_ID
 
 TARGET_PLATFORMS = ("slack:", "discord:")
@@ -46,7 +47,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         await store.close()
 
 
-async def _run_admin(args: argparse.Namespace, store, mirror: InMemoryMirror) -> int:
+async def _run_admin(args: argparse.Namespace, store: Store, mirror: InMemoryMirror) -> int:
     command = args.command
     if command == "link":
         user = mirror.user_by_email(args.user) if "@" in args.user else mirror.user(args.user)

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from pydantic import SecretStr
+
 from bot.settings import Settings, SettingsError
 from core.assistant import Assistant, AssistantConfig
 from core.budget_notices import BudgetNotices, LogNotifier, Notifiers
@@ -45,34 +47,26 @@ class Runtime:
 
 
 def build_provider(name: str, settings: Settings, *, primary: bool) -> Provider:
-    model = settings.ai_model if primary else None
     if name == "offline":
         return OfflineProvider()
     if name == "openai":
-        from core.providers.openai import DEFAULT_MODELS, OpenAIProvider
+        from core.providers.openai import OpenAIProvider as provider_class
+    elif name == "anthropic":
+        from core.providers.anthropic import AnthropicProvider as provider_class
+    else:
+        raise SettingsError(f"AI_PROVIDER: unknown provider {name!r}")
+    from core.providers.defaults import DEFAULT_MODELS
 
-        if settings.openai_api_key is None:
-            raise SettingsError("OPENAI_API_KEY: required when the openai provider is used")
-        return OpenAIProvider(
-            model=model or DEFAULT_MODELS["openai"],
-            api_key=settings.openai_api_key.get_secret_value(),
-            base_url=settings.openai_base_url,
-            timeout_s=settings.ai_timeout_s,
-            max_retries=settings.ai_max_retries,
-        )
-    if name == "anthropic":
-        from core.providers.anthropic import DEFAULT_MODELS, AnthropicProvider
-
-        if settings.anthropic_api_key is None:
-            raise SettingsError("ANTHROPIC_API_KEY: required when the anthropic provider is used")
-        return AnthropicProvider(
-            model=model or DEFAULT_MODELS["anthropic"],
-            api_key=settings.anthropic_api_key.get_secret_value(),
-            base_url=settings.anthropic_base_url,
-            timeout_s=settings.ai_timeout_s,
-            max_retries=settings.ai_max_retries,
-        )
-    raise SettingsError(f"AI_PROVIDER: unknown provider {name!r}")
+    key: SecretStr | None = getattr(settings, f"{name}_api_key")
+    if key is None:
+        raise SettingsError(f"{name.upper()}_API_KEY: required when the {name} provider is used")
+    return provider_class(
+        model=(settings.ai_model if primary else None) or DEFAULT_MODELS[name],
+        api_key=key.get_secret_value(),
+        base_url=getattr(settings, f"{name}_base_url"),
+        timeout_s=settings.ai_timeout_s,
+        max_retries=settings.ai_max_retries,
+    )
 
 
 def build_providers(settings: Settings) -> list[Provider]:

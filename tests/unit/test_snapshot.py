@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.access import effective_permissions
+from core.access import MONITORING_KINDS, RESOURCE_KINDS, effective_permissions
 from core.stackdock.demo import (
     DEMO_ADMIN_USER_ID,
     DEMO_DIR,
@@ -125,18 +125,7 @@ def test_missing_or_non_zip_path_raises(tmp_path: Path) -> None:
 
 # ---- the bundled demo snapshot ----
 
-RESOURCE_TABLES = (
-    "servers",
-    "webServices",
-    "domains",
-    "databases",
-    "blockVolumes",
-    "buckets",
-    "monitors",
-    "issues",
-    "repositories",
-    "deployments",
-)
+RESOURCE_TABLES = RESOURCE_KINDS + MONITORING_KINDS
 DAY_MS = 86_400_000
 
 
