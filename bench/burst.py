@@ -140,9 +140,9 @@ def install_tracing() -> None:
     from adapters.slack.answers import Answerer
     from adapters.slack.app import SlackBot
     from adapters.slack.people import EmailDirectory
+    from adapters.store.database import SqlStore
     from core.assistant import Assistant
     from core.commands import ChatCommands
-    from core.store.database import SqlStore
 
     on_mention = SlackBot.on_mention
 

@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from adapters.stackdock.demo import DEMO_USERS, load_demo
+from adapters.store.database import open_store
 from core.access import effective_permissions
 from core.assistant import Assistant
 from core.context import org_summary
@@ -34,10 +36,8 @@ from core.models import (
 )
 from core.prompts import system_prompt
 from core.providers.window import estimate_tokens
-from core.stackdock.demo import DEMO_USERS, load_demo
 from core.stackdock.mirror import InMemoryMirror
 from core.stackdock.synthetic import synthetic_org
-from core.store.database import open_store
 from core.tools import OrgTools
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

@@ -20,11 +20,11 @@ import statistics
 import time
 from collections.abc import AsyncIterator, Sequence
 
+from adapters.llm.anthropic import AnthropicProvider
+from adapters.llm.openai import OpenAIProvider
 from core.models import ChatMessage, TextDelta, ToolSpec, TurnEnd
 from core.ports import Provider
-from core.providers.anthropic import AnthropicProvider
 from core.providers.loop import run_tool_loop
-from core.providers.openai import OpenAIProvider
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.model_server import ModelServer, Reply
 from tests.fakes.openai_server import FakeOpenAI

@@ -6,11 +6,11 @@ import argparse
 import sys
 
 from adapters import console as console_adapter
+from adapters.stackdock.demo import DEMO_ADMIN_USER_ID
 from bot.settings import Settings
 from bot.wiring import InMemoryMirror, load_mirror, open_store, runtime
 from core.models import Binding
 from core.ports import Store
-from core.stackdock.demo import DEMO_ADMIN_USER_ID
 
 TARGET_PLATFORMS = ("slack:", "discord:")
 
@@ -30,7 +30,7 @@ def _fail(message: str) -> int:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
-        from core.store.database import upgrade_database
+        from adapters.store.database import upgrade_database
 
         await upgrade_database(settings.database_url)
         print("database is at the newest schema")

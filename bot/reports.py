@@ -19,12 +19,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from adapters.store import open_store
 from bot.settings import Settings
 from core.audit import COST_QUANTUM, GENESIS, verify_chain_stream
 from core.limits import month_start
 from core.models import AuditRecord
 from core.ports import Store
-from core.store import open_store
 from core.usage import Day, ReportLine, UsageReport, usage_report
 
 USAGE_ERROR = 2
@@ -104,7 +104,7 @@ async def usage(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     report = await usage_report(store, since, now, args.org)
     write_usage(report, args.format, out)
     if args.chart:
-        from core.usage_chart import chart_series, render_png
+        from adapters.charts.usage_chart import chart_series, render_png
 
         png = await asyncio.to_thread(render_png, chart_series(report))
         await asyncio.to_thread(Path(args.chart).write_bytes, png)

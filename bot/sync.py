@@ -14,14 +14,14 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 
+from adapters.stackdock.convex import Backoff, ConvexExport, ConvexSync, ExportError
+from adapters.stackdock.demo import load_demo
+from adapters.stackdock.snapshot import SnapshotError, SnapshotLoad
+from adapters.stackdock.sources import freshness_state
+from adapters.store.database import SqlStore, open_store
 from bot.settings import Settings, SettingsError
 from bot.wiring import snapshot_source, utc_now
 from core.metrics import SYNC_ERRORS
-from core.stackdock.convex import Backoff, ConvexExport, ConvexSync, ExportError
-from core.stackdock.demo import load_demo
-from core.stackdock.snapshot import SnapshotError, SnapshotLoad
-from core.stackdock.sources import freshness_state
-from core.store.database import SqlStore, open_store
 
 log = logging.getLogger(__name__)
 

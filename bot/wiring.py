@@ -11,6 +11,12 @@ from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
+from adapters.charts.usage_chart import MatplotlibCharts
+from adapters.spool.audit_spool import AuditSpool
+from adapters.stackdock.demo import load_demo
+from adapters.stackdock.snapshot import SnapshotLoad
+from adapters.stackdock.sources import SnapshotSource, StoreFollower, every
+from adapters.store.database import SqlStore, open_store
 from bot.settings import Settings, SettingsError
 from core.assistant import Assistant, AssistantConfig
 from core.budget_notices import BudgetNotices, LogNotifier, Notifiers
@@ -20,12 +26,7 @@ from core.limits import LimitPolicy, Limits
 from core.metrics import MIRROR_AGE_SECONDS
 from core.ports import Provider
 from core.providers.offline import OfflineProvider
-from core.spool import AuditSpool
-from core.stackdock.demo import load_demo
 from core.stackdock.mirror import InMemoryMirror
-from core.stackdock.snapshot import SnapshotLoad
-from core.stackdock.sources import SnapshotSource, StoreFollower, every
-from core.store.database import SqlStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,12 @@ def build_provider(name: str, settings: Settings, *, primary: bool) -> Provider:
     if name == "offline":
         return OfflineProvider()
     if name == "openai":
-        from core.providers.openai import OpenAIProvider as provider_class
+        from adapters.llm.openai import OpenAIProvider as provider_class
     elif name == "anthropic":
-        from core.providers.anthropic import AnthropicProvider as provider_class
+        from adapters.llm.anthropic import AnthropicProvider as provider_class
     else:
         raise SettingsError(f"AI_PROVIDER: unknown provider {name!r}")
-    from core.providers.defaults import DEFAULT_MODELS
+    from adapters.llm.defaults import DEFAULT_MODELS
 
     key: SecretStr | None = getattr(settings, f"{name}_api_key")
     if key is None:
@@ -185,7 +186,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         store=store,
         mirror=mirror,
         assistant=assistant,
-        commands=ChatCommands(assistant, utc_now),
+        commands=ChatCommands(assistant, utc_now, MatplotlibCharts()),
         refresher=refresher,
         notifiers=notifiers,
     )

@@ -36,12 +36,11 @@ from core.models import (
     Usage,
     UsageRecord,
 )
-from core.ports import Mirror, Provider, Store
+from core.ports import AuditSpool, Mirror, Provider, Store
 from core.prompts import system_prompt
 from core.providers.loop import LoopDone, LoopOutcome, run_tool_loop
 from core.providers.window import context_window, fit_history
 from core.redact import StreamScrubber, scrub_text
-from core.spool import AuditSpool
 from core.tools import OrgTools
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,6 @@ Adapters call these; the wording is here so that Slack and Discord say the same 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from core.assistant import Assistant
 from core.identity import Refusal
 from core.limits import month_start
 from core.models import Inbound, Principal
+from core.ports import ChartRenderer
 from core.prompts import HELP_TEXT
 from core.usage import UsageTotals, totals, usage_report
 
@@ -33,8 +33,14 @@ class UsageView:
 
 
 class ChatCommands:
-    def __init__(self, assistant: Assistant, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        assistant: Assistant,
+        clock: Callable[[], datetime],
+        charts: ChartRenderer | None = None,
+    ) -> None:
         self._assistant = assistant
+        self._charts = charts
         self._store = assistant.store
         self._mirror = assistant.mirror
         self._clock = clock
@@ -73,13 +79,12 @@ class ChatCommands:
     async def _org_chart(
         self, principal: Principal, since: datetime, now: datetime
     ) -> bytes | None:
-        from core.usage_chart import chart_series, render_png
-
+        if self._charts is None:
+            return None
         report = await usage_report(self._store, since, now, principal.org_id)
         title = f"{principal.org_name}: AI questions and cost, {since:%B %Y}"
         try:
-            # matplotlib is CPU-bound; in a thread it does not stall other people's answers.
-            return await asyncio.to_thread(render_png, chart_series(report, title))
+            return await self._charts.usage_chart(report, title)
         except Exception:
             # The numbers are in the text already; a chart that fails to draw costs only itself.
             log.exception("could not draw the usage chart of org %s", principal.org_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.models import (
     Admission,
@@ -19,6 +19,9 @@ from core.models import (
     TurnEnd,
     UsageRecord,
 )
+
+if TYPE_CHECKING:
+    from core.usage import UsageReport
 
 Document = Mapping[str, Any]
 
@@ -183,3 +186,16 @@ class Store(Protocol):
         """Raises when the database cannot be reached."""
 
     async def close(self) -> None: ...
+
+
+class AuditSpool(Protocol):
+    """Somewhere outside the database for a question's record while the database is down."""
+
+    async def put(self, record: AuditRecord, usage: UsageRecord | None = None) -> None: ...
+
+
+class ChartRenderer(Protocol):
+    """Draws the org's usage report as a picture for chat."""
+
+    async def usage_chart(self, report: UsageReport, title: str) -> bytes:
+        """A PNG; raises when it cannot be drawn (the text answer stands without it)."""

@@ -21,7 +21,7 @@ from core.models import Principal, ToolResult, ToolSpec
 from core.ports import Document, Mirror
 from core.problems import PROBLEM_KINDS, find_problems
 from core.redact import redact_for_channel, safe_details
-from core.stackdock.demo import TIME_FIELDS
+from core.stackdock.fields import TIME_FIELDS
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""Writes the bundled demo snapshot (core/stackdock/demo/) in Convex's export layout.
+"""Writes the bundled demo snapshot (adapters/stackdock/demo/) in Convex's export layout.
 
 Deterministic: the same script writes the same bytes. Times are written against REFERENCE and
-moved to the day the demo runs by core.stackdock.demo.load_demo.
+moved to the day the demo runs by adapters.stackdock.demo.load_demo.
 
     .venv/bin/python scripts/build_demo_snapshot.py [OUTPUT_DIR]
 """
@@ -18,7 +18,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a plain script from a checkout
 
-from core.stackdock.demo import (  # noqa: E402
+from adapters.stackdock.demo import (  # noqa: E402
     DEMO_ADMIN_USER_ID,
     DEMO_API_TOKEN,
     DEMO_DB_PASSWORD,

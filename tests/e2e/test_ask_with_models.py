@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from core.store import open_store
+from adapters.store import open_store
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.model_server import Fail, FakeToolCall, FakeUsage, Reply
 from tests.fakes.openai_server import FakeOpenAI

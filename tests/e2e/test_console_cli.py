@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.stackdock.demo import DEMO_SECRETS, DEMO_USERS
+from adapters.stackdock.demo import DEMO_SECRETS, DEMO_USERS
 
 # The installed console script, as a person runs it (falls back to the module when not installed).
 _SCRIPT = Path(sys.executable).parent / "stackdock-assistant"

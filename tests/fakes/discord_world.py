@@ -16,10 +16,10 @@ import discord
 from discord.gateway import DiscordWebSocket
 
 from adapters.discord.client import StackDockBot
+from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from bot.settings import Settings
 from bot.wiring import Runtime, runtime
 from core.models import Binding
-from core.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from tests.fakes.discord_api import BOT_TOKEN, FakeDiscord, Guild
 
 

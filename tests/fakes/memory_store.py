@@ -1,6 +1,6 @@
 """MemoryStore: a real, working in-memory Store for unit tests of the core.
 
-Same behaviour as core.store.SqlStore (tests/store_contract.py runs the same checks against
+Same behaviour as adapters.store.SqlStore (tests/store_contract.py runs the same checks against
 both): a hash-chained audit trail sealed by core.audit, sliding-window rate limits, one-time
 event claims, newest-first history limits, exact Decimal costs to 1e-8. Values are copied in
 and out, so a caller mutating a record afterwards cannot change what was stored.

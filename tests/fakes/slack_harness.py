@@ -12,11 +12,11 @@ from aiohttp import web
 from adapters.slack.app import SlackBot, web_client
 from adapters.slack.notices import SlackNotifier
 from adapters.slack.transport import EVENTS_PATH, events_endpoint
+from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from bot.http import add_health_routes
 from bot.settings import Settings
 from bot.wiring import Runtime, runtime
 from core.models import Binding
-from core.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackApi
 
 # Slack user ids of the demo snapshot's people; users.info gives their StackDock emails.

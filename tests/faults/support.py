@@ -7,10 +7,10 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from adapters.stackdock.demo import DEMO_ADMIN_USER_ID
 from bot.settings import Settings
 from bot.wiring import Runtime, runtime
 from core.models import AuditRecord, ErrorReply, Final, Inbound, ReplyEvent
-from core.stackdock.demo import DEMO_ADMIN_USER_ID
 
 
 @contextlib.asynccontextmanager

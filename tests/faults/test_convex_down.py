@@ -7,11 +7,11 @@ import asyncio
 import socket
 from datetime import UTC, datetime, timedelta
 
+from adapters.stackdock.convex import Backoff, ConvexExport, ConvexSync
+from adapters.stackdock.demo import load_demo
+from adapters.store import open_store
 from core.metrics import MIRROR_AGE_SECONDS, REGISTRY
 from core.models import Final
-from core.stackdock.convex import Backoff, ConvexExport, ConvexSync
-from core.stackdock.demo import load_demo
-from core.store import open_store
 from tests.fakes.convex_api import DEPLOY_KEY, FakeConvex
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.faults.support import ask, fault_runtime, reply_text

@@ -7,10 +7,10 @@ import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
 
+from adapters.store import open_store
 from bot.http import add_health_routes
 from core.assistant import UNAVAILABLE_TEXT
 from core.models import ErrorReply, Final, Outcome
-from core.store import open_store
 from tests.faults.support import ask, audit_rows, fault_runtime, reply_text
 from tests.faults.tcp_proxy import TcpProxy
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
-from core.store import open_store
+from adapters.store import open_store
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlackApi, event_envelope, mention
 from tests.fakes.slack_harness import SLACK_USERS

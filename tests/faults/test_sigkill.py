@@ -12,9 +12,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from adapters.store import open_store
+from adapters.store.tables import audit_events, messages, usage_records
 from core.audit import verify_chain_stream
-from core.store import open_store
-from core.store.tables import audit_events, messages, usage_records
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ import asyncio, sys
 from bot.settings import Settings
 from bot.wiring import runtime
 from core.models import Inbound
-from core.stackdock.demo import DEMO_ADMIN_USER_ID
+from adapters.stackdock.demo import DEMO_ADMIN_USER_ID
 
 async def main(prefix, count):
     async with runtime(Settings(_env_file=None)) as rt:

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from adapters.llm.anthropic import AnthropicProvider
 from core.models import ProviderError, ToolResult, TurnEnd
-from core.providers.anthropic import AnthropicProvider
 from core.providers.loop import run_tool_loop
 from tests.fakes.anthropic_server import Fail, FakeAnthropic, FakeToolCall, FakeUsage, Reply
 from tests.fakes.tool_runner import FakeToolRunner

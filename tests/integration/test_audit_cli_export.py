@@ -18,10 +18,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from adapters.store import SqlStore, open_store
+from adapters.store.tables import audit_events
 from bot.reports import export_audit, verify
 from core.audit import GENESIS, seal
-from core.store import SqlStore, open_store
-from core.store.tables import audit_events
 from tests.store_contract import T0, audit_record
 
 ROWS = 100_000

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.stackdock.convex import CURSOR_KEY, Backoff, ConvexExport, ConvexSync, ExportError
+from adapters.stackdock.sources import StoreFollower
+from adapters.store import open_store
+from adapters.store.database import SqlStore
 from core.metrics import SYNC_ERRORS
-from core.stackdock.convex import CURSOR_KEY, Backoff, ConvexExport, ConvexSync, ExportError
 from core.stackdock.mirror import InMemoryMirror
-from core.stackdock.sources import StoreFollower
-from core.store import open_store
-from core.store.database import SqlStore
 from tests.fakes.convex_api import DEPLOY_KEY, FakeConvex
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -260,9 +260,9 @@ async def test_a_snapshot_directory_reloads_when_it_changes(
 ) -> None:
     import shutil
 
+    from adapters.stackdock.demo import DEMO_DIR
     from bot.settings import Settings
     from bot.wiring import runtime
-    from core.stackdock.demo import DEMO_DIR
 
     snapshot = tmp_path / "export"
     shutil.copytree(DEMO_DIR, snapshot)

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
+from adapters.store.database import create_engine
+from adapters.store.tables import audit_feedback
 from core.assistant import MAX_QUESTION_CHARS
 from core.models import Inbound
 from core.prompts import HELP_TEXT, TOPICS, suggested_prompts
-from core.stackdock.demo import DEMO_ORGS, DEMO_USERS
-from core.store.database import create_engine
-from core.store.tables import audit_feedback
 from tests.fakes.discord_api import RestCall
 from tests.fakes.discord_world import DiscordWorld, discord_world
 

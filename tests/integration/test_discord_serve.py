@@ -12,10 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from adapters.stackdock.demo import DEMO_USERS
 from bot.serve_discord import serve_discord
 from bot.settings import Settings, SettingsError
 from bot.wiring import runtime
-from core.stackdock.demo import DEMO_USERS
 from tests.fakes.discord_api import BOT_TOKEN, FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]

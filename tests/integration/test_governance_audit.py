@@ -12,6 +12,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from adapters.stackdock.demo import DEMO_USERS, load_demo
+from adapters.store import SqlStore, open_store
+from adapters.store.tables import audit_events, audit_feedback
 from bot.reports import verify
 from core.assistant import Assistant, AssistantConfig
 from core.audit import GENESIS, VerifyResult, verify_chain_stream
@@ -20,10 +23,7 @@ from core.limits import LimitPolicy, Limits
 from core.models import Inbound
 from core.ports import Store
 from core.providers.offline import OfflineProvider
-from core.stackdock.demo import DEMO_USERS, load_demo
 from core.stackdock.mirror import InMemoryMirror
-from core.store import SqlStore, open_store
-from core.store.tables import audit_events, audit_feedback
 from tests.fakes.memory_store import MemoryStore
 from tests.store_contract import T0, audit_record, collect
 

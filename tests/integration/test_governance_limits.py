@@ -13,10 +13,10 @@ import multiprocessing
 from collections import Counter
 from typing import Any
 
+from adapters.stackdock.demo import DEMO_USERS
+from adapters.store import open_store
 from core.audit import verify_chain
 from core.models import Outcome
-from core.stackdock.demo import DEMO_USERS
-from core.store import open_store
 from tests.store_contract import collect
 
 PROCESSES = 4
@@ -26,13 +26,13 @@ ADMIN = f"email:{DEMO_USERS['admin']}"
 
 
 async def _ask_many(url: str, barrier: Any) -> dict[str, Any]:
+    from adapters.stackdock.demo import load_demo
     from bot.wiring import utc_now
     from core.assistant import Assistant
     from core.identity import IdentityResolver
     from core.limits import LimitPolicy, Limits
     from core.models import Inbound
     from core.providers.offline import OfflineProvider
-    from core.stackdock.demo import load_demo
     from core.stackdock.mirror import InMemoryMirror
 
     store = await open_store(url)

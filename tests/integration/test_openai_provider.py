@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from adapters.llm.openai import OpenAIProvider
 from core.models import TextDelta, ToolResult, ToolStep, TurnEnd, Usage
 from core.providers.loop import LoopDone, run_tool_loop
-from core.providers.openai import OpenAIProvider
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import Fail, FakeOpenAI, FakeToolCall, FakeUsage, Reply
 from tests.fakes.tool_runner import FakeToolRunner
@@ -122,7 +122,7 @@ async def test_a_question_answered_through_a_tool_call_with_cost(server) -> None
 async def test_a_busy_openai_fails_over_to_anthropic(server) -> None:
     server.push(Fail("status", 429, retry_after="20"))
     async with FakeAnthropic().push(Reply(text=["From Claude."])) as claude:
-        from core.providers.anthropic import AnthropicProvider
+        from adapters.llm.anthropic import AnthropicProvider
 
         fallback = AnthropicProvider(
             model="claude-sonnet-5", api_key="ak", base_url=claude.base_url

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from adapters.store import open_store
 from core.audit import verify_chain
 from core.models import AuditRecord, ChatMessage, Outcome, Usage, UsageRecord
-from core.store import open_store
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ import time
 import aiohttp
 import sqlalchemy as sa
 
-from core.store.database import open_store
-from core.store.tables import audit_feedback
+from adapters.store.database import open_store
+from adapters.store.tables import audit_feedback
 from tests.fakes.slack_api import (
     BOT_TOKEN,
     BOT_USER,

@@ -6,9 +6,9 @@ import asyncio
 import multiprocessing
 from datetime import UTC, datetime
 
+from adapters.store import open_store
 from core.audit import verify_chain
 from core.models import AuditRecord, Outcome
-from core.store import open_store
 
 ROWS_PER_PROCESS = 150
 

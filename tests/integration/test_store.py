@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from adapters.store import SqlStore, open_store, upgrade_database
+from adapters.store.tables import audit_events, audit_feedback, metadata
 from core.audit import verify_chain
 from core.ports import Store
-from core.store import SqlStore, open_store, upgrade_database
-from core.store.tables import audit_events, audit_feedback, metadata
 from tests.store_contract import CHECKS, T0, audit_record, collect, usage_record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,12 +52,12 @@ async def test_migrations_build_the_declared_schema_and_rerun_as_no_ops(db_url: 
         await store.close()
     assert version == "0001"
     assert tables == set(metadata.tables) | {"alembic_version"}
-    assert drift == [], "core/store/tables.py and the migrations disagree"
+    assert drift == [], "adapters/store/tables.py and the migrations disagree"
 
 
 async def test_migrations_are_found_without_the_working_directory(db_url: str, tmp_path) -> None:
     script = (
-        "import asyncio; from core.store import upgrade_database; "
+        "import asyncio; from adapters.store import upgrade_database; "
         f"asyncio.run(upgrade_database({db_url!r}))"
     )
     proc = await asyncio.create_subprocess_exec(
@@ -123,8 +123,8 @@ async def test_feedback_is_upserted_beside_the_row(store: SqlStore) -> None:
 
 
 async def test_audit_and_usage_stream_page_by_page(store: SqlStore, monkeypatch) -> None:
-    monkeypatch.setattr("core.store.audit_log.BATCH", 7)
-    monkeypatch.setattr("core.store.usage_log.BATCH", 7)
+    monkeypatch.setattr("adapters.store.audit_log.BATCH", 7)
+    monkeypatch.setattr("adapters.store.usage_log.BATCH", 7)
     ids = await _chain_of(store, 21)  # three full pages, then an empty one
     for i in range(15):
         await store.usage.record(usage_record("org1", T0, str(i)))

@@ -7,15 +7,15 @@ import asyncio
 import sys
 from pathlib import Path
 
+from adapters.store import open_store
 from core.audit import verify_chain
-from core.store import open_store
 from tests.store_contract import collect
 
 ROOT = Path(__file__).resolve().parents[2]
 
 WORKER = """
 import asyncio, sys
-from core.store import open_store
+from adapters.store import open_store
 from tests.store_contract import T0, audit_record
 
 async def main(url, worker):

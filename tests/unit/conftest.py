@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.charts.usage_chart import MatplotlibCharts
+from adapters.stackdock.demo import load_demo
 from core.assistant import Assistant, AssistantConfig
 from core.commands import ChatCommands
 from core.identity import IdentityResolver
@@ -15,7 +17,6 @@ from core.limits import LimitPolicy, Limits
 from core.models import Final, Inbound, ReplyEvent
 from core.ports import Provider
 from core.providers.offline import OfflineProvider
-from core.stackdock.demo import load_demo
 from core.stackdock.mirror import InMemoryMirror
 from tests.fakes.memory_store import MemoryStore
 
@@ -55,7 +56,7 @@ class Kit:
 
     @property
     def commands(self) -> ChatCommands:
-        return ChatCommands(self.assistant, self.clock)
+        return ChatCommands(self.assistant, self.clock, MatplotlibCharts())
 
     async def ask(self, text: str, identity: str, **inbound: object) -> list[ReplyEvent]:
         message = Inbound(identity=identity, text=text, **inbound)  # type: ignore[arg-type]

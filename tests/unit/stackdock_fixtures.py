@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from adapters.stackdock.demo import load_demo
 from core.access import effective_permissions
 from core.models import Principal
-from core.stackdock.demo import load_demo
 from core.stackdock.mirror import InMemoryMirror
 
 NOW = datetime(2031, 3, 14, 9, 30, tzinfo=UTC)  # far from the demo's reference on purpose

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from core.audit import verify_chain
 from core.limits import LimitPolicy
 from core.models import (
@@ -20,7 +21,6 @@ from core.models import (
     Usage,
     UsageRecord,
 )
-from core.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
 from tests.unit.conftest import final_text
 

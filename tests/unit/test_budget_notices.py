@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from adapters.stackdock.demo import DEMO_ADMIN_USER_ID, DEMO_ORGS, DEMO_USERS
 from core.assistant import Assistant
 from core.budget_notices import BudgetNotices, Notifiers, ai_full_members
 from core.identity import IdentityResolver
@@ -23,7 +24,6 @@ from core.models import (
 )
 from core.ports import Provider
 from core.providers.offline import OfflineProvider
-from core.stackdock.demo import DEMO_ADMIN_USER_ID, DEMO_ORGS, DEMO_USERS
 from core.stackdock.mirror import InMemoryMirror
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.scripted_provider import ScriptedProvider

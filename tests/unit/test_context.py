@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from adapters.stackdock.demo import DEMO_SECRETS, DEMO_USERS
 from core.access import effective_permissions
 from core.context import org_summary
 from core.models import Principal
-from core.stackdock.demo import DEMO_SECRETS, DEMO_USERS
 from core.stackdock.mirror import InMemoryMirror
 from core.stackdock.synthetic import synthetic_org
 from tests.unit.stackdock_fixtures import NOW, demo_mirror, principal_for

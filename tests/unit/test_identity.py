@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from adapters.stackdock.demo import DEMO_USERS
 from core.identity import IdentityResolver, Refusal
 from core.models import Inbound
-from core.stackdock.demo import DEMO_USERS
 from tests.fakes.memory_store import MemoryStore
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import logging
 
+from adapters.stackdock.demo import DEMO_ORGS, DEMO_SECRETS, DEMO_USERS
 from core.access import KINDS
 from core.models import ToolCall
 from core.prompts import all_prompts
-from core.stackdock.demo import DEMO_ORGS, DEMO_SECRETS, DEMO_USERS
 from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
 from tests.unit.conftest import final_text
 

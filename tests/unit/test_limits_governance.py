@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from adapters.stackdock.demo import DEMO_USERS
 from bot.settings import SettingsError, load_settings
 from bot.wiring import limit_policy
 from core.limits import LimitPolicy
 from core.models import ErrorReply, Final, Outcome
-from core.stackdock.demo import DEMO_USERS
 
 ADMIN = f"email:{DEMO_USERS['admin']}"
 CLIENT = f"email:{DEMO_USERS['client']}"

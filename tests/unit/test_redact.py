@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from adapters.stackdock.demo import DEMO_SECRETS
 from core.redact import (
     REDACTED,
     SecretFilter,
@@ -14,7 +15,6 @@ from core.redact import (
     safe_details,
     scrub_text,
 )
-from core.stackdock.demo import DEMO_SECRETS
 from tests.unit.stackdock_fixtures import demo_mirror
 
 # Fakes in the real formats; the Slack one is joined at run time so secret scanners of the

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.access import MONITORING_KINDS, RESOURCE_KINDS, effective_permissions
-from core.stackdock.demo import (
+from adapters.stackdock.demo import (
     DEMO_ADMIN_USER_ID,
     DEMO_DIR,
     DEMO_SECRETS,
@@ -18,7 +17,8 @@ from core.stackdock.demo import (
     load_demo,
     reference_time,
 )
-from core.stackdock.snapshot import SnapshotError, load_snapshot
+from adapters.stackdock.snapshot import SnapshotError, load_snapshot
+from core.access import MONITORING_KINDS, RESOURCE_KINDS, effective_permissions
 from tests.unit.stackdock_fixtures import NOW
 
 SERVERS = [

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from adapters.spool.audit_spool import AuditSpool, decode, encode
+from adapters.stackdock.demo import DEMO_USERS
 from core.audit import verify_chain
 from core.models import ErrorReply, Final, Outcome, Usage, UsageRecord
-from core.spool import AuditSpool, decode, encode
-from core.stackdock.demo import DEMO_USERS
 from tests.fakes.memory_store import MemoryStore
 
 ADMIN = f"email:{DEMO_USERS['admin']}"

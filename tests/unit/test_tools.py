@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
+from adapters.stackdock.demo import DEMO_SECRETS, DEMO_USERS
 from core.access import KINDS
 from core.models import ToolResult
-from core.stackdock.demo import DEMO_SECRETS, DEMO_USERS
 from core.stackdock.mirror import InMemoryMirror
 from core.stackdock.synthetic import synthetic_org
 from core.tools import OrgTools

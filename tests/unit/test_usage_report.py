@@ -10,11 +10,11 @@ import zlib
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from adapters.charts.usage_chart import build_figure, chart_series, render_png
+from adapters.stackdock.demo import DEMO_USERS
 from bot.reports import write_usage
 from core.models import AuditRecord, Inbound, Outcome
-from core.stackdock.demo import DEMO_USERS
 from core.usage import NO_MODEL, usage_report
-from core.usage_chart import build_figure, chart_series, render_png
 from tests.fakes.memory_store import MemoryStore
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)

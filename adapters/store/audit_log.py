@@ -15,11 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.store.dialects import upsert
+from adapters.store.locks import KeyedLocks
+from adapters.store.tables import audit_events, audit_feedback, sync_state
 from core.audit import GENESIS, seal, utc
 from core.models import AuditRecord, Outcome, PruneResult
-from core.store.dialects import upsert
-from core.store.locks import KeyedLocks
-from core.store.tables import audit_events, audit_feedback, sync_state
 
 CHAIN_LOCK = "stackdock-assistant:audit-chain"
 BATCH = 1000

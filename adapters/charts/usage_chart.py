@@ -7,6 +7,7 @@ Drawn on a bare matplotlib Figure (no pyplot), so no global state and no display
 
 from __future__ import annotations
 
+import asyncio
 import io
 from dataclasses import dataclass
 from datetime import date
@@ -84,3 +85,11 @@ def render_png(series: ChartSeries) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+class MatplotlibCharts:
+    """The ChartRenderer port on matplotlib."""
+
+    async def usage_chart(self, report: UsageReport, title: str) -> bytes:
+        # Drawing is CPU-bound; in a thread it does not stall other people's answers.
+        return await asyncio.to_thread(render_png, chart_series(report, title))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from core.store.columns import Id, Money, UtcDateTime
+from adapters.store.columns import Id, Money, UtcDateTime
 
 metadata = sa.MetaData()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.store.dialects import upsert
+from adapters.store.tables import bindings
 from core.models import Binding
-from core.store.dialects import upsert
-from core.store.tables import bindings
 
 
 class SqlBindingRepo:

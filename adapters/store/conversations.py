@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.store.dialects import insert
+from adapters.store.tables import conversations
+from adapters.store.tables import messages as message_rows
 from core.models import ChatMessage, ToolCall
-from core.store.dialects import insert
-from core.store.tables import conversations
-from core.store.tables import messages as message_rows
 
 
 def _tool_calls_json(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:

@@ -23,9 +23,9 @@ from typing import Any, Protocol
 
 import httpx
 
+from adapters.stackdock.sources import freshness_state, mark_fresh
 from core.metrics import SYNC_ERRORS
 from core.ports import Document, Mirror
-from core.stackdock.sources import freshness_state, mark_fresh
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from adapters.stackdock.snapshot import DOCUMENTS, SnapshotError, SnapshotLoad, load_snapshot
 from core.ports import Mirror
-from core.stackdock.snapshot import DOCUMENTS, SnapshotError, SnapshotLoad, load_snapshot
 
 log = logging.getLogger(__name__)
 

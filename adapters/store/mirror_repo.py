@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.store.dialects import insert, upsert
+from adapters.store.tables import mirror_documents as docs
+from adapters.store.tables import sync_state
 from core.ports import Document
-from core.store.dialects import insert, upsert
-from core.store.tables import mirror_documents as docs
-from core.store.tables import sync_state
 
 # Rows per statement: 5 parameters each stays far below both databases' parameter limits.
 CHUNK = 1000

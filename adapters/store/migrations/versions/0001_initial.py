@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2025-11-26
 
-Types are spelled out here rather than imported from core.store.columns, so this migration
+Types are spelled out here rather than imported from adapters.store.columns, so this migration
 keeps describing what it created even after the application's types change.
 """
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.store.dialects import insert
-from core.store.tables import sync_state
+from adapters.store.dialects import insert
+from adapters.store.tables import sync_state
 
 # Keys of this repo are prefixed so they can never collide with the sync sources' cursors.
 PREFIX = "marker:"

@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.store.tables import usage_records
 from core.audit import quantize_cost
 from core.models import Usage, UsageRecord
-from core.store.tables import usage_records
 
 BATCH = 1000
 

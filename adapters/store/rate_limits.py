@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.store.locks import KeyedLocks
+from adapters.store.tables import rate_limit_hits as hits
 from core.audit import utc
 from core.models import Admission
-from core.store.locks import KeyedLocks
-from core.store.tables import rate_limit_hits as hits
 
 PRUNE_EVERY = 16
 

@@ -25,9 +25,9 @@ from typing import Any
 import anthropic
 import httpx2
 
+from adapters.llm.defaults import DEFAULT_MODELS
+from adapters.llm.failures import report_rejected_key, retry_after_seconds
 from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
-from core.providers.defaults import DEFAULT_MODELS
-from core.providers.failures import report_rejected_key, retry_after_seconds
 
 __all__ = ["DEFAULT_MODELS", "AnthropicProvider"]
 

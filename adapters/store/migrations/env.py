@@ -1,7 +1,7 @@
 """Alembic environment. The application runs migrations through
-`core.store.database.upgrade_database`, which hands its open connection over in
+`adapters.store.database.upgrade_database`, which hands its open connection over in
 `config.attributes["connection"]`. For developers, the `alembic` command works too:
-`alembic -c core/store/alembic.ini -x url=sqlite+aiosqlite:///dev.db revision --autogenerate -m ...`
+`alembic -c adapters/store/alembic.ini -x url=sqlite+aiosqlite:///dev.db revision --autogenerate -m ...`
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from core.store.tables import metadata
+from adapters.store.tables import metadata
 
 
 def run_migrations(connection: Connection) -> None:

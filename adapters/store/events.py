@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.store.dialects import insert
-from core.store.locks import KeyedLocks
-from core.store.tables import processed_events as claims
+from adapters.store.dialects import insert
+from adapters.store.locks import KeyedLocks
+from adapters.store.tables import processed_events as claims
 
 # Platforms re-deliver within minutes; a day of claims is far more than enough.
 KEEP_CLAIMS = timedelta(days=1)

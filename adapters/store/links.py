@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.store.dialects import upsert
-from core.store.tables import identity_links
+from adapters.store.dialects import upsert
+from adapters.store.tables import identity_links
 
 
 class SqlLinkRepo:

@@ -13,23 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.stackdock.snapshot import SnapshotLoad, load_snapshot
+from adapters.stackdock.snapshot import SnapshotLoad, load_snapshot
+from core.stackdock.fields import TIME_FIELDS
 
 DEMO_DIR = Path(__file__).with_name("demo")
 META_FILE = DEMO_DIR / "_demo" / "documents.jsonl"
 
-# Top-level fields holding milliseconds since the epoch.
-TIME_FIELDS: tuple[str, ...] = (
-    "_creationTime",
-    "expiresAt",
-    "lastSyncAt",
-    "lastCheckedAt",
-    "firstSeen",
-    "lastSeen",
-    "updatedAt",
-    "createdAt",
-    "provisionedAt",
-)
 
 # Fake credentials planted in the demo so tests can prove they never leave the core.
 DEMO_API_TOKEN = "sdk_live_FAKE_DEMO_SECRET_9f8e7d6c5b4a"

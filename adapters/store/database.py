@@ -14,20 +14,20 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from adapters.store.audit_log import CHAIN_LOCK, SqlAuditRepo
+from adapters.store.audit_log import append_in as append_audit
+from adapters.store.bindings import SqlBindingRepo
+from adapters.store.conversations import SqlConversationRepo
+from adapters.store.conversations import append_in as append_messages
+from adapters.store.events import SqlEventRepo
+from adapters.store.links import SqlLinkRepo
+from adapters.store.locks import KeyedLocks
+from adapters.store.markers import SqlMarkerRepo
+from adapters.store.mirror_repo import SqlMirrorRepo
+from adapters.store.rate_limits import SqlRateLimitRepo
+from adapters.store.usage_log import SqlUsageRepo
+from adapters.store.usage_log import record_in as record_usage
 from core.models import AuditRecord, ChatMessage, UsageRecord
-from core.store.audit_log import CHAIN_LOCK, SqlAuditRepo
-from core.store.audit_log import append_in as append_audit
-from core.store.bindings import SqlBindingRepo
-from core.store.conversations import SqlConversationRepo
-from core.store.conversations import append_in as append_messages
-from core.store.events import SqlEventRepo
-from core.store.links import SqlLinkRepo
-from core.store.locks import KeyedLocks
-from core.store.markers import SqlMarkerRepo
-from core.store.mirror_repo import SqlMirrorRepo
-from core.store.rate_limits import SqlRateLimitRepo
-from core.store.usage_log import SqlUsageRepo
-from core.store.usage_log import record_in as record_usage
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000

@@ -1,0 +1,1 @@
+"""Chart rendering (matplotlib) behind the core's ChartRenderer port."""

@@ -1,0 +1,1 @@
+"""The model SDK providers: OpenAI (and compatible servers) and Anthropic."""

@@ -1,0 +1,1 @@
+"""The local disk spool that keeps audit rows while the database is down."""

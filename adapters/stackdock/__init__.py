@@ -1,0 +1,1 @@
+"""StackDock data sources: Convex export snapshots, the bundled demo, Convex live sync."""
