@@ -142,7 +142,7 @@ def install_tracing() -> None:
     from adapters.slack.people import EmailDirectory
     from adapters.store.database import SqlStore
     from core.assistant import Assistant
-    from core.commands import ChatCommands
+    from core.chat_commands import ChatCommands
 
     on_mention = SlackBot.on_mention
 

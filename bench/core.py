@@ -20,7 +20,6 @@ from adapters.stackdock.demo import DEMO_USERS, load_demo
 from adapters.store.database import open_store
 from core.access import effective_permissions
 from core.assistant import Assistant
-from core.context import org_summary
 from core.identity import IdentityResolver
 from core.limits import LimitPolicy, Limits
 from core.models import (
@@ -34,6 +33,7 @@ from core.models import (
     TurnEnd,
     Usage,
 )
+from core.org_summary import org_summary
 from core.prompts import system_prompt
 from core.providers.window import estimate_tokens
 from core.stackdock.mirror import InMemoryMirror

@@ -20,7 +20,7 @@ from adapters.store.database import SqlStore, open_store
 from bot.settings import Settings, SettingsError
 from core.assistant import Assistant, AssistantConfig
 from core.budget_notices import BudgetNotices, LogNotifier, Notifiers
-from core.commands import ChatCommands
+from core.chat_commands import ChatCommands
 from core.identity import IdentityResolver
 from core.limits import LimitPolicy, Limits
 from core.metrics import MIRROR_AGE_SECONDS

@@ -17,8 +17,7 @@ from datetime import datetime
 
 from core import metrics
 from core.access import allows
-from core.context import SummaryCache
-from core.identity import IdentityResolver, Refusal
+from core.identity import IdentityResolver
 from core.limits import Limits
 from core.models import (
     AuditRecord,
@@ -29,6 +28,7 @@ from core.models import (
     Outcome,
     Principal,
     ProviderError,
+    Refusal,
     ReplyEvent,
     Status,
     TextDelta,
@@ -36,6 +36,7 @@ from core.models import (
     Usage,
     UsageRecord,
 )
+from core.org_summary import SummaryCache
 from core.ports import AuditSpool, Mirror, Provider, Store
 from core.prompts import system_prompt
 from core.providers.loop import LoopDone, LoopOutcome, run_tool_loop

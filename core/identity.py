@@ -10,25 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from core.access import effective_permissions
-from core.models import Binding, Inbound, Outcome, Principal
+from core.models import Binding, Inbound, Principal, Refusal
 from core.ports import Document, Mirror, Store
 from core.prompts import link_instructions
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why a question is not answered, worded for the person; no model call follows."""
-
-    reason: str
-    text: str
-    outcome: Outcome = Outcome.DENIED
-    retry_after_s: float | None = None
 
 
 def binding_targets(inbound: Inbound) -> list[str]:

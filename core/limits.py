@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from core.budget_notices import BudgetNotices
-from core.identity import Refusal
-from core.models import Outcome, Principal
+from core.models import Outcome, Principal, Refusal
 from core.ports import Store
 
 HOUR_S = 3600.0

@@ -38,6 +38,16 @@ class Inbound:
 
 
 @dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a question is not answered, worded for the person; no model call follows."""
+
+    reason: str
+    text: str
+    outcome: Outcome = Outcome.DENIED
+    retry_after_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     """Who is asking, resolved against StackDock: user, org, role and effective permissions."""
 

@@ -18,7 +18,7 @@ from adapters.discord import questions, reply
 from adapters.discord.commands import stackdock_group
 from adapters.discord.views import FeedbackButton, PromptButton
 from core.assistant import Assistant
-from core.commands import ChatCommands
+from core.chat_commands import ChatCommands
 
 log = logging.getLogger(__name__)
 

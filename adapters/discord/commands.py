@@ -17,7 +17,7 @@ from adapters.discord.render import neutralise_mentions
 from adapters.discord.reply import acknowledge
 from adapters.discord.views import prompts_view
 from core.assistant import MAX_QUESTION_CHARS
-from core.commands import ChatCommands
+from core.chat_commands import ChatCommands
 from core.models import Inbound
 from core.prompts import TOPICS, normalise_topic, suggested_prompts
 

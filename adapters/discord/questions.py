@@ -16,8 +16,7 @@ import discord
 from adapters.discord import reply
 from adapters.discord.render import neutralise_mentions
 from core.assistant import Assistant
-from core.identity import Refusal
-from core.models import ErrorReply, Inbound
+from core.models import ErrorReply, Inbound, Refusal
 
 log = logging.getLogger(__name__)
 

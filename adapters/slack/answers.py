@@ -17,7 +17,7 @@ from adapters.slack.people import EmailDirectory
 from adapters.slack.render import to_mrkdwn
 from adapters.slack.stream import ReplyWriter, slack_error
 from core.assistant import Assistant
-from core.commands import ChatCommands
+from core.chat_commands import ChatCommands
 from core.models import ErrorReply, Final, Outcome
 
 log = logging.getLogger(__name__)

@@ -37,7 +37,7 @@ from adapters.slack.render import (
     prompt_buttons,
 )
 from core.assistant import Assistant
-from core.commands import ChatCommands
+from core.chat_commands import ChatCommands
 from core.models import Inbound
 from core.prompts import normalise_topic, suggested_prompts
 

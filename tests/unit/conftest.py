@@ -11,7 +11,7 @@ import pytest
 from adapters.charts.usage_chart import MatplotlibCharts
 from adapters.stackdock.demo import load_demo
 from core.assistant import Assistant, AssistantConfig
-from core.commands import ChatCommands
+from core.chat_commands import ChatCommands
 from core.identity import IdentityResolver
 from core.limits import LimitPolicy, Limits
 from core.models import Final, Inbound, ReplyEvent

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from adapters.stackdock.demo import DEMO_SECRETS, DEMO_USERS
 from core.access import effective_permissions
-from core.context import org_summary
 from core.models import Principal
+from core.org_summary import org_summary
 from core.stackdock.mirror import InMemoryMirror
 from core.stackdock.synthetic import synthetic_org
 from tests.unit.stackdock_fixtures import NOW, demo_mirror, principal_for

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from adapters.stackdock.demo import DEMO_USERS
-from core.identity import IdentityResolver, Refusal
-from core.models import Inbound
+from core.identity import IdentityResolver
+from core.models import Inbound, Refusal
 from tests.fakes.memory_store import MemoryStore
 
 

@@ -12,9 +12,8 @@ from datetime import datetime
 
 from core.access import allows
 from core.assistant import Assistant
-from core.identity import Refusal
 from core.limits import month_start
-from core.models import Inbound, Principal
+from core.models import Inbound, Principal, Refusal
 from core.ports import ChartRenderer
 from core.prompts import HELP_TEXT
 from core.usage import UsageTotals, totals, usage_report
