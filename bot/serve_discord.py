@@ -35,8 +35,7 @@ async def serve_discord(settings: Settings, *, stop: asyncio.Event | None = None
     stop = stop or asyncio.Event()
     async with runtime(settings) as rt:
         bot = StackDockBot(
-            rt.assistant,
-            rt.commands,
+            rt.service,
             api_url=settings.discord_api_url,
             gateway_url=settings.discord_gateway_url,
         )

@@ -38,8 +38,7 @@ async def serve_slack(settings: Settings, port: int | None = None) -> int:
         client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         secret = settings.slack_signing_secret
         bot = SlackBot(
-            assistant=rt.assistant,
-            commands=rt.commands,
+            service=rt.service,
             client=client,
             signing_secret=secret.get_secret_value() if secret else "",
         )

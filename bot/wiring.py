@@ -20,7 +20,7 @@ from adapters.store.database import SqlStore, open_store
 from bot.settings import Settings, SettingsError
 from core.assistant import Assistant, AssistantConfig
 from core.budget_notices import BudgetNotices, LogNotifier, Notifiers
-from core.chat_commands import ChatCommands
+from core.service import AssistantService
 from core.identity import IdentityResolver
 from core.limits import LimitPolicy, Limits
 from core.metrics import MIRROR_AGE_SECONDS
@@ -41,7 +41,7 @@ class Runtime:
     store: SqlStore
     mirror: InMemoryMirror
     assistant: Assistant
-    commands: ChatCommands
+    service: AssistantService  # the driving port: all a chat adapter may use
     refresher: SnapshotSource | StoreFollower | None = None
     # Who hears about budgets: a log line always; a platform adds its DM notifier on start.
     notifiers: Notifiers = field(default_factory=lambda: Notifiers(LogNotifier()))
@@ -186,7 +186,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         store=store,
         mirror=mirror,
         assistant=assistant,
-        commands=ChatCommands(assistant, utc_now, MatplotlibCharts()),
+        service=AssistantService(assistant, utc_now, MatplotlibCharts()),
         refresher=refresher,
         notifiers=notifiers,
     )

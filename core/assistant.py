@@ -38,7 +38,7 @@ from core.models import (
 )
 from core.org_summary import SummaryCache
 from core.ports import AuditSpool, Mirror, Provider, Store
-from core.prompts import system_prompt
+from core.prompts import HELP_TEXT, is_help, system_prompt
 from core.providers.loop import LoopDone, LoopOutcome, run_tool_loop
 from core.providers.window import context_window, fit_history
 from core.redact import StreamScrubber, scrub_text
@@ -138,6 +138,12 @@ class Assistant:
             record.metadata["event_id"] = inbound.event_id
         try:
             refusal = self._check_text(question)
+            if refusal is None and is_help(question):
+                record.action, record.result = "ai.help", Outcome.ANSWERED
+                record.answer = _content(HELP_TEXT, self.config.store_content)
+                await self._record(record, started)
+                yield Final(HELP_TEXT, record.id)
+                return
             principal: Principal | Refusal = refusal or await self.resolve(inbound)
             history: list[ChatMessage] = []
             key = inbound.conversation_key or f"{inbound.platform}:{inbound.identity}"
@@ -173,6 +179,36 @@ class Assistant:
                 await self._try_write_audit(record, started)
             metrics.QUESTIONS.labels(platform=inbound.platform, result=record.result.value).inc()
             metrics.ANSWER_SECONDS.observe(time.perf_counter() - started)
+
+    async def record_action(
+        self,
+        inbound: Inbound,
+        *,
+        action: str,
+        result: Outcome,
+        reason: str | None,
+        answer: str,
+        metadata: dict[str, object] | None = None,
+    ) -> int | None:
+        """Audits something a person did that is not a question (a link, say); the row joins
+        the same chain, and waits in the spool like any other while the database is down."""
+        started = time.perf_counter()
+        principal = await self.identity.find_user(inbound.identity, inbound.email)
+        record = AuditRecord(
+            timestamp=self.clock(),
+            identity=inbound.identity,
+            platform=inbound.platform,
+            result=result,
+            channel=inbound.channel,
+            is_dm=inbound.is_dm,
+            action=action,
+            reason=reason,
+            user_id=str(principal["_id"]) if principal else None,
+            answer=_content(answer, self.config.store_content),
+            metadata=dict(metadata or {}),
+        )
+        await self._try_write_audit(record, started)
+        return record.id
 
     async def _history(self, key: str) -> list[ChatMessage]:
         if not self.config.store_content:

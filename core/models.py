@@ -24,15 +24,16 @@ class Outcome(StrEnum):
 class Inbound:
     """One question from a person, already translated out of its platform."""
 
-    identity: (
-        str  # slack:TEAM:USER, discord:GUILD:USER, discord:@me:USER, email:ADDR, or a user _id
-    )
+    # slack:TEAM:USER, discord:GUILD:USER, discord:@me:USER, email:ADDR, or a user _id
+    identity: str
     text: str
-    platform: str = "console"  # console | slack | discord
+    # No defaults: a shared channel mistaken for a DM would skip the binding check and show
+    # addresses to everyone in it, so every adapter must say where the question came from.
+    platform: Literal["console", "slack", "discord"]
+    is_dm: bool
     conversation_key: str = ""  # a thread's identity; history is kept per key
     workspace: str | None = None  # Slack team or Discord guild
     channel: str | None = None
-    is_dm: bool = True
     email: str | None = None  # an email the platform vouches for (Slack users.info)
     event_id: str | None = None
 

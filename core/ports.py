@@ -12,7 +12,11 @@ from core.models import (
     AuditRecord,
     Binding,
     ChatMessage,
+    Inbound,
+    Principal,
     PruneResult,
+    Refusal,
+    ReplyEvent,
     TextDelta,
     ToolResult,
     ToolSpec,
@@ -21,9 +25,42 @@ from core.models import (
 )
 
 if TYPE_CHECKING:
-    from core.usage import UsageReport
+    from core.usage import UsageReport, UsageView
 
 Document = Mapping[str, Any]
+
+
+class AssistantPort(Protocol):
+    """The one driving port: everything a chat adapter may ask of the core, and nothing else.
+
+    Implemented by `core.service.AssistantService`; adapters translate platform events into
+    these calls and their results back into messages.
+    """
+
+    def answer(self, inbound: Inbound) -> AsyncIterator[ReplyEvent]:
+        """Streams the answer; the last event is a Final or an ErrorReply. Exactly one audit
+        row is written for the question, however the stream ends (closed early included)."""
+
+    async def resolve(self, inbound: Inbound) -> Principal | Refusal:
+        """Who is asking, or why they can't: for showing anything on someone's behalf."""
+
+    async def engaged(self, conversation_key: str) -> bool:
+        """Whether later replies in this thread are answered without a mention."""
+
+    async def claim_event(self, event_id: str) -> bool:
+        """True for the first delivery of an event across every worker; re-deliveries False."""
+
+    async def usage(self, inbound: Inbound) -> UsageView: ...
+
+    async def link(self, inbound: Inbound, target_user: str | None, user_ref: str) -> str:
+        """Links a member of the workspace the command came from; the reply to show."""
+
+    async def feedback(self, audit_id: int, inbound: Inbound, value: int) -> bool:
+        """Rates an answer; False when there is no such answer or the rater did not ask it."""
+
+    def help_text(self) -> str: ...
+    def topics(self) -> tuple[str, ...]: ...
+    def suggested_prompts(self, topic: str | None = None) -> list[str]: ...
 
 
 class Mirror(Protocol):
@@ -100,6 +137,9 @@ class AuditRepo(Protocol):
 
     def iter(self, since: datetime | None = None) -> AsyncIterator[AuditRecord]:
         """Rows in chain order, streamed so that millions fit in bounded memory."""
+
+    async def asker(self, audit_id: int) -> str | None:
+        """The identity that asked the question of this row; None when there is no such row."""
 
     async def set_feedback(self, audit_id: int, identity: str, value: int) -> bool: ...
 

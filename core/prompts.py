@@ -76,6 +76,11 @@ Commands: `ask <question>`, `prompts [servers|web-services|domains|databases|pro
 `usage`, `link`, `help`. I only read data; I never change your infrastructure."""
 
 
+def is_help(question: str) -> bool:
+    """A question that asks what the assistant can do, answered with HELP_TEXT and no model."""
+    return question.strip().strip("/?!. ").lower() in {"help", "commands", "what can you do"}
+
+
 def link_instructions(identity: str) -> str:
     return (
         "I don't know who you are in StackDock yet, so I can't answer. "

@@ -144,3 +144,13 @@ async def usage_report(
             continue
         report.add(row)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class UsageView:
+    text: str
+    own: UsageTotals | None
+    org: UsageTotals | None  # only for ai:full members
+    org_id: str | None
+    chart_png: bytes | None = None  # the org's daily questions and cost; ai:full members only
+    chart_name: str = "stackdock-usage.png"

@@ -157,6 +157,8 @@ async def check_feedback(store: Store) -> None:
     assert await store.audit.set_feedback(row.id, "slack:T1:U2", 1) is True
     assert await store.audit.set_feedback(row.id + 1000, "slack:T1:U1", 1) is False
     assert verify_chain(await collect(store.audit.iter())).ok, "feedback must not touch the chain"
+    assert await store.audit.asker(row.id) == row.identity
+    assert await store.audit.asker(row.id + 1000) is None
 
 
 def usage_record(org: str, at: datetime, cost: str | None, **usage: object) -> UsageRecord:

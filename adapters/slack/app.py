@@ -11,6 +11,7 @@ import logging
 import re
 from typing import Any
 
+from core.chat_commands import ChatCommands
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -18,7 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.answers import Answerer, InFlight
+from adapters.slack.answers import Answerer
 from adapters.slack.events import (
     from_mention,
     from_message,
@@ -37,7 +38,7 @@ from adapters.slack.render import (
     prompt_buttons,
 )
 from core.assistant import Assistant
-from core.chat_commands import ChatCommands
+from core.background import BackgroundWork
 from core.models import Inbound
 from core.prompts import normalise_topic, suggested_prompts
 
@@ -70,7 +71,7 @@ class SlackBot:
     ) -> None:
         self.commands = commands
         self.client = client
-        self.tasks = InFlight()
+        self.tasks = BackgroundWork()
         self.people = EmailDirectory(client)
         self.answerer = Answerer(
             assistant=assistant,

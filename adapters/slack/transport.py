@@ -21,7 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from adapters.slack.answers import InFlight
+from core.background import BackgroundWork
 from core.metrics import ACK_SECONDS
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ EVENTS_PATH = "/slack/events"
 
 
 def events_endpoint(
-    app: AsyncApp, tasks: InFlight | None = None, *, signing_secret: str | None = None
+    app: AsyncApp, tasks: BackgroundWork | None = None, *, signing_secret: str | None = None
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """Bolt's `/slack/events`: events, slash commands and interactivity, signatures checked.
 
@@ -115,7 +115,9 @@ def _not_an_object(text: str, what: str) -> str | None:
 class TimedSocketModeHandler(AsyncSocketModeHandler):
     """Bolt's Socket Mode handler; the ack is the envelope reply, timed like the HTTP one."""
 
-    def __init__(self, app: AsyncApp, app_token: str, *, tasks: InFlight | None = None, **kw: Any):
+    def __init__(
+        self, app: AsyncApp, app_token: str, *, tasks: BackgroundWork | None = None, **kw: Any
+    ):
         super().__init__(app, app_token, **kw)
         self._acking = tasks.acking if tasks is not None else contextlib.nullcontext
 

@@ -78,6 +78,11 @@ class SqlAuditRepo:
                 return
             after = rows[-1].id
 
+    async def asker(self, audit_id: int) -> str | None:
+        stmt = sa.select(audit_events.c.identity).where(audit_events.c.id == audit_id)
+        async with self._engine.connect() as conn:
+            return await conn.scalar(stmt)
+
     async def set_feedback(self, audit_id: int, identity: str, value: int) -> bool:
         exists = sa.select(audit_events.c.id).where(audit_events.c.id == audit_id)
         row = {

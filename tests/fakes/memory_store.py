@@ -112,6 +112,9 @@ class MemoryAuditRepo:
             if since is None or row.timestamp >= utc(since):
                 yield copy.deepcopy(row)
 
+    async def asker(self, audit_id: int) -> str | None:
+        return next((row.identity for row in self.rows if row.id == audit_id), None)
+
     async def set_feedback(self, audit_id: int, identity: str, value: int) -> bool:
         if not any(row.id == audit_id for row in self.rows):
             return False

@@ -1,0 +1,65 @@
+"""The string formats that name people, places and conversations, one definition each.
+
+Every adapter builds these through here, so that a link made on one path (`/stackdock link`,
+the `link` command) is found on every other, and a conversation key means the same thing to
+the store whichever platform wrote it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from core.ports import Document, Mirror
+
+DISCORD_DM = "@me"  # the "guild" of a Discord DM identity: discord:@me:USER
+
+
+def chat_identity(platform: Literal["slack", "discord"], workspace: str | None, user: str) -> str:
+    """`slack:TEAM:USER`, `discord:GUILD:USER`, or `discord:@me:USER` for a Discord DM."""
+    return f"{platform}:{workspace or DISCORD_DM}:{user}"
+
+
+def conversation_key(platform: str, *place: str) -> str:
+    """A thread's identity: history is kept per key (`slack:TEAM:CHANNEL:THREAD_TS`, …)."""
+    return ":".join((platform, *place))
+
+
+def event_key(platform: str, kind: str, event_id: str) -> str:
+    """A delivery's identity for exactly-once claims: `discord:message:ID`."""
+    return f"{platform}:{kind}:{event_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """How someone names a StackDock user: by email (anything with an @) or by `_id`."""
+
+    kind: Literal["email", "id"]
+    value: str
+
+    @classmethod
+    def parse(cls, ref: str) -> UserRef:
+        ref = ref.strip()
+        if ref.startswith("email:"):
+            ref = ref.removeprefix("email:")
+        return cls("email", ref) if "@" in ref else cls("id", ref)
+
+    def find(self, mirror: Mirror) -> Document | None:
+        return mirror.user_by_email(self.value) if self.kind == "email" else mirror.user(self.value)
+
+
+def find_user(mirror: Mirror, ref: str) -> Document | None:
+    """The StackDock user a link, a command or an operator names, if the mirror has one."""
+    return UserRef.parse(ref).find(mirror) if ref.strip() else None
+
+
+def member_of(mirror: Mirror, user_id: str, org_id: str) -> bool:
+    return any(str(m.get("orgId")) == org_id for m in mirror.memberships(user_id))
+
+
+def identity_workspace(identity: str) -> tuple[str, str] | None:
+    """(platform, workspace) of a chat identity; None for email and bare user ids."""
+    parts = identity.split(":")
+    if len(parts) != 3 or parts[0] not in {"slack", "discord"} or not all(parts):
+        return None
+    return parts[0], parts[1]
