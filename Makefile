@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: console test lint format bench
+.PHONY: console test check test-unit test-integration test-e2e test-faults test-security lint format bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,9 +15,30 @@ $(STAMP): pyproject.toml
 console: $(STAMP)
 	$(BIN)/stackdock-assistant console
 
-test: $(STAMP)
-	$(BIN)/ruff check .
+# The whole gate: lint, types, the import contracts, then every layer of tests.
+test: check
 	$(BIN)/pytest -q
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+test-integration: $(STAMP)
+	$(BIN)/pytest -q tests/integration
+
+test-e2e: $(STAMP)
+	$(BIN)/pytest -q tests/e2e
+
+test-faults: $(STAMP)
+	$(BIN)/pytest -q tests/faults
+
+test-security: $(STAMP)
+	$(BIN)/pytest -q tests/security
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

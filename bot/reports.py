@@ -185,7 +185,7 @@ def _write_table(report: UsageReport, rows: list[dict[str, Any]], out: TextIO) -
         "cost USD",
         "p50 ms",
     )
-    cells = []
+    cells: list[tuple[str, ...]] = []
     for row in rows:
         label = {
             "org": f"org {row['org']}",
@@ -208,11 +208,13 @@ def _write_table(report: UsageReport, rows: list[dict[str, Any]], out: TextIO) -
         )
     widths = [max(len(r[i]) for r in (headers, *cells)) for i in range(len(headers))]
     rule = "-" * (sum(widths) + 2 * (len(widths) - 1)) + "\n"
-    for row in (headers, *cells):
-        if row is cells[-1] or row is cells[0]:
+    for line in (headers, *cells):
+        if line is cells[-1] or line is cells[0]:
             out.write(rule)
-        first = row[0].ljust(widths[0])
-        rest = "  ".join(cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True))
+        first = line[0].ljust(widths[0])
+        rest = "  ".join(
+            cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)
+        )
         out.write(f"{first}  {rest}\n")
     if not report.total.questions:
         out.write("(no questions in this period)\n")

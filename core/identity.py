@@ -8,6 +8,7 @@ from the user's `defaultOrgId`; otherwise the person is asked to choose.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -83,7 +84,7 @@ class IdentityResolver:
     async def binding_for(self, inbound: Inbound) -> Binding | None:
         for target in binding_targets(inbound):
             binding = await self._recent.get(
-                f"binding:{target}", lambda t=target: self._store.bindings.get(t)
+                f"binding:{target}", functools.partial(self._store.bindings.get, target)
             )
             if binding:
                 return binding

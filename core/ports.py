@@ -198,15 +198,27 @@ class MirrorRepo(Protocol):
 
 
 class Store(Protocol):
-    links: LinkRepo
-    bindings: BindingRepo
-    conversations: ConversationRepo
-    audit: AuditRepo
-    usage: UsageRepo
-    rate_limits: RateLimitRepo
-    events: EventRepo
-    mirror: MirrorRepo
-    markers: MarkerRepo
+    # Read-only properties, not attributes: a Protocol attribute is invariant, so a store
+    # holding a SqlLinkRepo would not be a Store; a property is covariant, and the core
+    # never swaps a repo anyway.
+    @property
+    def links(self) -> LinkRepo: ...
+    @property
+    def bindings(self) -> BindingRepo: ...
+    @property
+    def conversations(self) -> ConversationRepo: ...
+    @property
+    def audit(self) -> AuditRepo: ...
+    @property
+    def usage(self) -> UsageRepo: ...
+    @property
+    def rate_limits(self) -> RateLimitRepo: ...
+    @property
+    def events(self) -> EventRepo: ...
+    @property
+    def mirror(self) -> MirrorRepo: ...
+    @property
+    def markers(self) -> MarkerRepo: ...
 
     async def record_exchange(
         self,

@@ -144,7 +144,7 @@ class AssistantService:
     def _target(self, inbound: Inbound, target_user: str | None) -> str | None:
         if target_user is None or inbound.platform not in {"slack", "discord"}:
             return None
-        return chat_identity(inbound.platform, inbound.workspace, target_user)  # type: ignore[arg-type]
+        return chat_identity(inbound.platform, inbound.workspace, target_user)
 
     async def _link(
         self, inbound: Inbound, target_user: str | None, user_ref: str

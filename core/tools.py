@@ -260,7 +260,7 @@ class OrgTools:
         self.now = now
         self.default_limit = default_limit
         self.max_limit = max_limit
-        self._handlers = {
+        self._handlers: dict[str, Callable[..., ToolResult]] = {
             "list_resources": self._list,
             "get_resource": self._get,
             "count_resources": self._count,

@@ -46,8 +46,8 @@ async def append_in(conn: AsyncConnection, record: AuditRecord) -> AuditRecord:
     sealed = seal(record, await conn.scalar(_LAST_HASH) or GENESIS)
     row = {name: getattr(sealed, name) for name in _FIELDS if name != "id"}
     row["result"] = str(sealed.result)
-    result = await conn.execute(sa.insert(audit_events).values(row))
-    sealed.id = result.inserted_primary_key[0]
+    inserted = sa.insert(audit_events).values(row).returning(audit_events.c.id)
+    sealed.id = (await conn.execute(inserted)).scalar_one()
     return sealed
 
 

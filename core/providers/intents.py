@@ -130,7 +130,10 @@ def plan_for(question: str) -> Plan:
         only = kind if kind in {"docks", "monitors", "issues", "domains"} else None
         return Plan("problems", (("find_problems", {}),), only)
     if _OVERVIEW.search(text) and not kind:
-        calls = (("count_resources", {"group_by": "kind"}), ("find_problems", {}))
+        calls: tuple[tuple[str, dict[str, Any]], ...] = (
+            ("count_resources", {"group_by": "kind"}),
+            ("find_problems", {}),
+        )
         return Plan("overview", calls)
     quoted = _QUOTED.search(question)
     if kind and quoted and _DETAIL.search(text):

@@ -101,7 +101,9 @@ class MemoryAuditRepo:
         return self.append_now(record)
 
     def append_now(self, record: AuditRecord) -> AuditRecord:
-        sealed = seal(copy.deepcopy(record), self.rows[-1].hash if self.rows else GENESIS)
+        # As the SQL store reads it: the newest row's hash, GENESIS for an empty chain.
+        last = self.rows[-1].hash if self.rows else None
+        sealed = seal(copy.deepcopy(record), last or GENESIS)
         sealed.id = self._next_id
         self._next_id += 1
         self.rows.append(sealed)
