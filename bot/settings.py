@@ -1,6 +1,6 @@
 """Every setting of the bot, read once from the environment and `.env`.
 
-This is the only module that reads the environment. Names are the contract's (design.md) and,
+This is the only module that reads the environment. Names are the public contract's (README.md, Settings) and,
 where they exist, the SDKs' own.
 """
 

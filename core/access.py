@@ -38,7 +38,7 @@ RESOURCE_KINDS: tuple[str, ...] = (
 )
 MONITORING_KINDS: tuple[str, ...] = ("monitors", "issues")
 
-# The kinds a tool can be asked about, in the order design.md names them.
+# The kinds a tool can be asked about, in the order the README's tool list names them.
 KINDS: tuple[str, ...] = (
     "servers",
     "webServices",
