@@ -7,8 +7,8 @@ import sys
 import uuid
 from typing import TextIO
 
-from core.assistant import Assistant
 from core.models import ErrorReply, Final, Inbound, Outcome, TextDelta, ToolStep
+from core.ports import AssistantPort
 
 EXIT_CODES = {
     Outcome.ANSWERED: 0,
@@ -20,7 +20,7 @@ EXIT_CODES = {
 
 
 async def answer(
-    assistant: Assistant,
+    service: AssistantPort,
     inbound: Inbound,
     out: TextIO,
     notes: TextIO,
@@ -28,7 +28,7 @@ async def answer(
     """Streams one answer to `out`; tool steps go to `notes` so piped output stays the answer."""
     streamed = False
     outcome = Outcome.FAILED
-    async for event in assistant.handle(inbound):
+    async for event in service.answer(inbound):
         if isinstance(event, TextDelta):
             out.write(event.text)
             out.flush()
@@ -49,15 +49,19 @@ async def answer(
     return outcome
 
 
-async def ask(assistant: Assistant, identity: str, question: str) -> int:
+async def ask(service: AssistantPort, identity: str, question: str) -> int:
     inbound = Inbound(
-        identity=identity, text=question, platform="console", conversation_key=f"ask:{uuid.uuid4()}"
+        identity=identity,
+        text=question,
+        platform="console",
+        is_dm=True,  # the terminal is one person's: nothing is shown to anyone else
+        conversation_key=f"ask:{uuid.uuid4()}",
     )
-    return EXIT_CODES[await answer(assistant, inbound, sys.stdout, sys.stderr)]
+    return EXIT_CODES[await answer(service, inbound, sys.stdout, sys.stderr)]
 
 
 async def console(
-    assistant: Assistant, identity: str, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout
+    service: AssistantPort, identity: str, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout
 ) -> int:
     """Chats until EOF; works the same typed or piped. Exit code of the last question."""
     interactive = stdin.isatty()
@@ -78,8 +82,12 @@ async def console(
         if not interactive:
             out.write(f"» {question}\n")
         inbound = Inbound(
-            identity=identity, text=question, platform="console", conversation_key=session
+            identity=identity,
+            text=question,
+            platform="console",
+            is_dm=True,
+            conversation_key=session,
         )
-        last = await answer(assistant, inbound, out, sys.stderr)
+        last = await answer(service, inbound, out, sys.stderr)
         out.write("\n")
     return EXIT_CODES[last]

@@ -142,7 +142,7 @@ def install_tracing() -> None:
     from adapters.slack.people import EmailDirectory
     from adapters.store.database import SqlStore
     from core.assistant import Assistant
-    from core.chat_commands import ChatCommands
+    from core.service import AssistantService
 
     on_mention = SlackBot.on_mention
 
@@ -160,9 +160,9 @@ def install_tracing() -> None:
         return await answer(self, ask, **kw)
 
     Answerer.answer = traced_answer  # type: ignore[method-assign]
-    _traced(ChatCommands, "claim_event", "claim")
+    _traced(AssistantService, "claim_event", "claim")
     _traced(EmailDirectory, "email", "email")
-    _traced(Assistant, "resolve", "resolve")
+    _traced(Assistant, "resolve", "resolve")  # the pipeline's own step, on the answer path
     _traced(SqlStore, "record_exchange", "audit")
     api_call = AsyncWebClient.api_call
 

@@ -18,10 +18,9 @@ from decimal import Decimal
 
 from adapters.stackdock.demo import DEMO_USERS, load_demo
 from adapters.store.database import open_store
+from bot.wiring import build_assistant, build_service
 from core.access import effective_permissions
-from core.assistant import Assistant
-from core.identity import IdentityResolver
-from core.limits import LimitPolicy, Limits
+from core.limits import LimitPolicy
 from core.models import (
     ChatMessage,
     Final,
@@ -34,8 +33,10 @@ from core.models import (
     Usage,
 )
 from core.org_summary import org_summary
+from core.ports import Store
 from core.prompts import system_prompt
 from core.providers.window import estimate_tokens
+from core.service import AssistantService
 from core.stackdock.mirror import InMemoryMirror
 from core.stackdock.synthetic import synthetic_org
 from core.tools import OrgTools
@@ -71,7 +72,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def build(url: str) -> tuple[Assistant, object]:
+async def build(url: str) -> tuple[AssistantService, Store]:
     if url == "memory":
         # The core alone: the same pipeline on the in-memory fake of the Store port.
         from tests.fakes.memory_store import MemoryStore
@@ -81,46 +82,48 @@ async def build(url: str) -> tuple[Assistant, object]:
         store = await open_store(url, upgrade=True)
     loaded = load_demo(now())
     mirror = InMemoryMirror(loaded.tables, loaded.as_of)
-    assistant = Assistant(
-        store=store,
-        mirror=mirror,
-        providers=[InstantProvider()],
-        identity=IdentityResolver(mirror, store),
-        # Every check on, as in production: a window (never reached) and a budget.
-        limits=Limits(
-            store, LimitPolicy(per_user_per_hour=10**9, org_budget_usd=Decimal(1000)), now
+    service = build_service(
+        build_assistant(
+            store=store,
+            mirror=mirror,
+            providers=[InstantProvider()],
+            clock=now,
+            # Every check on, as in production: a window (never reached) and a budget.
+            policy=LimitPolicy(per_user_per_hour=10**9, org_budget_usd=Decimal(1000)),
         ),
         clock=now,
     )
-    return assistant, store
+    return service, store
 
 
-async def one(assistant: Assistant, i: int) -> float:
+async def one(service: AssistantService, i: int) -> float:
     inbound = Inbound(
         identity=f"email:{DEMO_USERS['admin']}",
         text="How many servers do I have by provider?",
+        platform="console",
+        is_dm=True,
         conversation_key=f"bench-{i % 25}",
     )
     started = time.perf_counter()
-    async for event in assistant.handle(inbound):
+    async for event in service.answer(inbound):
         if isinstance(event, Final):
             pass
     return (time.perf_counter() - started) * 1000
 
 
 async def overhead(url: str, runs: int) -> dict[str, float]:
-    assistant, store = await build(url)
+    service, store = await build(url)
     try:
         for i in range(20):  # warm pools and caches
-            await one(assistant, i)
-        samples = [await one(assistant, i) for i in range(runs)]
+            await one(service, i)
+        samples = [await one(service, i) for i in range(runs)]
         started = time.perf_counter()
         total = runs
         sem = asyncio.Semaphore(50)
 
         async def limited(i: int) -> None:
             async with sem:
-                await one(assistant, i)
+                await one(service, i)
 
         await asyncio.gather(*(limited(i) for i in range(total)))
         rate = total / (time.perf_counter() - started)

@@ -62,28 +62,35 @@ class SlowProvider:
         yield TurnEnd((), Usage(self.name, self.model, 100, 5))
 
 
-def timed(endpoint, durations: list[float]):
-    """The endpoint, noting how long each request took inside the server (its ack time)."""
+def timed(durations: list[float]):
+    """A middleware noting how long each request to the events endpoint took inside the server
+    (its ack time)."""
+    from aiohttp import web
 
-    async def handle(request):
+    from adapters.slack.transport import EVENTS_PATH
+
+    @web.middleware
+    async def timing(request, handler):
+        if request.path != EVENTS_PATH:
+            return await handler(request)
         started = time.perf_counter()
-        response = await endpoint(request)
+        response = await handler(request)
         durations.append(time.perf_counter() - started)
         return response
 
-    return handle
+    return timing
 
 
 async def serve(kind: str, port: int, api_url: str, db: str, model_s: float) -> None:
     from aiohttp import web
 
-    from adapters.slack.app import SlackBot, web_client
+    from adapters.slack.app import web_client
     from adapters.slack.transport import EVENTS_PATH, events_endpoint
+    from bot.serving import listening
 
     stop = asyncio.Event()
     durations: list[float] = []
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    web_app = web.Application()
     client = web_client(BOT_TOKEN, api_url)
     if kind == "bare":
         from slack_bolt.async_app import AsyncApp
@@ -94,44 +101,29 @@ async def serve(kind: str, port: int, api_url: str, db: str, model_s: float) -> 
         async def ack_only() -> None:
             return None
 
-        web_app.router.add_post(EVENTS_PATH, timed(events_endpoint(bare), durations))
-        await _run(web_app, port, stop)
+        web_app = web.Application(middlewares=[timed(durations)])
+        web_app.router.add_post(EVENTS_PATH, events_endpoint(bare))
+        async with listening(web_app, "127.0.0.1", port):
+            await stop.wait()
         print(json.dumps(durations))
         return
 
     from bot.settings import Settings
-    from bot.wiring import runtime
+    from bot.wiring import build_slack_app, runtime
     from core.models import Binding
 
     settings = Settings(
         database_url=db, ai_provider="offline", rate_limit_per_hour=0, slack_api_url=api_url
     )
-    async with runtime(settings) as rt:
-        rt.assistant.providers[:] = [SlowProvider(model_s)]
+    async with runtime(settings, providers=[SlowProvider(model_s)]) as rt:
         await rt.store.bindings.set(Binding("slack:T1", "org_acme"))
-        bot = SlackBot(
-            assistant=rt.assistant,
-            commands=rt.commands,
-            client=client,
-            signing_secret=SIGNING_SECRET,
-        )
-        web_app.router.add_post(
-            EVENTS_PATH,
-            timed(events_endpoint(bot.app, bot.tasks, signing_secret=SIGNING_SECRET), durations),
-        )
-        await _run(web_app, port, stop)
-        await bot.tasks.drain(60)
+        # The app `stackdock-assistant slack` serves, built by the same wiring.
+        slack = build_slack_app(rt, client=client, signing_secret=SIGNING_SECRET)
+        slack.web.middlewares.append(timed(durations))
+        async with listening(slack.web, "127.0.0.1", port):
+            await stop.wait()
+        await slack.bot.tasks.drain(60)
     print(json.dumps(durations))
-
-
-async def _run(web_app, port: int, stop: asyncio.Event) -> None:
-    from aiohttp import web
-
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await stop.wait()
-    await runner.cleanup()
 
 
 # ---- the load ----

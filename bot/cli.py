@@ -75,11 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import admin
+    from bot import operator
 
     command = args.command
     if command in {"console", "ask"}:
-        return await admin.chat(args, settings)
+        return await operator.chat(args, settings)
     if command == "slack":
         from bot.serve_slack import serve_slack
 
@@ -96,7 +96,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot import reports
 
         return await reports.run(args, settings)
-    return await admin.run(args, settings)
+    return await operator.run(args, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,10 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
+    from adapters.stackdock.snapshot import SnapshotError
+
     try:
         return asyncio.run(dispatch(args, settings))
     except SettingsError as exc:
         print(f"stackdock-assistant: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except SnapshotError as exc:
+        # Checked at start, but a file can change after that: still one line naming it.
+        print(f"stackdock-assistant: invalid setting STACKDOCK_SNAPSHOT: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 130

@@ -9,6 +9,7 @@ from adapters import console as console_adapter
 from adapters.stackdock.demo import DEMO_ADMIN_USER_ID
 from bot.settings import Settings
 from bot.wiring import InMemoryMirror, load_mirror, open_store, runtime
+from core.identities import find_user
 from core.models import Binding
 from core.ports import Store
 
@@ -19,8 +20,8 @@ async def chat(args: argparse.Namespace, settings: Settings) -> int:
     identity = args.identity or DEMO_ADMIN_USER_ID
     async with runtime(settings) as rt:
         if args.command == "ask":
-            return await console_adapter.ask(rt.assistant, identity, args.question)
-        return await console_adapter.console(rt.assistant, identity)
+            return await console_adapter.ask(rt.service, identity, args.question)
+        return await console_adapter.console(rt.service, identity)
 
 
 def _fail(message: str) -> int:
@@ -50,7 +51,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_admin(args: argparse.Namespace, store: Store, mirror: InMemoryMirror) -> int:
     command = args.command
     if command == "link":
-        user = mirror.user_by_email(args.user) if "@" in args.user else mirror.user(args.user)
+        user = find_user(mirror, args.user)
         if user is None:
             return _fail(f"no StackDock user {args.user!r} in the mirror")
         await store.links.set(args.identity, str(user["_id"]))

@@ -7,14 +7,53 @@ where they exist, the SDKs' own.
 from __future__ import annotations
 
 import json
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
+import sqlalchemy as sa
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./stackdock-assistant.db"
+DATABASE_URL_FORMS = "sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER:PASSWORD@HOST/DB"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def check_database_url(value: str) -> str:
+    """The URL if the store can open it: SQLite or PostgreSQL, through an installed async
+    driver, and for a SQLite file, a directory that exists. Errors never repeat the URL, which
+    may hold a password."""
+    try:
+        url = sa.make_url(value)
+        dialect = url.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise ValueError(f"not a database URL; expected {DATABASE_URL_FORMS}") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql") or not dialect.is_async:
+        raise ValueError(f"{url.drivername} is not supported; expected {DATABASE_URL_FORMS}")
+    try:
+        dialect.import_dbapi()
+    except ImportError:
+        raise ValueError(f"the driver of {url.drivername} is not installed") from None
+    database = url.database or ""
+    on_disk = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if on_disk and not database.startswith("file:") and not Path(database).parent.is_dir():
+        raise ValueError(f"no directory {Path(database).parent} for the SQLite file")
+    return value
+
+
+def check_snapshot(path: Path) -> None:
+    """A snapshot must be a `npx convex export` ZIP or the directory it unpacks to."""
+    if not path.exists():
+        raise SettingsError(
+            f"invalid setting STACKDOCK_SNAPSHOT: no such file or directory: {path}"
+        )
+    if not path.is_dir() and not zipfile.is_zipfile(path):
+        raise SettingsError(
+            f"invalid setting STACKDOCK_SNAPSHOT: {path} is neither a ZIP file nor a directory"
+        )
 
 
 def parse_mapping(value: object) -> object:
@@ -81,6 +120,9 @@ class Settings(BaseSettings):
     audit_store_content: bool = True
     # Audit rows wait here while the database is down, and are written when it is back.
     audit_spool_path: Path = Path("stackdock-assistant-spool.jsonl")
+    # Every listening socket binds here: all interfaces by default, since Slack and the
+    # platform's health checks come from outside; 127.0.0.1 behind a reverse proxy.
+    host: str = Field(default="0.0.0.0", min_length=1)
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -102,6 +144,19 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         # `.env` templates leave `NAME=` lines; they mean "unset", not "empty string".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return check_database_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("role_rate_limits", "org_budgets_usd", mode="before")
     @classmethod
@@ -140,13 +195,16 @@ class SettingsError(Exception):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Reads the settings, turning pydantic's report into one line per bad setting."""
+    """Reads the settings, turning pydantic's report into one line naming each bad setting."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
             # The input may be a secret, so only pydantic's message is shown, never the value.
-            problems.append(f"{name}: {err['msg']}")
+            problems.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
         raise SettingsError("invalid setting " + "; ".join(problems)) from None
+    if settings.stackdock_snapshot is not None and not settings.convex_url:
+        check_snapshot(settings.stackdock_snapshot)  # with CONVEX_URL set it is not read
+    return settings

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-from collections.abc import AsyncIterator
 
 from adapters.stackdock.convex import Backoff, ConvexExport, ConvexSync, ExportError
 from adapters.stackdock.demo import load_demo
 from adapters.stackdock.snapshot import SnapshotError, SnapshotLoad
 from adapters.stackdock.sources import freshness_state
 from adapters.store.database import SqlStore, open_store
+from bot.serving import stopping_on_signals
 from bot.settings import Settings, SettingsError
 from bot.wiring import snapshot_source, utc_now
 from core.metrics import SYNC_ERRORS
@@ -60,7 +59,7 @@ async def _convex(settings: Settings, store: SqlStore, *, once: bool) -> int:
             )
             return 0
         log.info("syncing from Convex every %.0f s", settings.convex_poll_s)
-        async with _stop_on_signal() as stop:
+        with stopping_on_signals(asyncio.Event()) as stop:
             await sync.run(
                 stop,
                 poll_s=settings.convex_poll_s,
@@ -90,7 +89,7 @@ async def _snapshot(settings: Settings, store: SqlStore, *, once: bool) -> int:
     if once or source is None:
         return 0
     log.info("watching %s for changes", source.path)
-    async with _stop_on_signal() as stop:
+    with stopping_on_signals(asyncio.Event()) as stop:
         while not stop.is_set():
             try:
                 await source.reload_if_changed(save)
@@ -100,18 +99,3 @@ async def _snapshot(settings: Settings, store: SqlStore, *, once: bool) -> int:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.mirror_refresh_s)
     return 0
-
-
-@contextlib.asynccontextmanager
-async def _stop_on_signal() -> AsyncIterator[asyncio.Event]:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        yield stop
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError):
-                loop.remove_signal_handler(sig)

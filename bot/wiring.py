@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -20,19 +21,31 @@ from adapters.store.database import SqlStore, open_store
 from bot.settings import Settings, SettingsError
 from core.assistant import Assistant, AssistantConfig
 from core.budget_notices import BudgetNotices, LogNotifier, Notifiers
-from core.service import AssistantService
 from core.identity import IdentityResolver
 from core.limits import LimitPolicy, Limits
 from core.metrics import MIRROR_AGE_SECONDS
-from core.ports import Provider
+from core.ports import AuditSpool as AuditSpoolPort
+from core.ports import ChartRenderer, Mirror, Notifier, Provider, Store
 from core.providers.offline import OfflineProvider
+from core.service import AssistantService
 from core.stackdock.mirror import InMemoryMirror
+
+if TYPE_CHECKING:
+    # Imported where built, so that commands without a platform never load its SDK.
+    from aiohttp import web
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from adapters.discord.client import StackDockBot
+    from adapters.slack.app import SlackBot
 
 log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+ReadyCheck = Callable[[], Awaitable[str | None]]  # a problem that makes /readyz say 503
 
 
 @dataclass
@@ -45,6 +58,8 @@ class Runtime:
     refresher: SnapshotSource | StoreFollower | None = None
     # Who hears about budgets: a log line always; a platform adds its DM notifier on start.
     notifiers: Notifiers = field(default_factory=lambda: Notifiers(LogNotifier()))
+    # What /readyz checks besides the database and the mirror; a platform adds its connection.
+    ready_checks: list[ReadyCheck] = field(default_factory=list)
 
 
 def build_provider(name: str, settings: Settings, *, primary: bool) -> Provider:
@@ -156,8 +171,51 @@ def limit_policy(settings: Settings) -> LimitPolicy:
     )
 
 
-async def build_runtime(settings: Settings) -> Runtime:
-    providers = build_providers(settings)  # settings errors surface before any I/O
+def build_assistant(
+    *,
+    store: Store,
+    mirror: Mirror,
+    providers: Sequence[Provider],
+    clock: Callable[[], datetime] = utc_now,
+    policy: LimitPolicy | None = None,
+    config: AssistantConfig | None = None,
+    spool: AuditSpoolPort | None = None,
+    notifier: Notifier | None = None,
+) -> Assistant:
+    """The question pipeline from its parts; production, tests and bench/ all build it here."""
+    notices = BudgetNotices(store, mirror, notifier) if notifier is not None else None
+    return Assistant(
+        store=store,
+        mirror=mirror,
+        providers=providers,
+        identity=IdentityResolver(mirror, store),
+        limits=Limits(store, policy if policy is not None else LimitPolicy(), clock, notices),
+        clock=clock,
+        config=config if config is not None else AssistantConfig(),
+        spool=spool,
+    )
+
+
+def build_service(
+    assistant: Assistant,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    charts: ChartRenderer | None = None,
+) -> AssistantService:
+    """The driving port over a pipeline: what every chat adapter is given."""
+    return AssistantService(assistant, clock, charts)
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    providers: Sequence[Provider] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Runtime:
+    """Everything a process serves from, built from settings; tests pass their own providers
+    and clock instead of the ones the settings name."""
+    if providers is None:
+        providers = build_providers(settings)  # settings errors surface before any I/O
     store = await open_store(
         settings.database_url, upgrade=settings.database_url.startswith("sqlite")
     )
@@ -167,16 +225,15 @@ async def build_runtime(settings: Settings) -> Runtime:
         # Computed at scrape time, so the gauge ages between refreshes as the data does.
         MIRROR_AGE_SECONDS.set_function(lambda: _mirror_age(mirror))
         notifiers = Notifiers(LogNotifier())
-        notices = BudgetNotices(store, mirror, notifiers)
-        assistant = Assistant(
+        assistant = build_assistant(
             store=store,
             mirror=mirror,
             providers=providers,
-            identity=IdentityResolver(mirror, store),
-            limits=Limits(store, limit_policy(settings), utc_now, notices),
-            clock=utc_now,
+            clock=clock,
+            policy=limit_policy(settings),
             config=AssistantConfig(store_content=settings.audit_store_content),
             spool=AuditSpool(settings.audit_spool_path),
+            notifier=notifiers,
         )
     except BaseException:
         await store.close()
@@ -186,21 +243,30 @@ async def build_runtime(settings: Settings) -> Runtime:
         store=store,
         mirror=mirror,
         assistant=assistant,
-        service=AssistantService(assistant, utc_now, MatplotlibCharts()),
+        service=build_service(assistant, clock=clock, charts=MatplotlibCharts()),
         refresher=refresher,
         notifiers=notifiers,
     )
 
 
 @contextlib.asynccontextmanager
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def runtime(
+    settings: Settings,
+    *,
+    providers: Sequence[Provider] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> AsyncIterator[Runtime]:
     """A built runtime whose mirror follows its source in the background while it is open."""
-    built = await build_runtime(settings)
+    built = await build_runtime(settings, providers=providers, clock=clock)
     tasks = [
         asyncio.create_task(follow_mirror(settings, built.mirror, built.refresher)),
         asyncio.create_task(replay_spool(built)),
+        asyncio.create_task(
+            every(RECOVER_EVERY_S, built.assistant.recover_interrupted, "interrupted questions")
+        ),
     ]
     try:
+        await catch_up(built)
         yield built
     finally:
         for task in tasks:
@@ -209,6 +275,85 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await built.store.close()
+
+
+@dataclass
+class SlackApp:
+    """The Slack bot and the web app serving it: health, and `/slack/events` in HTTP mode."""
+
+    bot: SlackBot
+    web: web.Application
+
+
+def build_slack_app(
+    rt: Runtime,
+    *,
+    client: AsyncWebClient,
+    signing_secret: str | None,
+    events_over_http: bool = True,
+    writer_options: dict[str, Any] | None = None,
+) -> SlackApp:
+    """A Slack app from a runtime: `slack`, the test harness and bench/ all serve this one."""
+    from adapters.slack.app import SlackBot
+    from adapters.slack.notices import SlackNotifier
+    from adapters.slack.transport import EVENTS_PATH, events_endpoint
+    from bot.http import health_app
+
+    bot = SlackBot(
+        service=rt.service,
+        client=client,
+        signing_secret=signing_secret or "",
+        writer_options=writer_options,
+    )
+    rt.notifiers.add(SlackNotifier(client))
+    app = health_app(rt)
+    if events_over_http:
+        endpoint = events_endpoint(bot.app, bot.tasks, signing_secret=signing_secret)
+        app.router.add_post(EVENTS_PATH, endpoint)
+    return SlackApp(bot, app)
+
+
+def build_discord_bot(
+    rt: Runtime,
+    *,
+    api_url: str | None = None,
+    gateway_url: str | None = None,
+    edit_interval: float = 1.0,
+    sync_commands: bool = True,
+    **options: Any,
+) -> StackDockBot:
+    """A Discord bot from a runtime, its budget notices included; `discord` and the tests'
+    Discord world both build it here. `options` go to discord.py's Client."""
+    from adapters.discord.client import StackDockBot
+    from adapters.discord.notices import DiscordNotifier
+
+    bot = StackDockBot(
+        rt.service,
+        api_url=api_url,
+        gateway_url=gateway_url,
+        edit_interval=edit_interval,
+        sync_commands=sync_commands,
+        **options,
+    )
+    rt.notifiers.add(DiscordNotifier(bot))
+    return bot
+
+
+# How often a process looks for questions another one admitted and never recorded.
+RECOVER_EVERY_S = 60.0
+
+
+async def catch_up(rt: Runtime) -> None:
+    """Before serving: rows kept on disk land first (they are the older), then questions a
+    stopped process admitted and never recorded join the chain as interrupted."""
+    spool = rt.assistant.spool
+    try:
+        if isinstance(spool, AuditSpool):
+            await spool.replay(rt.store)
+        await rt.assistant.recover_interrupted()
+    except Exception as exc:
+        # The database may be down at start; the periodic tasks catch up once it is back.
+        log.warning("could not catch up on unrecorded questions (%s)", type(exc).__name__)
 
 
 async def replay_spool(rt: Runtime, every_s: float = 10.0) -> None:

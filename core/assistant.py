@@ -1,25 +1,33 @@
 """The pipeline: one question in, a stream of reply events out, exactly one audit row written.
 
 Steps, in order: resolve the asker, check the `ai` permission, check budget and windows, load
-the trimmed history, run the provider's tool loop, persist messages, usage and audit. A refusal
-makes no model call.
+the thread's history (cut to what this asker may read), run the provider's tool loop, persist
+messages, usage and audit. A refusal makes no model call.
+
+Whatever ends the question (an answer, a refusal, an outage, the chat platform going away
+mid-answer), its audit row is written or spooled, and whatever the model cost by then is
+recorded with it. Text the model wrote is scrubbed before it is shown, stored or audited.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from core import metrics
 from core.access import allows
+from core.history import visible_history
 from core.identity import IdentityResolver
 from core.limits import Limits
 from core.models import (
+    MAX_QUESTION_CHARS,
     AuditRecord,
     ChatMessage,
     ErrorReply,
@@ -32,22 +40,26 @@ from core.models import (
     ReplyEvent,
     Status,
     TextDelta,
+    ToolCall,
     ToolStep,
     Usage,
     UsageRecord,
 )
 from core.org_summary import SummaryCache
-from core.ports import AuditSpool, Mirror, Provider, Store
+from core.ports import QUESTION_ID, AuditSpool, Mirror, Provider, Store
 from core.prompts import HELP_TEXT, is_help, system_prompt
-from core.providers.loop import LoopDone, LoopOutcome, run_tool_loop
+from core.providers.loop import LoopDone, LoopOutcome, LoopProgress, run_tool_loop
 from core.providers.window import context_window, fit_history
 from core.redact import StreamScrubber, scrub_text
 from core.tools import OrgTools
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 4000
 MAX_ANSWER_TOKENS = 2048
+# How long an admitted question may stay unrecorded before another host takes it for lost. Far
+# above any answer's time; on the same host a dead process is seen at once.
+INTERRUPTED_LEASE_S = 600.0
+INTERRUPTED_TEXT = "the process answering it stopped before its answer was recorded"
 UNAVAILABLE_TEXT = (
     "The assistant is temporarily unavailable; the team has been told. Try again in a minute."
 )
@@ -69,6 +81,26 @@ def _content(text: str | None, store_content: bool) -> str | None:
 def _owed(record: AuditRecord) -> bool:
     """The question's row is neither in the store nor waiting in the spool."""
     return record.id is None and not record.metadata.get("spooled")
+
+
+def _scrubbed(message: ChatMessage) -> ChatMessage:
+    if message.role == "tool":
+        return message  # built from redacted tool output already
+    calls = tuple(
+        ToolCall(
+            c.id,
+            c.name,
+            {k: scrub_text(v) if isinstance(v, str) else v for k, v in c.arguments.items()},
+        )
+        for c in message.tool_calls
+    )
+    return ChatMessage(
+        role=message.role,
+        content=scrub_text(message.content),
+        tool_calls=calls,
+        tool_call_id=message.tool_call_id,
+        name=message.name,
+    )
 
 
 def provider_failure_text(error: ProviderError) -> str:
@@ -136,6 +168,8 @@ class Assistant:
         )
         if inbound.event_id:
             record.metadata["event_id"] = inbound.event_id
+        progress = LoopProgress()  # what the model has cost so far, even if the reply is lost
+        asker: Principal | None = None
         try:
             refusal = self._check_text(question)
             if refusal is None and is_help(question):
@@ -149,9 +183,13 @@ class Assistant:
             key = inbound.conversation_key or f"{inbound.platform}:{inbound.identity}"
             if isinstance(principal, Principal):
                 record.org_id, record.user_id = principal.org_id, principal.user_id
+                # Kept as pending from admission until its row is written: after a crash in
+                # between, `recover_interrupted` still records the question.
+                record.metadata[QUESTION_ID] = uuid.uuid4().hex
+                pending = dataclasses.replace(record, metadata=dict(record.metadata))
                 # Independent lookups, one round trip: the history is wasted only on a refusal.
                 refusal, history = await asyncio.gather(
-                    self.limits.check(principal), self._history(key)
+                    self.limits.check(principal, pending), self._history(key)
                 )
             else:
                 refusal = principal
@@ -159,7 +197,8 @@ class Assistant:
                 yield await self._refuse(record, refusal, started)
                 return
             assert isinstance(principal, Principal)
-            answering = self._answer(principal, question, key, history, record, started)
+            asker = principal
+            answering = self._answer(principal, question, key, history, record, started, progress)
             async for event in answering:
                 yield event
         except Exception as exc:
@@ -170,15 +209,30 @@ class Assistant:
             text = UNAVAILABLE_TEXT
             record.answer = _content(text, self.config.store_content)
             if _owed(record):
-                await self._try_write_audit(record, started)
+                await self._try_write_audit(record, started, self._spent(record, asker, progress))
             yield ErrorReply(text, Outcome.FAILED, "internal_error", None, record.id)
         finally:
             if _owed(record):
-                # The consumer went away before the answer: the row is still owed.
+                # The consumer went away before the answer: the row, and the spend, are owed.
                 record.error_message = record.error_message or "interrupted before the answer"
-                await self._try_write_audit(record, started)
+                await self._try_write_audit(record, started, self._spent(record, asker, progress))
             metrics.QUESTIONS.labels(platform=inbound.platform, result=record.result.value).inc()
             metrics.ANSWER_SECONDS.observe(time.perf_counter() - started)
+
+    async def recover_interrupted(self, lease_s: float = INTERRUPTED_LEASE_S) -> int:
+        """Records the questions a stopped process admitted and never recorded (failed,
+        interrupted), giving back their rate-limit slot and freeing their event for a
+        re-delivery. Safe to run in every process at once. Returns how many it recorded."""
+        recorded = 0
+        for record in await self.store.pending.stale(lease_s, self.clock()):
+            record.result, record.reason = Outcome.FAILED, "interrupted"
+            record.error_message = INTERRUPTED_TEXT
+            if await self.store.pending.settle(record) is None:
+                continue  # another process recorded it first
+            recorded += 1
+            metrics.QUESTIONS.labels(platform=record.platform, result=record.result.value).inc()
+            log.warning("recorded an interrupted question of %s", record.identity)
+        return recorded
 
     async def record_action(
         self,
@@ -216,10 +270,11 @@ class Assistant:
         return await self.store.conversations.history(key, self.config.history_messages)
 
     def _kept(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
-        """What the conversation keeps: the messages, or with content off, their hashes (the
-        thread still counts as one the bot is in, but holds no text)."""
+        """What the conversation keeps: the messages scrubbed (the model's words and tool
+        arguments are its output, and may repeat a secret), or with content off, their hashes
+        (the thread still counts as one the bot is in, but holds no text)."""
         if self.config.store_content:
-            return list(messages)
+            return [_scrubbed(m) for m in messages]
         return [
             ChatMessage(role=m.role, content=_content(m.content, False) or "")
             for m in messages
@@ -256,6 +311,7 @@ class Assistant:
         history: list[ChatMessage],
         record: AuditRecord,
         started: float,
+        progress: LoopProgress,
     ) -> AsyncIterator[ReplyEvent]:
         now = self.clock()
         system = system_prompt(principal, self._summaries.summary(principal, now))
@@ -264,7 +320,7 @@ class Assistant:
         primary = self.providers[0]
         messages = fit_history(
             system,
-            history,
+            visible_history(history, principal),
             asked,
             window_tokens=context_window(primary.model),
             reserve_tokens=MAX_ANSWER_TOKENS,
@@ -275,7 +331,12 @@ class Assistant:
         first_text_seen = False
         try:
             async for event in run_tool_loop(
-                self.providers, system, messages, tools, max_steps=self.config.max_steps
+                self.providers,
+                system,
+                messages,
+                tools,
+                max_steps=self.config.max_steps,
+                progress=progress,
             ):
                 if isinstance(event, LoopDone):
                     outcome = event.outcome
@@ -405,6 +466,17 @@ class Assistant:
                 await self.spool.put(record, usage)
             except Exception:
                 log.exception("could not keep the audit row of %s anywhere", record.identity)
+
+    def _spent(
+        self, record: AuditRecord, asker: Principal | None, progress: LoopProgress
+    ) -> UsageRecord | None:
+        """The usage of a question that ended without its normal record (the consumer went
+        away, or something broke): noted on its audit row, and as a usage row for budgets."""
+        usage = progress.spent()
+        if asker is None or usage is None:
+            return None
+        self._note_usage(record, usage, progress.attempts)
+        return self._usage_record(asker, usage, record)
 
     @staticmethod
     def _usage_record(

@@ -3,18 +3,19 @@
 "Once" must hold across every worker and restart, so the decision is a marker in the store
 (`MarkerRepo.mark`, atomic): the one worker whose mark lands sends the notice, the others don't.
 The marker's key includes the budget, so raising the budget re-arms the notice at its own 80%.
-How the notice reaches people is the Notifier's business (a DM on Slack or Discord, a log line
-on the console).
+Who is told is decided here: the org's `ai:full` members, named by every chat identity linked
+to them and by their email. How it reaches them is the Notifier's business (a DM on Slack or
+Discord, a log line on the console).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from core.access import allows, effective_permissions
+from core.identities import email_identity, find_user
 from core.ports import Mirror, Notifier, Store
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,23 @@ def ai_full_members(mirror: Mirror, org_id: str) -> list[str]:
         if allows(effective_permissions(role.get("permissions") or {}), "ai:full"):
             users.add(str(membership.get("userId")))
     return sorted(users)
+
+
+async def recipients(store: Store, mirror: Mirror, org_id: str) -> list[str]:
+    """Chat identities of the org's `ai:full` members: each identity linked to one of them,
+    then each one's `email:` identity (Slack finds people by email; Discord cannot)."""
+    members = ai_full_members(mirror, org_id)
+    wanted = set(members)
+    found: list[str] = []
+    for identity, user_ref in sorted(await store.links.all()):
+        user = find_user(mirror, user_ref)
+        if user is not None and str(user["_id"]) in wanted:
+            found.append(identity)
+    for user_id in members:
+        email = (mirror.user(user_id) or {}).get("email")
+        if email:
+            found.append(email_identity(str(email)))
+    return list(dict.fromkeys(found))
 
 
 def notice_text(org_name: str, spent: Decimal, budget: Decimal, month: str) -> str:
@@ -62,7 +80,8 @@ class BudgetNotices:
                 return False
             org = self._mirror.organization(org_id) or {}
             text = notice_text(str(org.get("name") or org_id), spent, budget, month)
-            await self._notifier.notify_budget(org_id, ai_full_members(self._mirror, org_id), text)
+            told = await recipients(self._store, self._mirror, org_id)
+            await self._notifier.notify_budget(org_id, told, text)
         except Exception:
             # Marked first, sent second: a failed send is logged, never repeated by another
             # worker, so nobody is told twice.
@@ -74,8 +93,8 @@ class BudgetNotices:
 class LogNotifier:
     """The console's notifier: a log line an operator (or a log alert) will see."""
 
-    async def notify_budget(self, org_id: str, user_ids: list[str], text: str) -> None:
-        log.warning("budget notice for org %s (to %s): %s", org_id, ", ".join(user_ids), text)
+    async def notify_budget(self, org_id: str, identities: list[str], text: str) -> None:
+        log.warning("budget notice for org %s (to %s): %s", org_id, ", ".join(identities), text)
 
 
 class Notifiers:
@@ -87,14 +106,10 @@ class Notifiers:
     def add(self, notifier: Notifier) -> None:
         self._notifiers.append(notifier)
 
-    @property
-    def members(self) -> Sequence[Notifier]:
-        return tuple(self._notifiers)
-
-    async def notify_budget(self, org_id: str, user_ids: list[str], text: str) -> None:
+    async def notify_budget(self, org_id: str, identities: list[str], text: str) -> None:
         for notifier in self._notifiers:
             try:
-                await notifier.notify_budget(org_id, user_ids, text)
+                await notifier.notify_budget(org_id, identities, text)
             except Exception:
                 # One platform being down must not keep the others from telling their people.
                 log.exception("%s failed to send a budget notice", type(notifier).__name__)

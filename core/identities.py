@@ -20,6 +20,11 @@ def chat_identity(platform: Literal["slack", "discord"], workspace: str | None, 
     return f"{platform}:{workspace or DISCORD_DM}:{user}"
 
 
+def email_identity(address: str) -> str:
+    """`email:ADDR`: a person named by the email StackDock knows them by."""
+    return f"email:{address}"
+
+
 def conversation_key(platform: str, *place: str) -> str:
     """A thread's identity: history is kept per key (`slack:TEAM:CHANNEL:THREAD_TS`, …)."""
     return ":".join((platform, *place))
@@ -63,3 +68,17 @@ def identity_workspace(identity: str) -> tuple[str, str] | None:
     if len(parts) != 3 or parts[0] not in {"slack", "discord"} or not all(parts):
         return None
     return parts[0], parts[1]
+
+
+def chat_user(identity: str, platform: Literal["slack", "discord"]) -> str | None:
+    """The platform's user id in a chat identity of that platform (`slack:T1:U5` -> `U5`)."""
+    parts = identity.split(":")
+    if len(parts) != 3 or parts[0] != platform or not all(parts):
+        return None
+    return parts[2]
+
+
+def identity_email(identity: str) -> str | None:
+    """The address of an `email:ADDR` identity; None for any other kind."""
+    address = identity.removeprefix("email:")
+    return address if address != identity and address else None

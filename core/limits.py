@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from core.budget_notices import BudgetNotices
-from core.models import Outcome, Principal, Refusal
+from core.models import AuditRecord, Outcome, Principal, Refusal
 from core.ports import Store
 
 HOUR_S = 3600.0
@@ -77,16 +77,20 @@ class Limits:
         self._clock = clock
         self._notices = notices
 
-    async def check(self, principal: Principal) -> Refusal | None:
+    async def check(
+        self, principal: Principal, pending: AuditRecord | None = None
+    ) -> Refusal | None:
         """Refuses when over budget or over a window; an admitted question uses one slot.
 
         The three lookups are independent, so they run at once: a question should pay one
-        database round trip here, not three.
+        database round trip here, not three. `pending`, the question's record so far, is
+        kept by the store from here until its audit row is written (see PendingRepo), in
+        the transaction that takes the user's slot when there is one.
         """
         now = self._clock()
         budget, user, org = await asyncio.gather(
             self._budget(principal, now),
-            self._user_window(principal, now),
+            self._user_window(principal, now, pending),
             self._org_window(principal, now),
         )
         return budget or user or org
@@ -122,12 +126,16 @@ class Limits:
             wait,
         )
 
-    async def _user_window(self, principal: Principal, now: datetime) -> Refusal | None:
+    async def _user_window(
+        self, principal: Principal, now: datetime, pending: AuditRecord | None = None
+    ) -> Refusal | None:
         limit = self.policy.user_limit(principal.role_name)
         if limit <= 0:
+            if pending is not None:
+                await self._store.pending.open(pending)  # no slot to share a transaction with
             return None
         key = f"user:{principal.org_id}:{principal.user_id}"
-        admission = await self._store.rate_limits.admit(key, limit, HOUR_S, now)
+        admission = await self._store.rate_limits.admit(key, limit, HOUR_S, now, pending=pending)
         if admission.admitted:
             return None
         return Refusal(

@@ -9,6 +9,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
+# The longest question the assistant takes; platforms that can cap input say so up front.
+MAX_QUESTION_CHARS = 4000
+
 
 class Outcome(StrEnum):
     """How a question ended; one audit row records exactly one of these."""

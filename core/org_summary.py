@@ -3,6 +3,10 @@
 Only counts and the top few of each grouping go in (kinds, top 8 providers, top 6 statuses,
 top 8 problems); everything else is one tool call away. Only kinds the asker's role may read
 are counted, and every name passes through the same redaction as tool output.
+
+Every value that comes from StackDock (names, providers, statuses, alert titles, sync errors)
+goes in `quoted`: one bounded line in quotes, so data cannot pose as a line of instructions;
+`system_prompt` then fences the whole block off as data.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from core.access import KINDS, can_read, readable_kinds
 from core.models import Principal
 from core.ports import Mirror
 from core.problems import PROBLEM_KINDS, Problem, find_problems
+from core.prompts import quoted
 from core.redact import redact_for_channel
 
 TOP_PROVIDERS = 8
@@ -23,15 +28,12 @@ TOP_PROBLEMS = 8
 STALE_AFTER = timedelta(hours=1)
 _NAME_CHARS = 48
 _DETAIL_CHARS = 90
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+_VALUE_CHARS = 32  # providers and statuses: short ids in StackDock, bounded if they are not
 
 
 def _top(counter: Counter[str], n: int) -> str:
     top = counter.most_common(n)
-    parts = [f"{name} {count}" for name, count in top]
+    parts = [f"{quoted(name, _VALUE_CHARS)} {count}" for name, count in top]
     rest = sum(counter.values()) - sum(count for _, count in top)
     if rest:
         parts.append(f"others {rest}")
@@ -51,7 +53,9 @@ def org_summary(mirror: Mirror, principal: Principal, now: datetime) -> str:
 def _asker_line(principal: Principal) -> str:
     return str(
         redact_for_channel(
-            f"Asking: {principal.user_name}, role {principal.role_name}.", principal.show_detail
+            f"Asking: {quoted(principal.user_name, _NAME_CHARS)}, "
+            f"role {quoted(principal.role_name, _NAME_CHARS)}.",
+            principal.show_detail,
         )
     )
 
@@ -69,7 +73,10 @@ def _org_body(mirror: Mirror, principal: Principal, now: datetime) -> str:
         providers.update(str(d.get("provider") or "unknown") for d in rows)
         statuses.update(str(d.get("status") or "unknown") for d in rows)
 
-    lines = [f"Organisation: {principal.org_name} (id {principal.org_id})."]
+    lines = [
+        f"Organisation: {quoted(principal.org_name, _NAME_CHARS)} "
+        f"(id {quoted(principal.org_id, _NAME_CHARS)})."
+    ]
     if mirror.as_of is not None and now - mirror.as_of > STALE_AFTER:
         lines.append(
             f"Note: the data was last synced from StackDock {_age(now - mirror.as_of)} ago; "
@@ -129,8 +136,8 @@ def _problem_lines(mirror: Mirror, principal: Principal, now: datetime) -> Itera
     kinds_text = ", ".join(f"{kind} {n}" for kind, n in by_kind.most_common())
     lines = [f"Problems ({len(problems)}: {kinds_text}), most severe first:"]
     for p in _varied(problems, TOP_PROBLEMS):
-        name = _short(p.name, _NAME_CHARS)
-        lines.append(f'- [{p.severity}] {p.kind} "{name}": {_short(p.detail, _DETAIL_CHARS)}')
+        name, detail = quoted(p.name, _NAME_CHARS), quoted(p.detail, _DETAIL_CHARS)
+        lines.append(f"- [{p.severity}] {p.kind} {name}: {detail}")
     if len(problems) > TOP_PROBLEMS:
         lines.append(f"- and {len(problems) - TOP_PROBLEMS} more; call find_problems.")
     return lines

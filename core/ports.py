@@ -62,6 +62,9 @@ class AssistantPort(Protocol):
     def topics(self) -> tuple[str, ...]: ...
     def suggested_prompts(self, topic: str | None = None) -> list[str]: ...
 
+    def echo(self, text: str) -> str:
+        """A person's words as the bot may repeat them in public: one line, secrets scrubbed."""
+
 
 class Mirror(Protocol):
     """Read side of the StackDock mirror: plain, synchronous, in-memory lookups."""
@@ -160,8 +163,45 @@ class UsageRepo(Protocol):
 
 
 class RateLimitRepo(Protocol):
-    async def admit(self, key: str, limit: int, window_s: float, now: datetime) -> Admission:
-        """Atomically: count hits of `key` in the window, and record one more if under `limit`."""
+    async def admit(
+        self,
+        key: str,
+        limit: int,
+        window_s: float,
+        now: datetime,
+        *,
+        pending: AuditRecord | None = None,
+    ) -> Admission:
+        """Atomically: count hits of `key` in the window, and record one more if under `limit`.
+
+        When admitted, `pending` (the question's record so far) is opened as by
+        `PendingRepo.open` in the same transaction, holding that hit: the admission costs no
+        extra round trip, and an interrupted question gives its hit back."""
+
+
+# The audit row's metadata key naming the question, from admission to its recorded row.
+QUESTION_ID = "question_id"
+
+
+class PendingRepo(Protocol):
+    """Questions admitted and not yet recorded: what a crash mid-answer leaves behind.
+
+    A pending question is cleared in the transaction that writes its audit row (whose metadata
+    holds the same QUESTION_ID), so one left over belongs to a process that stopped first.
+    """
+
+    async def open(self, record: AuditRecord) -> None:
+        """Keeps `record` (named by its metadata's QUESTION_ID) until its row is written."""
+
+    async def stale(self, lease_s: float, now: datetime) -> list[AuditRecord]:
+        """Pending questions, oldest first, whose process is gone: opened by a process of this
+        host that is no longer running, or anywhere more than `lease_s` before `now`. Never
+        this process's own, which it records itself."""
+
+    async def settle(self, record: AuditRecord) -> AuditRecord | None:
+        """Atomically: clears the pending question `record` names, appends `record` to the
+        audit chain, gives back its rate-limit hit and releases the claim on its event (so a
+        re-delivery is answered). None, with nothing written, when it was already cleared."""
 
 
 class MarkerRepo(Protocol):
@@ -176,8 +216,10 @@ class MarkerRepo(Protocol):
 class Notifier(Protocol):
     """Tells people something outside a conversation: a DM on the platform they use."""
 
-    async def notify_budget(self, org_id: str, user_ids: list[str], text: str) -> None:
-        """`user_ids` are StackDock user ids; an adapter reaches the ones it can."""
+    async def notify_budget(self, org_id: str, identities: list[str], text: str) -> None:
+        """Tells `text` to these people. The core has decided who: `identities` are chat
+        identities (`slack:TEAM:USER`, `discord:GUILD:USER`, `email:ADDR`); an adapter DMs
+        the ones of its own platform and leaves the rest to the others."""
 
 
 class EventRepo(Protocol):
@@ -219,6 +261,8 @@ class Store(Protocol):
     def mirror(self) -> MirrorRepo: ...
     @property
     def markers(self) -> MarkerRepo: ...
+    @property
+    def pending(self) -> PendingRepo: ...
 
     async def record_exchange(
         self,
@@ -231,7 +275,8 @@ class Store(Protocol):
         """Appends a question's audit row, its new messages and its usage in one transaction.
 
         All or nothing, so a crash never leaves a question half-recorded. The usage record
-        gets the new audit row's id.
+        gets the new audit row's id. The pending question the row's metadata names
+        (QUESTION_ID), if any, is cleared in the same transaction.
         """
 
     async def ping(self) -> None:

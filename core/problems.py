@@ -8,6 +8,10 @@ Decisions, so answers stay useful rather than noisy:
   high. Sentry's "error" level is not counted: it is the default level of every exception, so
   it would bury the real problems. Resolved or ignored issues are not problems.
 - Domains: expired is critical, expiring within 7 days high, within 30 days medium.
+
+A problem's name and detail are StackDock text (titles, sync errors) that anyone with a provider
+account may have written: they are kept to one bounded line here, so every consumer (the
+prompt, tool results, alerts in chat) gets text that cannot pose as new lines of anything.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.ports import Document, Mirror
+from core.redact import one_line
 
 SEVERITY_ORDER: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 PROBLEM_KINDS: tuple[str, ...] = ("docks", "monitors", "issues", "domains")
@@ -26,15 +31,21 @@ _DELIBERATE_MONITOR_STATES = frozenset({"up", "paused", "maintenance"})
 _ISSUE_SEVERITY = {"critical": "critical", "fatal": "critical", "high": "high"}
 _CLOSED_ISSUE_STATES = frozenset({"resolved", "ignored", "archived", "muted"})
 _DAY_MS = 86_400_000
+_NAME_CHARS = 200
+_DETAIL_CHARS = 240
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
     kind: str  # the table it comes from
     id: str
-    name: str
+    name: str  # one line, bounded
     severity: str  # critical | high | medium
-    detail: str
+    detail: str  # one line, bounded
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", one_line(self.name, _NAME_CHARS))
+        object.__setattr__(self, "detail", one_line(self.detail, _DETAIL_CHARS))
 
     def as_dict(self) -> dict[str, str]:
         return {

@@ -12,6 +12,11 @@ Three layers, each cheap enough to run on every value that leaves the core:
 Pure hex strings, UUIDs and lowercase ids are deliberately not treated as secrets: they are
 commit SHAs, audit hashes and Convex document ids, which answers must be able to quote.
 Provider tokens that are pure hex are caught by the key names they sit under instead.
+
+`scrub_text` is the one scrubber: questions before the model, tool results, stored
+conversation, audit rows and log records all go through it, so a gap closed here is closed
+everywhere. `one_line` makes untrusted text (StackDock data) a single bounded line, so a
+resource name cannot pose as a new line of instructions.
 """
 
 from __future__ import annotations
@@ -33,9 +38,12 @@ HOST_HIDDEN = "[host hidden]"
 _SECRET_KEY = re.compile(
     r"key|token|secret|passw|passphrase|pwd|credential|auth(?!or(?!i))|private[_-]?(?:key|pem)|"
     r"signature|cookie|session|dsn|conn(?:ection)?[_-]?str|connection[_-]?(?:uri|url)|bearer|"
-    r"certificate",
+    r"certificate|webhook|deploy[_-]?hook|hook[_-]?url",
     re.IGNORECASE,
 )
+# Short words that name a password only as a whole word ("pass", "db_pass", "sshPw"); as
+# substrings they would hide "compass" or "bypass".
+_SECRET_WORDS = frozenset({"pass", "pw", "pswd", "passwd"})
 # Words in a key's name that say its value is a network location (masked whole in channels).
 _NETWORK_WORDS = frozenset(
     {
@@ -62,6 +70,9 @@ _PREFIXED_TOKENS = [
     r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
     r"\b(?:prod|dev|preview):[a-z0-9\-]+\|[A-Za-z0-9+/=_\-]{16,}",  # Convex deploy keys
+    # Incoming-webhook URLs: whoever holds one may post into the channel.
+    r"\bhttps?://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]+",
+    r"\bhttps?://(?:[a-z]+\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]+",
 ]
 _TOKEN = re.compile("|".join(f"(?:{p})" for p in _PREFIXED_TOKENS))
 _AUTH_HEADER = re.compile(r"\b(Bearer|Basic|Token)\s+(?=\S*\d)[A-Za-z0-9._~+/=\-]{8,}", re.I)
@@ -72,7 +83,31 @@ _ASSIGNMENT = re.compile(
     r"([^\s\"',;&]{4,})",
     re.IGNORECASE,
 )
+_PASS_ASSIGNMENT = re.compile(
+    r"((?:(?<![A-Za-z])(?i:pass(?:phrase)?|pw|pswd)|(?<=[a-z0-9])(?:Pass|PASS|Pw|PW))\"?\s*[:=]\s*\"?)"
+    r"([^\s\"',;&]{3,})"
+)
+# "my password is hunter2", "the token for prod was abc": the secret is the word that follows.
+_SPOKEN_SECRET = re.compile(
+    r"\b((?:pass(?:word|phrase|code|wd)?|pwd|secret(?:\s+key)?|api\s+key|access\s+key|token)"
+    r"(?:\s+(?:for|of|on|to)\s+\S+)?(?:\s+(?:is|was)\s*:?\s+|\s*[:=]\s*))"
+    r"(?!(?:not|no|wrong|invalid|incorrect|expired|correct|right|too|the|a|an|being|still|set|"
+    r"stored|saved|kept|in|on|at|for|fine|ok|okay|working|broken|reset|changed|required|missing|"
+    r"empty|same|different|rotated|revoked|valid|needed|used|it|that|this|what|where|why|how)(?:[\s.,;!?]|$))"
+    r"(\"[^\"]+\"|'[^']+'|\S+)",
+    re.IGNORECASE,
+)
+# AWS secret access keys are 40 base64 characters, often with one digit or none, so the
+# general rule misses them; with "aws" or "secret access" on the same line, shape is enough.
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")
+_AWS_CONTEXT = re.compile(r"aws|amazon|secret[\s_-]*access", re.IGNORECASE)
 _CANDIDATE = re.compile(r"[A-Za-z0-9_+/=\-]{24,}")
+# A word after which a secret may follow within a few words (StreamScrubber never cuts there).
+_ANNOUNCES_SECRET = re.compile(
+    r"(?i)\b(?:pass\w*|pwd|pw|secret\w*|\w*key|\w*token|bearer|basic)\b[^\n]{0,48}$"
+)
+_KEY_CHARS = 64  # a payload's key names are data too
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 _IPV4 = re.compile(rf"(?<![\d.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\d.])")
@@ -83,22 +118,44 @@ _HOSTNAME = re.compile(
 )
 
 
+def _entropy(token: str) -> float:
+    counts = Counter(token)
+    return -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
+
+
+def _url_path(token: str) -> bool:
+    """A URL path such as github.com/AcmeCloud/web-App2024/tree/main, not a key."""
+    return "/" in token and any(part.isalpha() and part.islower() for part in token.split("/"))
+
+
 def _looks_random(token: str) -> bool:
     """A long run mixing cases and digits with high entropy: an API key, not a word or an id."""
-    if "/" in token and any(part.isalpha() and part.islower() for part in token.split("/")):
-        return False  # a URL path such as github.com/AcmeCloud/web-App2024/tree/main
+    if _url_path(token):
+        return False
     upper = sum(c.isupper() for c in token)
     lower = sum(c.islower() for c in token)
     digits = sum(c.isdigit() for c in token)
     if upper < 2 or lower < 2 or digits < 2:
         return False
-    counts = Counter(token)
-    entropy = -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
-    return entropy >= 3.7
+    return _entropy(token) >= 3.7
 
 
 def _replace_random(match: re.Match[str]) -> str:
     return REDACTED if _looks_random(match.group(0)) else match.group(0)
+
+
+def _aws_secrets(line: str) -> str:
+    if not _AWS_CONTEXT.search(line):
+        return line
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        mixed = any(c.isupper() for c in token) and any(c.islower() for c in token)
+        if mixed and not _url_path(token) and _entropy(token) >= 4.0:
+            return REDACTED
+        return token
+
+    return _AWS_SECRET.sub(replace, line)
 
 
 def scrub_text(text: str) -> str:
@@ -109,16 +166,32 @@ def scrub_text(text: str) -> str:
     text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}:{REDACTED}@", text)
     text = _ASSIGNMENT.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _PASS_ASSIGNMENT.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _SPOKEN_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
+    if _AWS_CONTEXT.search(text):
+        # Line by line, so a streamed answer (scrubbed per line) and its whole text agree.
+        text = "\n".join(_aws_secrets(line) for line in text.split("\n"))
     return _CANDIDATE.sub(_replace_random, text)
 
 
+def one_line(text: str, limit: int) -> str:
+    """`text` as one line of at most `limit` characters: line breaks, control and invisible
+    characters become spaces, runs of spaces one. For data that must not pass for a new line
+    of a prompt, or break a chat message's layout."""
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: max(limit - 1, 0)] + "…"
+
+
+def _words(name: str) -> list[str]:
+    return _WORD_SPLIT.split(_CAMEL.sub(r"\1_\2", name).lower())
+
+
 def is_secret_key(name: str) -> bool:
-    return bool(_SECRET_KEY.search(name))
+    return bool(_SECRET_KEY.search(name)) or any(w in _SECRET_WORDS for w in _words(name))
 
 
 def is_network_key(name: str) -> bool:
-    words = _WORD_SPLIT.split(_CAMEL.sub(r"\1_\2", name).lower())
-    return any(word in _NETWORK_WORDS for word in words)
+    return any(word in _NETWORK_WORDS for word in _words(name))
 
 
 def _mask_ipv6(match: re.Match[str]) -> str:
@@ -140,19 +213,27 @@ def mask_network_detail(value: str, *, hostnames: bool = True) -> str:
     return value
 
 
-def redact_for_channel(doc: Any, show_detail: bool, *, _key: str = "") -> Any:
+def redact_for_channel(
+    doc: Any, show_detail: bool, *, max_chars: int | None = None, _key: str = ""
+) -> Any:
     """A copy of `doc` whose strings are scrubbed of secrets and, unless `show_detail`, of
     network detail: fields named like hosts/IPs/URLs are masked whole, and IPs and URLs inside
-    any other string are masked too."""
+    any other string are masked too. With `max_chars`, every string (and mapping key) is also
+    made `one_line` of at most that many characters: for data headed to a model."""
     if isinstance(doc, str):
         text = scrub_text(doc)
-        if show_detail:
-            return text
-        return mask_network_detail(text, hostnames=is_network_key(_key))
+        if not show_detail:
+            text = mask_network_detail(text, hostnames=is_network_key(_key))
+        return text if max_chars is None else one_line(text, max_chars)
     if isinstance(doc, Mapping):
-        return {k: redact_for_channel(v, show_detail, _key=str(k)) for k, v in doc.items()}
+        return {
+            (str(k) if max_chars is None else one_line(str(k), _KEY_CHARS)): redact_for_channel(
+                v, show_detail, max_chars=max_chars, _key=str(k)
+            )
+            for k, v in doc.items()
+        }
     if isinstance(doc, list | tuple):
-        return [redact_for_channel(v, show_detail, _key=_key) for v in doc]
+        return [redact_for_channel(v, show_detail, max_chars=max_chars, _key=_key) for v in doc]
     return doc
 
 
@@ -160,7 +241,11 @@ def _clean(value: Any, depth: int) -> Any:
     if isinstance(value, Mapping):
         if depth > 6:
             return "[nested data omitted]"
-        return {str(k): _clean(v, depth + 1) for k, v in value.items() if not is_secret_key(str(k))}
+        return {
+            one_line(str(k), _KEY_CHARS): _clean(v, depth + 1)
+            for k, v in value.items()
+            if not is_secret_key(str(k))
+        }
     if isinstance(value, list | tuple):
         if depth > 6:
             return "[nested data omitted]"
@@ -169,11 +254,10 @@ def _clean(value: Any, depth: int) -> Any:
             kept.append(f"[{len(value) - 20} more items]")
         return kept
     if isinstance(value, str):
-        text = scrub_text(value)
-        return text if len(text) <= 200 else text[:200] + "…"
+        return one_line(scrub_text(value), 200)
     if value is None or isinstance(value, bool | int | float):
         return value
-    return scrub_text(str(value))
+    return one_line(scrub_text(str(value)), 200)
 
 
 def _size(value: Any) -> int:
@@ -250,7 +334,7 @@ class StreamScrubber:
         self._pending += text
         cut = self._pending.rfind("\n") + 1
         if cut == 0 and len(self._pending) > self._max_hold:
-            cut = self._pending.rfind(" ", 0, len(self._pending) - 64) + 1
+            cut = self._space_cut(self._pending)
         if cut <= 0:
             return ""
         ready, self._pending = self._pending[:cut], self._pending[cut:]
@@ -259,3 +343,14 @@ class StreamScrubber:
     def flush(self) -> str:
         rest, self._pending = self._pending, ""
         return scrub_text(rest)
+
+    @staticmethod
+    def _space_cut(line: str) -> int:
+        """Where a long line may be cut: at a space, but never between a word that announces
+        a secret ("password is", "token:") and the secret, and not at all on a line that
+        mentions AWS (its keys are recognised by the line they sit on)."""
+        if _AWS_CONTEXT.search(line):
+            return 0
+        cut = line.rfind(" ", 0, len(line) - 64) + 1
+        announced = _ANNOUNCES_SECRET.search(line, 0, cut)
+        return announced.start() if announced else cut

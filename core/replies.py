@@ -155,8 +155,12 @@ def _cut(text: str, budget: int) -> tuple[int, str | None]:
     """Where to end the next chunk, and the fence open there (to close and reopen)."""
     window = text[: budget + 1]  # a break right after the budget still fits
     # Clean breaks only in the window's second half, so that no message is left a sliver.
-    tries = (("\n\n", False, budget // 2), ("\n", False, budget // 2))
-    tries += (("\n", True, budget // 4), (" ", True, budget // 4))
+    tries: tuple[tuple[str, bool, int], ...] = (
+        ("\n\n", False, budget // 2),
+        ("\n", False, budget // 2),
+        ("\n", True, budget // 4),
+        (" ", True, budget // 4),
+    )
     for sep, in_code_ok, floor in tries:
         pos = window.rfind(sep, floor, budget + 1)
         while pos > floor:

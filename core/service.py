@@ -51,12 +51,28 @@ class AssistantService:
 
     async def engaged(self, conversation_key: str) -> bool:
         """Whether the bot holds a conversation in this thread: its later replies are answered
-        without a mention; any other thread is left to the people in it."""
-        return bool(await self._store.conversations.history(conversation_key, 1))
+        without a mention; any other thread is left to the people in it.
+
+        True when the store can't say (it is down), for the reason `claim_event` gives: the
+        person then hears that the assistant is unavailable rather than nothing at all."""
+        try:
+            return bool(await self._store.conversations.history(conversation_key, 1))
+        except Exception:
+            log.warning("could not read thread %s; treating it as engaged", conversation_key)
+            return True
 
     async def claim_event(self, event_id: str) -> bool:
-        """True the first time an event id is seen by any worker sharing the store."""
-        return await self._store.events.claim(event_id, self._clock())
+        """True the first time an event id is seen by any worker sharing the store.
+
+        Also True when the store can't say (it is down): the question then goes on to the
+        pipeline, which gives the person the "temporarily unavailable" reply and spools its
+        audit row. A possible second answer to a re-delivery is the lesser harm than a person
+        left on "Thinking…" with no trace of their question."""
+        try:
+            return await self._store.events.claim(event_id, self._clock())
+        except Exception:
+            log.warning("could not claim event %s; answering it unclaimed", event_id, exc_info=True)
+            return True
 
     # ---- words ----
 
@@ -71,6 +87,13 @@ class AssistantService:
     @staticmethod
     def suggested_prompts(topic: str | None = None) -> list[str]:
         return suggested_prompts(normalise_topic(topic))
+
+    @staticmethod
+    def echo(text: str) -> str:
+        """What may be shown of a person's words on their behalf (a question posted back to a
+        channel): collapsed to one line, so it cannot pose as the bot's own text, and scrubbed
+        with the one scrubber, so a pasted secret is never repeated to everyone."""
+        return scrub_text(" ".join(text.split()))
 
     # ---- commands ----
 

@@ -5,6 +5,10 @@ reach another org's rows. A kind the role may not read is refused inside the too
 reason. Results are bounded, carry only each table's own fields (never `fullApiData` or
 `encryptedApiKey`; `get_resource` adds a redacted, bounded `details`), are scrubbed of secrets,
 and have IPs, URLs and hostnames masked when the asker is in a shared channel.
+
+Every string in a result (and every key of a provider payload) is one line of bounded length:
+StackDock text is data written by whoever controls a provider account, and a title with line
+breaks must not read to the model like a new message or instruction.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ OWN_FIELDS: dict[str, tuple[str, ...]] = {
 NAME_FIELD = {"domains": "domainName", "issues": "title"}
 _TIMES = frozenset(TIME_FIELDS)
 _DAY_MS = 86_400_000
+STRING_CHARS = 300  # longest string a tool result carries; sync errors and descriptions run long
 
 
 LABELS: dict[str, tuple[str, str]] = {
@@ -287,7 +292,7 @@ class OrgTools:
     # ---- shared pieces ----
 
     def _error(self, message: str, summary: str) -> ToolResult:
-        return ToolResult(content={"error": message}, summary=summary, is_error=True)
+        return ToolResult(content=self._out({"error": message}), summary=summary, is_error=True)
 
     def _refusal(self, kind: str) -> ToolResult | None:
         reason = kind_denial(kind, self.principal.permissions, self.principal.role_name)
@@ -301,7 +306,7 @@ class OrgTools:
         return self.mirror.rows(self.principal.org_id, kind)
 
     def _out(self, value: Any) -> Any:
-        return redact_for_channel(value, self.principal.show_detail)
+        return redact_for_channel(value, self.principal.show_detail, max_chars=STRING_CHARS)
 
     def _item(self, kind: str, doc: Document, now_ms: float) -> dict[str, Any]:
         item: dict[str, Any] = {"id": doc.get("_id")}

@@ -5,6 +5,7 @@ the unit tests lean on cannot drift from the real thing."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterable, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +21,7 @@ from core.models import (
     Usage,
     UsageRecord,
 )
-from core.ports import Store
+from core.ports import QUESTION_ID, Store
 
 T = TypeVar("T")
 
@@ -234,6 +235,42 @@ async def check_event_claims(store: Store) -> None:
     assert await store.events.claim("Ev1", T0 + timedelta(days=2)) is True
 
 
+async def check_pending_questions(store: Store) -> None:
+    def admitted(n: int) -> AuditRecord:
+        return audit_record(
+            n,
+            result=Outcome.FAILED,
+            answer=None,
+            metadata={QUESTION_ID: f"q{n}", "event_id": f"Ev-pending-{n}"},
+        )
+
+    admit = store.rate_limits.admit
+    assert await store.events.claim("Ev-pending-1", T0)
+    assert (await admit("user:p", 2, 3600, T0, pending=admitted(1))).admitted
+    assert (await admit("user:p", 2, 3600, T0, pending=admitted(2))).admitted
+    assert not (await admit("user:p", 2, 3600, T0, pending=admitted(3))).admitted
+
+    # Answered: its row clears it, so there is nothing left to settle.
+    await store.record_exchange(dataclasses.replace(admitted(2), result=Outcome.ANSWERED))
+    assert await store.pending.settle(admitted(2)) is None
+
+    # Interrupted: settled once, with its slot given back and its event free again.
+    lost = dataclasses.replace(admitted(1), reason="interrupted")
+    sealed = await store.pending.settle(lost)
+    assert sealed is not None and sealed.reason == "interrupted"
+    assert sealed.metadata[QUESTION_ID] == "q1" and sealed.question == "question 1"
+    assert await store.pending.settle(lost) is None
+    assert (await admit("user:p", 2, 3600, T0 + timedelta(seconds=1))).admitted
+    assert await store.events.claim("Ev-pending-1", T0 + timedelta(seconds=2))
+    rows = await collect(store.audit.iter())
+    assert [r.metadata[QUESTION_ID] for r in rows] == ["q2", "q1"]
+    assert verify_chain(rows).ok
+
+    # Without a slot (no per-user limit) a question is opened on its own.
+    await store.pending.open(admitted(4))
+    assert (await store.pending.settle(admitted(4))) is not None
+
+
 def _sorted(tables: dict[str, list[dict]]) -> dict[str, list[dict]]:
     return {t: sorted(docs, key=lambda d: d["_id"]) for t, docs in tables.items()}
 
@@ -293,6 +330,7 @@ CHECKS: list[Callable[[Store], Awaitable[None]]] = [
     check_rate_limit_window,
     check_rate_limit_concurrent,
     check_event_claims,
+    check_pending_questions,
     check_mirror,
     check_mirror_bulk,
 ]

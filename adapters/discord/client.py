@@ -1,13 +1,16 @@
-"""The Discord gateway bot: messages and interactions in, Inbound to the core, answers out."""
+"""The Discord gateway bot: messages and interactions in, Inbound to the core, answers out.
+
+The bot reaches the core only through `AssistantPort`; which messages are answered follows
+the core's rules (a mention, a DM, or a thread where the bot holds a conversation).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
@@ -17,13 +20,20 @@ from discord.gateway import DiscordWebSocket
 from adapters.discord import questions, reply
 from adapters.discord.commands import stackdock_group
 from adapters.discord.views import FeedbackButton, PromptButton
-from core.assistant import Assistant
-from core.chat_commands import ChatCommands
+from core.background import BackgroundWork
+from core.identities import event_key
+from core.ports import AssistantPort
+
+if TYPE_CHECKING:
+    from discord.abc import MessageableChannel
 
 log = logging.getLogger(__name__)
 
 NOT_NOW_TEXT = "I'm restarting; ask again in a minute."
+NOT_HERE_TEXT = "I can't answer in this kind of channel; ask in a text channel, a thread or a DM."
 BROKE_TEXT = "Something went wrong while answering; please try again."
+RATED_TEXT = "Thanks, noted."
+NOT_RATED_TEXT = "I couldn't note that: only the person who asked a question can rate its answer."
 _ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
@@ -53,8 +63,7 @@ class StackDockBot(discord.Client):
 
     def __init__(
         self,
-        assistant: Assistant,
-        commands: ChatCommands,
+        service: AssistantPort,
         *,
         api_url: str | None = None,
         gateway_url: str | None = None,
@@ -67,13 +76,12 @@ class StackDockBot(discord.Client):
         super().__init__(
             intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options
         )
-        self.assistant = assistant
-        self.chat_commands = commands
+        self.service = service
         self.edit_interval = edit_interval
         self.sync_commands = sync_commands
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(stackdock_group())
-        self._work: set[asyncio.Task[Any]] = set()
+        self.work = BackgroundWork()
         self._accepting = True
 
     async def setup_hook(self) -> None:
@@ -82,36 +90,28 @@ class StackDockBot(discord.Client):
             await self.tree.sync()
 
     async def close(self) -> None:
-        for task in list(self._work):
-            task.cancel()
-        await asyncio.gather(*self._work, return_exceptions=True)
+        await self.work.drain(0)  # whatever is still answering is cancelled, not orphaned
         await super().close()
 
     @property
     def answers_under_way(self) -> int:
-        return len(self._work)
+        return len(self.work)
 
     async def drain(self, grace_s: float) -> int:
-        """Stops taking questions and waits for the answers under way; returns how many are left."""
+        """Stops taking questions, waits up to `grace_s` for the answers under way, cancels
+        the rest; returns how many were cancelled."""
         self._accepting = False
-        if self._work:
-            await asyncio.wait(set(self._work), timeout=grace_s)
-        return len(self._work)
+        return await self.work.drain(grace_s)
 
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         """Answers run as tasks of their own, so the gateway keeps reading while they stream."""
-        task = asyncio.create_task(work)
-        self._work.add(task)
-        task.add_done_callback(self._finished)
+        self.work.spawn(work, name)
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._work.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("answering failed", exc_info=task.exception())
-
-    def _is_own_thread(self, channel: Any) -> bool:
-        me = self.user
-        return isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id
+    async def _engaged(self, channel: discord.abc.Messageable) -> bool:
+        """A thread where the bot holds a conversation: later replies need no mention."""
+        if not isinstance(channel, discord.Thread):
+            return False
+        return await self.service.engaged(questions.thread_key(channel.id))
 
     # ---- messages ----
 
@@ -126,31 +126,38 @@ class StackDockBot(discord.Client):
         channel = message.channel
         mentioned = any(user.id == me.id for user in message.mentions)
         is_dm = isinstance(channel, discord.DMChannel)
-        if not (is_dm or mentioned or self._is_own_thread(channel)):
+        if not (is_dm or mentioned or await self._engaged(channel)):
             return
-        if not await self.chat_commands.claim_event(f"discord:message:{message.id}"):
+        if not await self.service.claim_event(event_key("discord", "message", str(message.id))):
             return  # another worker, or a gateway replay, has it
         text = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
-        if text.lower() in {"help", "/help"}:
-            self.spawn(message.reply(self.chat_commands.help_text()))
-            return
         self.spawn(
-            questions.from_message(self.assistant, message, text, interval=self.edit_interval)
+            questions.from_message(self.service, message, text, interval=self.edit_interval),
+            name=f"discord message {message.id}",
         )
 
     # ---- interactions (the commands themselves are in commands.py) ----
 
     async def ask_from_interaction(self, interaction: discord.Interaction, question: str) -> None:
         await reply.acknowledge(interaction, private=True)
-        if not self._accepting or interaction.channel is None:
+        channel = interaction.channel
+        if not self._accepting:
             await interaction.followup.send(NOT_NOW_TEXT, ephemeral=True)
             return
-        self.spawn(self._answer_interaction(interaction, question))
+        if not isinstance(channel, discord.abc.Messageable):
+            await interaction.followup.send(NOT_HERE_TEXT, ephemeral=True)
+            return
+        self.spawn(
+            self._answer_interaction(interaction, channel, question),
+            name=f"discord interaction {interaction.id}",
+        )
 
-    async def _answer_interaction(self, interaction: discord.Interaction, question: str) -> None:
+    async def _answer_interaction(
+        self, interaction: discord.Interaction, channel: MessageableChannel, question: str
+    ) -> None:
         try:
             await questions.from_interaction(
-                self.assistant, interaction, question, interval=self.edit_interval
+                self.service, interaction, channel, question, interval=self.edit_interval
             )
         except Exception:
             # Whatever broke, the person must not be left looking at "thinking…" for good.
@@ -162,7 +169,12 @@ class StackDockBot(discord.Client):
         self, interaction: discord.Interaction, audit_id: int, value: int
     ) -> None:
         await reply.acknowledge(interaction, private=True)
-        who = questions.identity(interaction.user, interaction.channel)
-        stored = await self.chat_commands.feedback(audit_id, who, value)
-        text = "Thanks, noted." if stored else "I couldn't find that answer to note your feedback."
-        await interaction.followup.send(text, ephemeral=True)
+        rater = questions.inbound(
+            interaction.user,
+            interaction.channel,
+            "",
+            conversation_key="",
+            event_id=event_key("discord", "interaction", str(interaction.id)),
+        )
+        stored = await self.service.feedback(audit_id, rater, value)
+        await interaction.followup.send(RATED_TEXT if stored else NOT_RATED_TEXT, ephemeral=True)

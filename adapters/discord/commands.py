@@ -16,19 +16,16 @@ from adapters.discord.questions import inbound
 from adapters.discord.render import neutralise_mentions
 from adapters.discord.reply import acknowledge
 from adapters.discord.views import prompts_view
-from core.assistant import MAX_QUESTION_CHARS
-from core.chat_commands import ChatCommands
-from core.models import Inbound
-from core.prompts import TOPICS, normalise_topic, suggested_prompts
+from core.identities import event_key
+from core.models import MAX_QUESTION_CHARS, Inbound
+from core.ports import AssistantPort
 
-DM_LINK_TEXT = (
-    "Run `/stackdock link` in your server, where it links that server's identity. "
-    "For DMs an operator runs `stackdock-assistant link discord:@me:USER_ID you@example.com`."
-)
+# Discord's own client then refuses a longer question before it is ever sent.
+QUESTION_LIMIT = MAX_QUESTION_CHARS
 
 
 class CommandHost(Protocol):
-    chat_commands: ChatCommands
+    service: AssistantPort
 
     async def ask_from_interaction(
         self, interaction: discord.Interaction, question: str
@@ -45,12 +42,38 @@ def _asker(interaction: discord.Interaction) -> Inbound:
         interaction.channel,
         "",
         conversation_key="",
-        event_id=f"discord:interaction:{interaction.id}",
+        event_id=event_key("discord", "interaction", str(interaction.id)),
     )
+
+
+def _link_target(
+    interaction: discord.Interaction, member: discord.User | discord.Member
+) -> str | None:
+    """Whom a link names: in a server, only someone who is a member of it.
+
+    Discord resolves a user who is not in the server as a plain User; linking them would make
+    an identity that no member of this server vouches for, so the core is told nobody was
+    named (and refuses, audited). In a DM the core refuses whoever is named.
+    """
+    if interaction.guild_id is None:
+        return str(member.id)
+    in_here = isinstance(member, discord.Member) and member.guild.id == interaction.guild_id
+    return str(member.id) if in_here else None
 
 
 async def _private(interaction: discord.Interaction, text: str) -> None:
     await interaction.followup.send(text, ephemeral=True)
+
+
+def _heading(service: AssistantPort, topic: str | None) -> str:
+    if topic is None or not topic.strip():
+        return "Suggested questions"
+    offered = service.suggested_prompts(topic)
+    # The core maps aliases and unknown topics; the topic whose list it gave names the heading.
+    known = next((t for t in service.topics() if service.suggested_prompts(t) == offered), None)
+    if known is None:
+        return f"No topic called “{neutralise_mentions(topic)}”; here are the general ones"
+    return f"About {known}"
 
 
 def stackdock_group() -> app_commands.Group:
@@ -62,8 +85,7 @@ def stackdock_group() -> app_commands.Group:
     @app_commands.describe(question="What you want to know")
     async def ask(
         interaction: discord.Interaction,
-        # Discord's own client then refuses a longer question before it is ever sent.
-        question: app_commands.Range[str, 1, MAX_QUESTION_CHARS],
+        question: app_commands.Range[str, 1, QUESTION_LIMIT],
     ) -> None:
         await _host(interaction).ask_from_interaction(interaction, question)
 
@@ -71,17 +93,10 @@ def stackdock_group() -> app_commands.Group:
     @app_commands.describe(topic="servers, web-services, domains, databases or problems")
     async def prompts(interaction: discord.Interaction, topic: str | None = None) -> None:
         await acknowledge(interaction, private=False)
-        known = normalise_topic(topic)
-        if known is None:
-            heading = (
-                f"No topic called “{neutralise_mentions(topic or '')}”; here are the general ones"
-            )
-        elif known == "default":
-            heading = "Suggested questions"
-        else:
-            heading = f"About {known}"
+        service = _host(interaction).service
         await interaction.followup.send(
-            f"{heading}. Press one to ask it:", view=prompts_view(suggested_prompts(topic))
+            f"{_heading(service, topic)}. Press one to ask it:",
+            view=prompts_view(service.suggested_prompts(topic)),
         )
 
     @prompts.autocomplete("topic")
@@ -89,12 +104,13 @@ def stackdock_group() -> app_commands.Group:
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         typed = current.strip().lower()
-        return [app_commands.Choice(name=t, value=t) for t in TOPICS if typed in t][:25]
+        topics = _host(interaction).service.topics()
+        return [app_commands.Choice(name=t, value=t) for t in topics if typed in t][:25]
 
     @group.command(name="usage", description="Your questions and their cost this month")
     async def usage(interaction: discord.Interaction) -> None:
         await acknowledge(interaction, private=True)
-        view = await _host(interaction).chat_commands.usage(_asker(interaction))
+        view = await _host(interaction).service.usage(_asker(interaction))
         if view.chart_png:  # the org's chart, for ai:full members only; ephemeral like the text
             chart = discord.File(io.BytesIO(view.chart_png), filename=view.chart_name)
             await interaction.followup.send(view.text, ephemeral=True, file=chart)
@@ -105,19 +121,15 @@ def stackdock_group() -> app_commands.Group:
     @app_commands.describe(member="Who to link", user="Their StackDock email (or user id)")
     async def link(interaction: discord.Interaction, member: discord.User, user: str) -> None:
         await acknowledge(interaction, private=True)
-        if interaction.guild_id is None:
-            # From a DM anyone could aim at anyone's DM identity; a bound server vouches for
-            # the org, so linking happens there (and DM identities through the CLI).
-            await _private(interaction, DM_LINK_TEXT)
-            return
-        text = await _host(interaction).chat_commands.link(
-            _asker(interaction), f"discord:{interaction.guild_id}:{member.id}", user.strip()
-        )
+        # Who may link whom, where, and to which StackDock user is the core's to decide (and
+        # to audit); in a DM it refuses, as no server's binding vouches for anyone there.
+        target = _link_target(interaction, member)
+        text = await _host(interaction).service.link(_asker(interaction), target, user)
         await _private(interaction, text)
 
     @group.command(name="help", description="What the assistant can do")
     async def help_(interaction: discord.Interaction) -> None:
         await acknowledge(interaction, private=True)
-        await _private(interaction, ChatCommands.help_text())
+        await _private(interaction, _host(interaction).service.help_text())
 
     return group

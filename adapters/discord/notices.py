@@ -1,5 +1,7 @@
-"""Budget notices as Discord DMs. Discord gives bots no email, so people are found through
-their links (`link` / `/stackdock link`): each linked Discord account of a user is told once."""
+"""Budget notices as Discord DMs: the core says who and what; this only delivers.
+
+Discord gives bots no email, so only Discord identities (from links) can be reached here.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +9,27 @@ import logging
 
 import discord
 
-from core.ports import Mirror, Store
+from core.identities import chat_user
 
 log = logging.getLogger(__name__)
 
 
 class DiscordNotifier:
-    """Implements the core's Notifier port for the Discord bot."""
+    """Implements the core's Notifier port: a DM to each Discord account among `identities`."""
 
-    def __init__(self, client: discord.Client, store: Store, mirror: Mirror) -> None:
+    def __init__(self, client: discord.Client) -> None:
         self._client = client
-        self._store = store
-        self._mirror = mirror
 
-    async def notify_budget(self, org_id: str, user_ids: list[str], text: str) -> None:
-        wanted = set(user_ids)
+    async def notify_budget(self, org_id: str, identities: list[str], text: str) -> None:
         told: set[int] = set()
-        for identity, user_ref in await self._store.links.all():
-            if not identity.startswith("discord:"):
-                continue
-            user = (
-                self._mirror.user_by_email(user_ref)
-                if "@" in user_ref
-                else self._mirror.user(user_ref)
-            )
-            discord_id = identity.rsplit(":", 1)[-1]
-            if user is None or str(user["_id"]) not in wanted or not discord_id.isdigit():
-                continue
-            if int(discord_id) in told:
-                continue  # linked in several servers: one DM is enough
-            told.add(int(discord_id))
+        for identity in identities:
+            user = chat_user(identity, "discord")
+            if user is None or not user.isdigit() or int(user) in told:
+                continue  # another platform's, or linked in several servers: one DM is enough
+            told.add(int(user))
             try:
-                person = await self._client.fetch_user(int(discord_id))
+                person = await self._client.fetch_user(int(user))
                 await person.send(text, allowed_mentions=discord.AllowedMentions.none())
             except discord.HTTPException as exc:
                 # DMs closed, or the account is gone: the other platforms may still reach them.
-                log.info("no Discord DM for user %s: %s", user["_id"], exc.status)
+                log.info("no Discord DM for %s: %s", identity, exc.status)

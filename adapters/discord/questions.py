@@ -4,68 +4,85 @@ A mention in a server channel is answered in a thread on the message. `/stackdoc
 prompt button first show the question as a message, then answer in a thread on it; either way
 a thread's id is the id of the message it grew from, so its conversation key is known before
 the thread exists. DMs and threads are answered where the question was asked.
+
+Nothing is shown on someone's behalf before the core has resolved them and let them ask, and
+what is shown of their words is the core's `echo` of them (one line, secrets scrubbed), sent
+with mentions neutralised and allowed_mentions none, so it cannot ping anyone.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import discord
 
 from adapters.discord import reply
 from adapters.discord.render import neutralise_mentions
-from core.assistant import Assistant
-from core.models import ErrorReply, Inbound, Refusal
+from core.identities import chat_identity, conversation_key, event_key
+from core.models import Inbound, Refusal
+from core.ports import AssistantPort
 
 log = logging.getLogger(__name__)
 
 THREAD_NAME_LIMIT = 100
 SHOWN_QUESTION_LIMIT = 1800  # leaves room for "@someone asked:" inside one message
+NO_PINGS = discord.AllowedMentions.none()
 
+if TYPE_CHECKING:
+    from discord.abc import MessageableChannel
+    from discord.interactions import InteractionChannel
 
-def identity(user: discord.abc.User, channel: Any) -> str:
-    guild = getattr(channel, "guild", None)
-    return f"discord:{guild.id if guild else '@me'}:{user.id}"
+    # Where a person can be when they ask, use a command or press a button.
+    Place: TypeAlias = MessageableChannel | InteractionChannel | None
 
 
 def inbound(
-    user: discord.abc.User, channel: Any, text: str, *, conversation_key: str, event_id: str
+    user: discord.abc.User, channel: Place, text: str, *, conversation_key: str, event_id: str
 ) -> Inbound:
     guild = getattr(channel, "guild", None)
     # A thread is bound through its parent channel.
-    where = channel.parent_id if isinstance(channel, discord.Thread) else channel.id
+    where = (
+        channel.parent_id if isinstance(channel, discord.Thread) else getattr(channel, "id", None)
+    )
     return Inbound(
-        identity=identity(user, channel),
+        identity=chat_identity("discord", str(guild.id) if guild else None, str(user.id)),
         text=text,
         platform="discord",
         conversation_key=conversation_key,
         workspace=str(guild.id) if guild else None,
-        channel=str(where),
-        is_dm=guild is None,
+        channel=str(where) if where is not None else None,
+        # Only a one-to-one DM is private; a group DM has other people in it.
+        is_dm=isinstance(channel, discord.DMChannel),
         event_id=event_id,
     )
 
 
-def thread_name(question: str) -> str:
-    words = " ".join(question.split()) or "StackDock answer"
+def thread_key(thread_id: int) -> str:
+    """The conversation of a thread; the thread of a message has that message's id."""
+    return conversation_key("discord", "thread", str(thread_id))
+
+
+def place_key(channel: MessageableChannel) -> str:
+    """The conversation of a question answered where it was asked (a DM, a thread)."""
+    if getattr(channel, "guild", None) is None:
+        return conversation_key("discord", "dm", str(channel.id))
+    return thread_key(channel.id)
+
+
+def thread_name(echoed: str) -> str:
+    words = " ".join(echoed.split()) or "StackDock answer"
     if len(words) <= THREAD_NAME_LIMIT:
         return words
     return words[: THREAD_NAME_LIMIT - 1] + "…"
 
 
-def asked_line(user: discord.abc.User, question: str) -> str:
-    return f"{user.mention} asked: {neutralise_mentions(question[:SHOWN_QUESTION_LIMIT])}"
-
-
-def _key(channel: Any, thread_root_id: int | None = None) -> str:
-    if getattr(channel, "guild", None) is None:
-        return f"discord:dm:{channel.id}"
-    return f"discord:thread:{thread_root_id or channel.id}"
+def asked_line(user: discord.abc.User, echoed: str) -> str:
+    return f"{user.mention} asked: {neutralise_mentions(echoed[:SHOWN_QUESTION_LIMIT])}"
 
 
 async def from_message(
-    assistant: Assistant, message: discord.Message, text: str, *, interval: float
+    service: AssistantPort, message: discord.Message, text: str, *, interval: float
 ) -> None:
     channel = message.channel
     starts_thread = isinstance(channel, discord.TextChannel)
@@ -73,49 +90,55 @@ async def from_message(
         message.author,
         channel,
         text,
-        conversation_key=_key(channel, message.id if starts_thread else None),
-        event_id=f"discord:message:{message.id}",
+        conversation_key=thread_key(message.id) if starts_thread else place_key(channel),
+        event_id=event_key("discord", "message", str(message.id)),
     )
 
     async def open_place() -> discord.abc.Messageable:
         if not starts_thread:
             return channel
         try:
-            return await message.create_thread(name=thread_name(text))
+            return await message.create_thread(name=thread_name(service.echo(text)))
         except discord.HTTPException as exc:
             # Most often the invite lacked "Create Public Threads": answer anyway, in place.
             log.warning("could not start a thread in %s (%s); answering there", channel.id, exc)
             return channel
 
-    async def refuse(error: ErrorReply) -> None:
-        await message.reply(error.text)  # no ephemeral messages here; a reply, not a thread
+    async def refuse(text: str) -> None:
+        await message.reply(text)  # no ephemeral messages here; a reply, not a thread
 
     await reply.answer(
-        assistant, asked, typing_in=channel, open_place=open_place, refuse=refuse, interval=interval
+        service, asked, typing_in=channel, open_place=open_place, refuse=refuse, interval=interval
     )
 
 
 async def from_interaction(
-    assistant: Assistant, interaction: discord.Interaction, question: str, *, interval: float
+    service: AssistantPort,
+    interaction: discord.Interaction,
+    channel: MessageableChannel,
+    question: str,
+    *,
+    interval: float,
 ) -> None:
     """Answers for whoever used the command or pressed the button; refusals stay private.
 
-    The interaction must already be deferred ephemerally.
+    The interaction must already be deferred ephemerally; `channel` is where it was used.
     """
-    channel, user = interaction.channel, interaction.user
-    event_id = f"discord:interaction:{interaction.id}"
+    user = interaction.user
+    event_id = event_key("discord", "interaction", str(interaction.id))
+    shown = asked_line(user, service.echo(question))
 
-    async def refuse(error: ErrorReply) -> None:
-        await interaction.edit_original_response(content=error.text)
+    async def refuse(text: str) -> None:
+        await interaction.edit_original_response(content=text)
 
     async def open_here() -> discord.abc.Messageable:
-        await channel.send(asked_line(user, question))
+        await channel.send(shown, allowed_mentions=NO_PINGS)
         await interaction.edit_original_response(content="Answering below.")
         return channel
 
     async def run(asked: Inbound, open_place: reply.OpenPlace, refuse: reply.Refuse) -> None:
         await reply.answer(
-            assistant,
+            service,
             asked,
             typing_in=channel,
             open_place=open_place,
@@ -124,25 +147,24 @@ async def from_interaction(
         )
 
     if not isinstance(channel, discord.TextChannel):
-        await run(
-            inbound(user, channel, question, conversation_key=_key(channel), event_id=event_id),
-            open_here,
-            refuse,
+        # Answered in place: the question is shown only once the core has decided to answer.
+        asked = inbound(
+            user, channel, question, conversation_key=place_key(channel), event_id=event_id
         )
+        await run(asked, open_here, refuse)
         return
 
-    # Refusals that follow from who is asking are found first, so the channel never shows
-    # their question; the core still writes their audit row when it refuses below.
-    probe = inbound(
-        user, channel, question, conversation_key=f"discord:ask:{interaction.id}", event_id=event_id
-    )
-    if isinstance(await assistant.resolve(probe), Refusal):
+    # In a channel the question is shown first, so that the thread can grow from it; so the
+    # asker is resolved first, and a refusal (still audited by the core) shows nothing.
+    probe_key = conversation_key("discord", "ask", str(interaction.id))
+    probe = inbound(user, channel, question, conversation_key=probe_key, event_id=event_id)
+    if isinstance(await service.resolve(probe), Refusal):
         await run(probe, open_here, refuse)
         return
-    starter = await channel.send(asked_line(user, question))
+    starter = await channel.send(shown, allowed_mentions=NO_PINGS)
 
     async def open_thread() -> discord.abc.Messageable:
-        thread = await starter.create_thread(name=thread_name(question))
+        thread = await starter.create_thread(name=thread_name(service.echo(question)))
         try:
             await thread.add_user(user)  # so the thread shows up in their list
         except discord.HTTPException as exc:
@@ -150,11 +172,12 @@ async def from_interaction(
         await interaction.edit_original_response(content=f"Answering in {thread.mention}.")
         return thread
 
-    async def refuse_and_tidy(error: ErrorReply) -> None:
+    async def refuse_and_tidy(text: str) -> None:
+        # Resolved but refused by a limit: the shown question goes, the refusal stays private.
         await starter.delete()
-        await refuse(error)
+        await refuse(text)
 
     asked = inbound(
-        user, channel, question, conversation_key=_key(channel, starter.id), event_id=event_id
+        user, channel, question, conversation_key=thread_key(starter.id), event_id=event_id
     )
     await run(asked, open_thread, refuse_and_tidy)

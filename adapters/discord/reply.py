@@ -1,7 +1,8 @@
 """One question answered in Discord: typing while the core works, then a streamed answer.
 
-Where the answer goes is decided only once the core has either refused or started answering:
-a refusal never opens a thread, and a caller can show it somewhere private (an ephemeral reply).
+The core's events are folded into a `ReplyDraft`, which says when the core has decided and
+whether it refused. Where the answer goes is chosen only then: a refusal never opens a thread,
+and a caller can show it somewhere private (an ephemeral reply).
 """
 
 from __future__ import annotations
@@ -10,22 +11,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 import discord
 
 from adapters.discord.stream import MessageStream
 from adapters.discord.views import feedback_view
-from core.assistant import Assistant
 from core.metrics import ACK_SECONDS
-from core.models import ErrorReply, Final, Inbound, Outcome, ReplyEvent, Status, TextDelta, ToolStep
+from core.models import Inbound, Outcome, ReplyEvent
+from core.ports import AssistantPort
+from core.replies import ReplyDraft
 
 log = logging.getLogger(__name__)
 
 TYPING_EVERY_S = 8.0  # Discord shows "typing…" for ten seconds per request
 
 OpenPlace = Callable[[], Awaitable[discord.abc.Messageable]]
-Refuse = Callable[[ErrorReply], Awaitable[None]]
+Refuse = Callable[[str], Awaitable[None]]
+
+
+class Unfinished(RuntimeError):
+    """The core's stream ended without a Final or an ErrorReply (a bug, not an outcome)."""
 
 
 @contextlib.asynccontextmanager
@@ -55,16 +61,16 @@ async def acknowledge(interaction: discord.Interaction, *, private: bool) -> Non
     ACK_SECONDS.labels(platform="discord").observe(time.perf_counter() - started)
 
 
-async def _first_decisive(events: AsyncIterator[ReplyEvent]) -> ReplyEvent | None:
-    """The first event that says whether the core is answering (statuses are only progress)."""
-    async for event in events:
-        if not isinstance(event, Status):
-            return event
-    return None
+async def _until_decided(events: AsyncIterator[ReplyEvent], draft: ReplyDraft) -> None:
+    while not draft.decided:
+        event = await anext(events, None)
+        if event is None:
+            raise Unfinished("the core ended its answer before deciding")
+        draft.add(event)
 
 
 async def answer(
-    assistant: Assistant,
+    service: AssistantPort,
     inbound: Inbound,
     *,
     typing_in: discord.abc.Messageable,
@@ -73,46 +79,38 @@ async def answer(
     interval: float = 1.0,
 ) -> Outcome:
     """Runs one question through the core and shows the outcome; returns how it ended."""
-    events = assistant.handle(inbound)
+    events = service.answer(inbound)
+    draft = ReplyDraft()
     try:
         async with keep_typing(typing_in):
-            first = await _first_decisive(events)
-        if isinstance(first, ErrorReply):
-            await refuse(first)
-            outcome = first.outcome
-        elif first is None:
-            raise RuntimeError("the assistant ended without a final event")
-        else:
-            place = await open_place()
-            async with keep_typing(place):
-                outcome = await _stream(place, first, events, interval)
+            await _until_decided(events, draft)
+        if draft.refused:
+            await refuse(draft.text)
+            return draft.outcome
+        place = await open_place()
+        async with keep_typing(place):
+            await _stream(place, draft, events, interval)
+        return draft.outcome
     finally:
-        await events.aclose()  # the core owes an audit row even if we stop early
-    return outcome
+        if isinstance(events, AsyncGenerator):
+            await events.aclose()  # the core owes an audit row even if we stop early
 
 
 async def _stream(
     place: discord.abc.Messageable,
-    first: ReplyEvent,
+    draft: ReplyDraft,
     events: AsyncIterator[ReplyEvent],
     interval: float,
-) -> Outcome:
-    stream = MessageStream(place, interval=interval)
-    pending: ReplyEvent | None = first
+) -> None:
+    stream = MessageStream(place, draft, interval=interval)
     try:
-        while pending is not None:
-            event, pending = pending, None
-            if isinstance(event, TextDelta | ToolStep):
-                stream.add(event)
-            elif isinstance(event, Final):
-                view = feedback_view(event.audit_id) if event.audit_id is not None else None
-                await stream.finish(event.text, view)
-                return event.outcome
-            elif isinstance(event, ErrorReply):
-                # A failure after the answer began: the partial text is replaced, not trusted.
-                await stream.finish(event.text)
-                return event.outcome
-            pending = await anext(events, None)
+        while not draft.done:
+            stream.changed()
+            event = await anext(events, None)
+            if event is None:
+                raise Unfinished("the core ended its answer without a final event")
+            draft.add(event)
+        audit_id = draft.audit_id if draft.rateable else None
+        await stream.finish(feedback_view(audit_id) if audit_id is not None else None)
     finally:
         await stream.close()
-    raise RuntimeError("the assistant ended without a final event")

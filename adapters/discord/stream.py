@@ -1,9 +1,10 @@
 """An answer streamed into Discord messages by editing them, about once a second at most.
 
+What the messages say comes from the core's `ReplyDraft`; this module only sends and edits.
 Discord allows roughly five edits per five seconds per channel; editing on every token would
-trip 429s. Deltas are coalesced and shown by one background flusher, which waits `interval`
-after each edit finishes, so a rate-limited edit (discord.py sleeps out `retry_after` before
-retrying) pushes the next one back instead of queueing more behind it.
+trip 429s. Changes are coalesced and shown by one background flusher, which waits `interval`
+after each edit finishes (the final one included), so a rate-limited edit (discord.py sleeps
+out `retry_after` before retrying) pushes the next one back instead of queueing more behind it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 
 import discord
 
-from adapters.discord.render import neutralise_mentions, split_message, tool_line
-from core.models import TextDelta, ToolStep
+from adapters.discord.render import messages, tool_line
+from core.replies import ReplyDraft
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,12 @@ RECENT_STEPS = 3  # tool steps are shown briefly: only the latest few, and not i
 class MessageStream:
     """The messages of one answer in one channel, thread or DM."""
 
-    def __init__(self, place: discord.abc.Messageable, *, interval: float = 1.0) -> None:
+    def __init__(
+        self, place: discord.abc.Messageable, draft: ReplyDraft, *, interval: float = 1.0
+    ) -> None:
         self._place = place
+        self._draft = draft
         self._interval = interval
-        self._text = ""
-        self._steps: list[str] = []
         self._messages: list[discord.Message] = []
         self._shown: list[str] = []
         self._changed = asyncio.Event()
@@ -37,24 +39,20 @@ class MessageStream:
         self._next_at = 0.0
         self._flusher: asyncio.Task[None] | None = None
 
-    def add(self, event: TextDelta | ToolStep) -> None:
-        if isinstance(event, TextDelta):
-            self._text += event.text
-        else:
-            self._steps.append(tool_line(event))
+    def changed(self) -> None:
+        """The draft has new text or steps: show them when Discord's pace allows."""
         self._changed.set()
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_loop())
 
-    async def finish(self, text: str, view: discord.ui.View | None = None) -> None:
-        """Shows the whole answer, without tool steps, with `view` under its last message."""
+    async def finish(self, view: discord.ui.View | None = None) -> None:
+        """Shows the draft's whole text, without tool steps, with `view` under its last message."""
         if self._flusher is not None:
             self._closing = True
             self._changed.set()
             await self._flusher  # lets an edit under way land, so no message is orphaned
         await self._wait_turn()
-        chunks = split_message(neutralise_mentions(text)) or ["…"]
-        await self._show(chunks, view)
+        await self._show(messages(self._draft.text), view)
 
     async def close(self) -> None:
         """Stops the flusher without a final edit (the answer was abandoned)."""
@@ -62,10 +60,9 @@ class MessageStream:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
 
-    def _draft(self) -> list[str]:
-        steps = "\n".join(self._steps[-RECENT_STEPS:])
-        draft = "\n\n".join(part for part in (self._text.strip(), steps) if part)
-        return split_message(neutralise_mentions(draft)) or ["…"]
+    def _in_progress(self) -> list[str]:
+        steps = "\n".join(tool_line(step) for step in self._draft.steps[-RECENT_STEPS:])
+        return messages("\n\n".join(p for p in (self._draft.text.strip(), steps) if p))
 
     async def _flush_loop(self) -> None:
         while True:
@@ -77,7 +74,7 @@ class MessageStream:
                 return
             self._changed.clear()
             try:
-                await self._show(self._draft())
+                await self._show(self._in_progress())
             except discord.HTTPException as exc:
                 # A draft that fails to show is not worth the answer; the final edit retries.
                 log.warning("could not update a streamed answer: %s", exc)

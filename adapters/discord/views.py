@@ -12,13 +12,15 @@ from typing import Any, Protocol, cast
 
 import discord
 
-from core.prompts import all_prompts
+from core.ports import AssistantPort
 
 BUTTON_LABEL_LIMIT = 80
 
 
 class ButtonHost(Protocol):
     """What a button needs from the bot that received the press."""
+
+    service: AssistantPort
 
     async def ask_from_interaction(
         self, interaction: discord.Interaction, question: str
@@ -39,8 +41,10 @@ def prompt_digest(prompt: str) -> str:
     return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
 
 
-def prompt_for(digest: str) -> str | None:
-    return next((p for p in all_prompts() if prompt_digest(p) == digest), None)
+def prompt_for(service: AssistantPort, digest: str) -> str | None:
+    """The catalogue prompt a button was made for; None once the catalogue no longer has it."""
+    offered = (p for topic in (None, *service.topics()) for p in service.suggested_prompts(topic))
+    return next((p for p in offered if prompt_digest(p) == digest), None)
 
 
 class PromptButton(
@@ -66,7 +70,7 @@ class PromptButton(
         match: re.Match[str],
         /,
     ) -> PromptButton:
-        return cls(prompt_for(match["digest"]), match["digest"])
+        return cls(prompt_for(_host(interaction).service, match["digest"]), match["digest"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         if self.prompt is None:

@@ -1,24 +1,42 @@
-"""Answering after the ack: background tasks, re-delivery claims, and one question's reply."""
+"""Answering after the ack: re-delivery claims, and one question's reply in its thread."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from core.chat_commands import ChatCommands
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import Ask, is_dm_channel
 from adapters.slack.people import EmailDirectory
-from adapters.slack.render import to_mrkdwn
-from adapters.slack.stream import ReplyWriter, slack_error
-from core.assistant import Assistant
-from core.models import ErrorReply, Final, Outcome
+from adapters.slack.render import plain, to_mrkdwn
+from adapters.slack.reply import SlackReply
+from adapters.slack.stream import slack_error
+from core.models import Outcome, Refusal, ReplyEvent
+from core.ports import AssistantPort
+from core.replies import ReplyDraft
 
 log = logging.getLogger(__name__)
+
+# The command's response_url (or Bolt's `respond`): a private reply to whoever used it.
+Respond = Callable[..., Awaitable[Any]]
+
+
+@contextlib.asynccontextmanager
+async def _closing(
+    events: AsyncIterator[ReplyEvent],
+) -> AsyncIterator[AsyncIterator[ReplyEvent]]:
+    """Closes the core's answer however the reply ends: it then writes the question's audit
+    row at once, even when Slack failed halfway through the answer."""
+    try:
+        yield events
+    finally:
+        if isinstance(events, AsyncGenerator):
+            await events.aclose()
 
 
 class Answerer:
@@ -27,14 +45,12 @@ class Answerer:
     def __init__(
         self,
         *,
-        assistant: Assistant,
-        commands: ChatCommands,
+        service: AssistantPort,
         client: AsyncWebClient,
         people: EmailDirectory,
         writer_options: dict[str, Any] | None = None,
     ) -> None:
-        self.assistant = assistant
-        self.commands = commands
+        self.service = service
         self.client = client
         self.people = people
         self.writer_options = writer_options or {}
@@ -42,46 +58,60 @@ class Answerer:
     async def answer(self, ask: Ask, *, only_if_engaged: bool = False) -> Outcome | None:
         """Answers unless the event was already claimed (a re-delivery, maybe to another worker).
 
-        `only_if_engaged` is for replies in channel threads: they are answered only in a
-        thread where the bot already holds a conversation.
+        `only_if_engaged` is for replies in channel threads: the core says which threads the
+        bot is in; the others are left to the people in them.
         """
         if only_if_engaged and not await self._engaged(ask):
             return None
-        writer = ReplyWriter(self.client, ask.place(), **self.writer_options)
+        reply = SlackReply(self.client, ask.place(), **self.writer_options)
         # The status, the claim (a database write) and users.info at once: under a burst the
         # claim queues behind SQLite's single writer, and people should see the bot working
         # without waiting for it (bench/burst.py). A re-delivery that loses the claim has set
         # the same "Thinking…" status the first delivery set; Slack drops it with the reply.
-        claim = self.commands.claim_event(ask.event_id) if ask.event_id else _unclaimed()
         _, claimed, email = await asyncio.gather(
-            writer.announce(), claim, self.people.email(ask.team, ask.user)
+            reply.announce(), self._claim(ask), self.people.email(ask.team, ask.user)
         )
         if not claimed:
             log.info("event %s was already handled; not answering it again", ask.event_id)
             return None
-        outcome = Outcome.FAILED
         try:
-            async with contextlib.aclosing(self.assistant.handle(ask.inbound(email))) as events:
-                last = await writer.write(events)
-            if isinstance(last, Final | ErrorReply):
-                outcome = last.outcome
+            async with _closing(self.service.answer(ask.inbound(email))) as events:
+                draft = await reply.write(events)
         except SlackApiError as exc:
             log.warning("could not reply in %s: %s", ask.channel, slack_error(exc))
-        return outcome
+            return Outcome.FAILED
+        return draft.outcome
 
     async def _engaged(self, ask: Ask) -> bool:
-        history = await self.assistant.store.conversations.history(ask.conversation_key, 1)
-        return bool(history)
+        try:
+            return await self.service.engaged(ask.conversation_key)
+        except Exception:
+            # Unknown is not addressed: a reply in a thread the bot may not be in is people
+            # talking to each other, and the bot must not barge into every thread of a channel
+            # while its database is down.
+            log.warning("could not tell whether the bot is in %s; not answering", ask.channel)
+            return False
+
+    async def _claim(self, ask: Ask) -> bool:
+        if ask.claim_key is None:
+            return True  # a button or a command: Slack never re-delivers those
+        try:
+            return await self.service.claim_event(ask.claim_key)
+        except Exception:
+            # The claim is only a guard against re-deliveries; with the database down the
+            # person must still hear that (the core answers "temporarily unavailable" and
+            # keeps the question in the spool), not see "Thinking…" forever.
+            log.warning("could not claim event %s; answering it anyway", ask.event_id)
+            return True
 
     async def collect(self, ask: Ask) -> str:
         """The answer as one text, for places that can't be streamed into (ephemeral replies)."""
         email = await self.people.email(ask.team, ask.user)
-        text = ""
-        async with contextlib.aclosing(self.assistant.handle(ask.inbound(email))) as events:
+        draft = ReplyDraft()
+        async with _closing(self.service.answer(ask.inbound(email))) as events:
             async for event in events:
-                if isinstance(event, Final | ErrorReply):
-                    text = event.text
-        return text
+                draft.add(event)
+        return draft.text
 
     async def answer_posted(
         self,
@@ -91,31 +121,53 @@ class Answerer:
         channel: str,
         question: str,
         thread_ts: str | None = None,
-        respond: Any = None,
+        respond: Respond | None = None,
     ) -> None:
         """Asks for someone who pressed a button or used `/stackdock ask`.
 
-        The question is posted first, so that the answer has a thread to live in and the
-        channel sees what was asked. Where the bot may not post, the answer comes back
-        privately through `respond` (the command's response_url) instead.
+        The question is posted, on the asker's behalf, only once the core has said who they
+        are and that they may ask here; then the answer has a thread to live in and the
+        channel sees what was asked. The echo is scrubbed and can ping nobody. A refusal, and
+        any answer where the bot may not post, go back privately instead.
         """
+        ask = Ask(team, user, channel, thread_ts or "", question, is_dm_channel(channel))
+        email = await self.people.email(team, user)
+        if not await self._may_ask(ask, email):
+            # Through the core all the same, so the refused question has its audit row.
+            await self._privately(ask, respond, await self.collect(ask))
+            return
+        echo = plain(self.service.echo(question))
         try:
             posted = await self.client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=f"<@{user}> asked: {question}"
+                channel=channel,
+                thread_ts=thread_ts,
+                text=f"<@{user}> asked: {echo}",
+                unfurl_links=False,
+                unfurl_media=False,
             )
         except SlackApiError as exc:
             if respond is None:
                 raise
             log.info("can't post in %s (%s); answering privately", channel, slack_error(exc))
-            ask = Ask(team, user, channel, thread_ts or "", question, is_dm_channel(channel))
-            await respond(text=to_mrkdwn(await self.collect(ask)), response_type="ephemeral")
+            await self._privately(ask, respond, await self.collect(ask))
             return
-        ask = Ask(
-            team, user, channel, thread_ts or str(posted["ts"]), question, is_dm_channel(channel)
-        )
-        await self.answer(ask)
+        thread = thread_ts or str(posted["ts"])
+        await self.answer(Ask(team, user, channel, thread, question, ask.is_dm))
 
+    async def _may_ask(self, ask: Ask, email: str | None) -> bool:
+        try:
+            return not isinstance(await self.service.resolve(ask.inbound(email)), Refusal)
+        except Exception:
+            # With the database down nobody can be vouched for; the core's answer then says
+            # "temporarily unavailable" (privately) and keeps the question in the spool.
+            log.warning("could not resolve %s; answering privately", ask.identity)
+            return False
 
-async def _unclaimed() -> bool:
-    """An Ask without an event id (a button, a command) has nothing to claim."""
-    return True
+    async def _privately(self, ask: Ask, respond: Respond | None, text: str) -> None:
+        mrkdwn = to_mrkdwn(text)
+        if respond is not None:
+            await respond(text=mrkdwn, response_type="ephemeral")
+        elif ask.is_dm:
+            await self.client.chat_postMessage(channel=ask.channel, text=mrkdwn)
+        else:
+            await self.client.chat_postEphemeral(channel=ask.channel, user=ask.user, text=mrkdwn)

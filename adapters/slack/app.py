@@ -11,7 +11,6 @@ import logging
 import re
 from typing import Any
 
-from core.chat_commands import ChatCommands
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -21,12 +20,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.answers import Answerer
 from adapters.slack.events import (
+    Press,
     from_mention,
     from_message,
+    from_press,
+    home_opened,
     identity,
+    is_dm_channel,
+    panel_thread,
     parse_link_args,
     split_command,
-    team_of,
 )
 from adapters.slack.people import EmailDirectory
 from adapters.slack.render import (
@@ -37,10 +40,9 @@ from adapters.slack.render import (
     parse_feedback,
     prompt_buttons,
 )
-from core.assistant import Assistant
 from core.background import BackgroundWork
 from core.models import Inbound
-from core.prompts import normalise_topic, suggested_prompts
+from core.ports import AssistantPort
 
 log = logging.getLogger(__name__)
 
@@ -63,19 +65,17 @@ class SlackBot:
     def __init__(
         self,
         *,
-        assistant: Assistant,
-        commands: ChatCommands,
+        service: AssistantPort,
         client: AsyncWebClient,
         signing_secret: str = "",
         writer_options: dict[str, Any] | None = None,
     ) -> None:
-        self.commands = commands
+        self.service = service
         self.client = client
         self.tasks = BackgroundWork()
         self.people = EmailDirectory(client)
         self.answerer = Answerer(
-            assistant=assistant,
-            commands=commands,
+            service=service,
             client=client,
             people=self.people,
             writer_options=writer_options,
@@ -114,38 +114,42 @@ class SlackBot:
             self.tasks.spawn(work, f"message {ask.event_id}")
 
     async def on_thread_started(self, body: dict[str, Any]) -> None:
-        thread = body["event"]["assistant_thread"]
-        self.tasks.spawn(
-            self._set_prompts(thread["channel_id"], thread.get("thread_ts")), "thread started"
-        )
+        thread = panel_thread(body)
+        if thread is not None:
+            self.tasks.spawn(self._set_prompts(*thread), "thread started")
 
     async def on_context_changed(self) -> None:
         """Answers don't depend on which channel the panel sits beside, so nothing is stored."""
 
     async def on_home_opened(self, body: dict[str, Any]) -> None:
-        event = body["event"]
-        team, user = team_of(body, event), event["user"]
-        if event.get("tab") == "messages":
+        opened = home_opened(body)
+        if opened is None:
+            return
+        team, user, channel, tab = opened
+        if tab == "messages" and channel:
             # The agent experience: no thread yet, so the prompts go on the DM itself.
-            self.tasks.spawn(self._set_prompts(event["channel"], None), "messages tab")
-        elif event.get("tab", "home") == "home":
+            self.tasks.spawn(self._set_prompts(channel, None), "messages tab")
+        elif tab == "home":
             self.tasks.spawn(self._publish_home(team, user), "home tab")
 
     async def _set_prompts(self, channel: str, thread_ts: str | None) -> None:
         await self.client.assistant_threads_setSuggestedPrompts(
             channel_id=channel,
             thread_ts=thread_ts,
-            prompts=assistant_prompts(suggested_prompts()),
+            prompts=assistant_prompts(self.service.suggested_prompts()),
             title=PROMPTS_TITLE,
         )
 
     async def _publish_home(self, team: str, user: str) -> None:
-        usage = await self.commands.usage(await self._inbound(team, user))
-        view = home_view(usage.text, suggested_prompts())
+        usage = await self.service.usage(await self._inbound(team, user))
+        view = home_view(usage.text, self.service.suggested_prompts())
         await self.client.views_publish(user_id=user, view=view)
 
-    async def _inbound(self, team: str, user: str, channel: str | None = None) -> Inbound:
-        """The asker for commands that aren't questions (usage, link): private by nature."""
+    async def _inbound(
+        self, team: str, user: str, channel: str | None = None, *, private: bool = True
+    ) -> Inbound:
+        """The asker of a command that isn't a question. `private` for what only they see
+        (usage); a link says where it was typed, whose binding vouches for it."""
         email = await self.people.email(team, user)
         return Inbound(
             identity=identity(team, user),
@@ -153,7 +157,7 @@ class SlackBot:
             platform="slack",
             workspace=team,
             channel=channel,
-            is_dm=True,
+            is_dm=private or channel is None or is_dm_channel(channel),
             email=email,
         )
 
@@ -163,7 +167,7 @@ class SlackBot:
         sub, rest = split_command(str(body.get("text") or ""))
         team, user, channel = body.get("team_id"), body.get("user_id"), body.get("channel_id")
         if not (isinstance(team, str) and isinstance(user, str) and isinstance(channel, str)):
-            await ack(text=self.commands.help_text())  # not a command Slack would send
+            await ack(text=self.service.help_text())  # not a command Slack would send
             return
         if sub == "ask" and rest:
             await ack()
@@ -171,21 +175,30 @@ class SlackBot:
                 team=team, user=user, channel=channel, question=rest, respond=respond
             )
             self.tasks.spawn(work, "command ask")
-        elif sub == "prompts" and normalise_topic(rest) is not None:
-            title = f"*Suggested questions* ({normalise_topic(rest)})"
-            prompts = suggested_prompts(rest)
+        elif sub == "prompts" and (topic := self._topic(rest)) is not None:
+            title = f"*Suggested questions* ({topic})"
+            prompts = self.service.suggested_prompts(topic)
             await ack(text=title, blocks=prompt_buttons(prompts, title))
         elif sub == "usage":
             await ack()
             self.tasks.spawn(self._usage(team, user, channel, respond), "command usage")
-        elif sub == "link" and parse_link_args(rest, team)[1]:
+        elif sub == "link" and parse_link_args(rest)[1]:
             await ack()
             self.tasks.spawn(self._link(team, user, channel, rest, respond), "command link")
         else:
-            await ack(text=self.commands.help_text())
+            await ack(text=self.service.help_text())
+
+    def _topic(self, text: str) -> str | None:
+        """The core's topic `text` names ("default" for none); None for an unknown one."""
+        if not text.strip():
+            return "default"
+        # The core maps aliases ("web") and unknown words; the topic whose list it gave is it.
+        offered = self.service.suggested_prompts(text)
+        topics = self.service.topics()
+        return next((t for t in topics if self.service.suggested_prompts(t) == offered), None)
 
     async def _usage(self, team: str, user: str, channel: str, respond: Any) -> None:
-        view = await self.commands.usage(await self._inbound(team, user, channel))
+        view = await self.service.usage(await self._inbound(team, user, channel))
         await respond(text=view.text, response_type="ephemeral")
         if view.chart_png:
             # The org's figures are for its admins only: the chart goes to the asker's DM,
@@ -199,41 +212,41 @@ class SlackBot:
             )
 
     async def _link(self, team: str, user: str, channel: str, rest: str, respond: Any) -> None:
-        target, user_ref = parse_link_args(rest, team)
-        inbound = await self._inbound(team, user, channel)
-        text = await self.commands.link(inbound, target or inbound.identity, user_ref or "")
+        target, user_ref = parse_link_args(rest)
+        inbound = await self._inbound(team, user, channel, private=False)
+        text = await self.service.link(inbound, target, user_ref or "")
         await respond(text=text, response_type="ephemeral")
 
     # ---- buttons ----
 
     async def on_feedback(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        parsed = parse_feedback(body["actions"][0].get("value", ""))
-        if parsed is not None:
-            who = identity(team_of(body), body["user"]["id"])
-            self.tasks.spawn(self._feedback(parsed[0], who, parsed[1]), "feedback")
+        press = from_press(body)
+        parsed = parse_feedback(press.value) if press is not None else None
+        if press is not None and parsed is not None:
+            self.tasks.spawn(self._feedback(press, *parsed), "feedback")
 
-    async def _feedback(self, audit_id: int, who: str, value: int) -> None:
-        if not await self.commands.feedback(audit_id, who, value):
-            log.info("feedback from %s on audit row %s was not stored", who, audit_id)
+    async def _feedback(self, press: Press, audit_id: int, value: int) -> None:
+        rater = await self._inbound(press.team, press.user, press.channel)
+        if not await self.service.feedback(audit_id, rater, value):
+            log.info("feedback from %s on audit row %s was not stored", rater.identity, audit_id)
 
     async def on_prompt_pressed(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()
-        question = body["actions"][0].get("value", "")
-        self.tasks.spawn(self._ask_pressed(body, question, respond), "prompt pressed")
+        press = from_press(body)
+        if press is not None and press.value:
+            self.tasks.spawn(self._ask_pressed(press, respond), "prompt pressed")
 
-    async def _ask_pressed(self, body: dict[str, Any], question: str, respond: Any) -> None:
-        team, user = team_of(body), body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id")
-        thread_ts = (body.get("container") or {}).get("thread_ts")
+    async def _ask_pressed(self, press: Press, respond: Any) -> None:
+        channel = press.channel
         if channel is None:  # pressed on the App Home tab: answer in the person's DM
-            opened = await self.client.conversations_open(users=user)
-            channel = opened["channel"]["id"]
+            opened = await self.client.conversations_open(users=press.user)
+            channel = str(opened["channel"]["id"])
         await self.answerer.answer_posted(
-            team=team,
-            user=user,
+            team=press.team,
+            user=press.user,
             channel=channel,
-            question=question,
-            thread_ts=thread_ts,
-            respond=respond if body.get("response_url") else None,
+            question=press.value,
+            thread_ts=press.thread_ts,
+            respond=respond if press.private_reply else None,
         )

@@ -1,4 +1,4 @@
-"""How answers look in Slack: Markdown to mrkdwn, splitting long text, and Block Kit payloads.
+"""How answers look in Slack: Markdown to mrkdwn, where to cut streamed text, Block Kit payloads.
 
 Pure functions only, so that every rule about Slack's limits is testable without a network.
 """
@@ -11,18 +11,27 @@ from typing import Any
 
 from markdown_to_mrkdwn import SlackMarkdownConverter
 
+from core.replies import split_text
+
 # A section block holds at most 3,000 characters; messages are kept under it so that a final
 # answer always fits one section next to its feedback buttons.
 SECTION_LIMIT = 3000
 MESSAGE_LIMIT = 2800  # raw Markdown per message; mrkdwn is never longer than its Markdown by much
 STREAM_LIMIT = 11000  # per streamed message; chat.appendStream takes 12,000 at most per call
 
+MIN_PIECE = 16  # below this, a piece is not worth a message of its own
+CLOSE_FENCE = "\n```"
+
 FEEDBACK_ACTION = "feedback"
 ASK_ACTION_PREFIX = "ask_prompt"
-FENCE = "```"
 
 _converter = SlackMarkdownConverter()
-_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+
+# Slack's control sequences: <@U…> and <!channel>, <!here>, <!everyone>, <!subteam^…> ping
+# people; <#C…> names a channel; <http…|label> hides a link behind any label.
+_CONTROL = re.compile(r"<([@#!])([^<>|]*)(?:\|([^<>]*))?>")
+_LINK = re.compile(r"<((?:https?|mailto|ftp):[^<>|]*)(?:\|([^<>]*))?>", re.IGNORECASE)
+_BROADCAST = re.compile(r"@(channel|everyone|here)\b", re.IGNORECASE)
 
 
 def to_mrkdwn(markdown: str) -> str:
@@ -32,58 +41,45 @@ def to_mrkdwn(markdown: str) -> str:
     return _converter.convert(markdown)
 
 
-def open_fence_at_end(text: str) -> bool:
-    """True when `text` ends inside a ``` code block."""
-    return text.count(FENCE) % 2 == 1
+def plain(text: str) -> str:
+    """`text` as words Slack shows and never acts on: no mention, broadcast or hidden link.
 
-
-def split_markdown(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Cuts `text` into pieces of at most `limit` characters that concatenate back to `text`.
-
-    Cuts fall on a paragraph break when one is near, else a line break, else a space, so that
-    a word or a link is not cut in half; only a single line longer than `limit` is cut hard.
+    For echoing what someone typed, where Slack would otherwise ping whoever they named.
+    Mentions keep their visible name, a labelled link shows its label only (so a label
+    cannot pose as another address), then `&`, `<` and `>` are escaped as Slack asks, and a
+    bare "@channel" gets a zero-width space so no client setting turns it into a broadcast.
     """
-    if limit < 1:
-        raise ValueError("limit must be positive")
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = _best_cut(window)
-        pieces.append(rest[:cut])
-        rest = rest[cut:]
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    text = _CONTROL.sub(_control_name, text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub(lambda m: "@\u200b" + m.group(1), text)
 
 
-def _best_cut(window: str) -> int:
-    floor = len(window) // 2  # a cut in the first half would make too many small messages
-    for marker in ("\n\n", "\n", " "):
-        at = window.rfind(marker, floor)
-        if at != -1:
-            return at + len(marker)
-    return len(window)
+def _control_name(match: re.Match[str]) -> str:
+    kind, target, label = match.groups()
+    if kind == "!":
+        # <!here> -> @here, <!subteam^S1|@ops> -> @ops, <!date^…|fallback> -> fallback
+        return label or "@" + target.split("^")[-1]
+    name = (label or target).lstrip(kind)
+    return kind + name  # <@U1|ada> -> @ada, <#C1|general> -> #general
 
 
-def balance_fences(pieces: Sequence[str], inside: bool = False) -> list[str]:
-    """Closes a code block at the end of a piece and reopens it in the next, so both render.
-
-    `inside` says whether the text before the first piece left a code block open.
+def clean_prefix(text: str, room: int) -> int:
+    """How much of `text` to send now when only `room` characters fit: up to where
+    `split_text` would end its first piece (a paragraph, line or word break; never inside a
+    code fence line), so that pieces sent one after another add up to `text` exactly.
     """
-    out: list[str] = []
-    for piece in pieces:
-        shown = (FENCE + "\n" + piece) if inside else piece
-        inside = inside != open_fence_at_end(piece)
-        if inside:
-            shown += ("" if shown.endswith("\n") else "\n") + FENCE
-        out.append(shown)
-    return out
-
-
-def message_pieces(markdown: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """A long Markdown answer as mrkdwn message texts, in order, none over Slack's limits."""
-    return [to_mrkdwn(piece) for piece in balance_fences(split_markdown(markdown, limit))]
+    if len(text) <= room:
+        return len(text)
+    if room <= MIN_PIECE:
+        return 0
+    lead = len(text) - len(text.lstrip())
+    if lead:
+        return min(lead, room)  # the leading blank run alone; split_text would drop it
+    head = split_text(text, room)[0]
+    if head.endswith(CLOSE_FENCE) and not text.startswith(head):
+        head = head[: -len(CLOSE_FENCE)]  # the fence split_text closed the block with
+    return len(head) if text.startswith(head) and head else min(room, len(text))
 
 
 # ---- Block Kit ----

@@ -1,37 +1,25 @@
-"""Writes one answer into a Slack thread as the core streams it.
+"""One Slack thread's Web API calls, and the streaming writer of an answer.
 
-First a visible "thinking" state (`assistant.threads.setStatus`, else a placeholder message),
-then the text through Slack's streaming API (`chat.startStream` / `appendStream` /
-`stopStream`). When streaming is refused, the writer falls back to one message updated with
-`chat.update` at most once per `update_interval`. Past Slack's limits, or on `msg_too_long`,
-it continues in a new message of the same thread; text already shown is never sent again.
+The writer streams the answer's text through `chat.startStream` / `appendStream` /
+`stopStream`, and the tool steps as task updates of the stream. Past a streamed message's
+limit, or on `msg_too_long`, it finishes that message and goes on in a new one of the same
+thread; text already shown is never sent again. When Slack refuses to stream at all it raises
+`StreamRefused`, and `adapters/slack/reply.py` carries on with the edit-a-message writer from
+where the stream stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import (
-    FENCE,
-    MESSAGE_LIMIT,
-    STREAM_LIMIT,
-    answer_blocks,
-    balance_fences,
-    feedback_block,
-    open_fence_at_end,
-    placeholder_text,
-    split_markdown,
-    to_mrkdwn,
-)
-from core.models import ErrorReply, Final, ReplyEvent, Status, TextDelta, ToolStep
+from adapters.slack.render import CLOSE_FENCE, STREAM_LIMIT, clean_prefix, feedback_block
+from core.replies import ReplyDraft, open_fence_at
 
 log = logging.getLogger(__name__)
 
@@ -57,308 +45,182 @@ def slack_error(exc: SlackApiError) -> str:
     return f"http_{getattr(exc.response, 'status_code', 'error')}"
 
 
-class ReplyWriter:
-    def __init__(
-        self,
-        client: AsyncWebClient,
-        place: Place,
-        *,
-        streaming: bool = True,
-        update_interval: float = 1.0,
-        stream_interval: float = 0.25,
-        message_limit: int = MESSAGE_LIMIT,
-        stream_limit: int = STREAM_LIMIT,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+class Thread:
+    """The calls every writer makes in one thread, and the "thinking" placeholder message
+    (posted where no assistant status can be shown) that the answer replaces."""
+
+    def __init__(self, client: AsyncWebClient, place: Place) -> None:
         self.client = client
         self.place = place
-        self.streaming = streaming
-        self.update_interval = update_interval
-        self.stream_interval = stream_interval
-        self.message_limit = message_limit
-        self.stream_limit = stream_limit
-        self.clock = clock
-        self.text = ""  # the whole answer so far, as the core's Markdown
-        self.steps: list[str] = []
-        self.status = "Thinking…"
-        self.placeholder_ts: str | None = None  # a message showing "thinking", reused later
-        self.status_shown: str | None = None  # the thread status set last (by `announce` too)
-        self.status_refused = False  # `announce` found no assistant status here
-        self.sent = 0  # chars of self.text already shown in finished or current messages
-        self.stream_ts: str | None = None
-        self.stream_chars = 0
-        self.current_ts: str | None = None  # the fallback message being updated
-        self.last_flush = float("-inf")
-        self.messages: list[str] = []  # ts of every message the answer used
+        self.placeholder: str | None = None  # ts of the placeholder message, while it stands
 
-    async def write(self, events: AsyncIterator[ReplyEvent]) -> ReplyEvent | None:
-        """Consumes the core's events; returns the last one (a Final or an ErrorReply)."""
-        last: ReplyEvent | None = None
-        async for event in events:
-            last = event
-            if isinstance(event, Status):
-                await self._show_status(event.text)
-            elif isinstance(event, ToolStep):
-                await self._step(event)
-            elif isinstance(event, TextDelta):
-                self.text += event.text
-                await self._flush(final=False)
-            elif isinstance(event, Final):
-                if not self.text:
-                    self.text = event.text  # a provider that does not stream
-                await self._flush(final=True, audit_id=event.audit_id)
-            elif isinstance(event, ErrorReply):
-                await self._error(event)
-        return last
-
-    # ---- thinking ----
-
-    async def announce(self) -> None:
-        """Shows the thinking status at once, before the core has looked anything up.
-
-        Under a burst the answer's first database writes queue behind SQLite's single writer
-        (bench/burst.py measured the event claim alone at p95 0.6 s for 50 mentions at once),
-        so the answerer calls this alongside them rather than waiting for the core's first
-        Status. Only the thread status, never a placeholder message: this runs before the
-        event is claimed, and a re-delivery that loses the claim must leave no message behind.
-        """
+    async def set_status(self, status: str) -> bool:
+        """Shows `status` as the thread's assistant status; False where Slack has none."""
         try:
-            await self.client.assistant_threads_setStatus(
-                channel_id=self.place.channel, thread_ts=self.place.thread_ts, status=self.status
-            )
-            self.status_shown = self.status
-        except SlackApiError as exc:
-            self.status_refused = True  # the core's Status will post the placeholder instead
-            log.info("no assistant status here (%s)", slack_error(exc))
-
-    async def _show_status(self, status: str) -> None:
-        self.status = status
-        if self.placeholder_ts is None:
-            if status == self.status_shown:
-                return  # `announce` shows it already: one setStatus call, not two
-            if not self.status_refused:
-                try:
-                    await self.client.assistant_threads_setStatus(
-                        channel_id=self.place.channel, thread_ts=self.place.thread_ts, status=status
-                    )
-                    self.status_shown = status
-                    return
-                except SlackApiError as exc:
-                    log.info(
-                        "no assistant status here (%s); posting a placeholder", slack_error(exc)
-                    )
-            self.placeholder_ts = await self._post(placeholder_text(status, self.steps))
-        else:
-            await self._update(self.placeholder_ts, placeholder_text(status, self.steps))
-
-    async def _step(self, step: ToolStep) -> None:
-        self.steps.append(step.summary)
-        if self.streaming:
-            chunk = {
-                "type": "task_update",
-                "id": f"step{len(self.steps)}",
-                "title": step.summary[:200],
-                "status": "error" if step.is_error else "complete",
-            }
-            await self._stream(self.text[self.sent :], [chunk])
-            return
-        if self.current_ts is None and self.placeholder_ts is not None:
-            await self._update(self.placeholder_ts, placeholder_text(self.status, self.steps))
-        elif self.current_ts is None:
-            await self._try_status(step.summary)
-
-    async def _try_status(self, status: str) -> None:
-        with contextlib.suppress(SlackApiError):  # the status is decoration; the answer comes
             await self.client.assistant_threads_setStatus(
                 channel_id=self.place.channel, thread_ts=self.place.thread_ts, status=status
             )
-
-    # ---- the answer ----
-
-    async def _flush(self, *, final: bool, audit_id: int | None = None) -> None:
-        if self.streaming:
-            due = self.clock() - self.last_flush >= self.stream_interval
-            pending = self.text[self.sent :]
-            if final or (pending and (due or len(pending) >= APPEND_LIMIT)):
-                await self._stream(pending, [])
-            if final and self.streaming:
-                await self._stop_stream(audit_id)
-                return
-        if not self.streaming:
-            await self._refresh(final=final, audit_id=audit_id)
-
-    async def _stream(self, pending: str, chunks: list[dict[str, Any]]) -> None:
-        """Sends `pending` (and chunks) to the open stream; falls back if Slack refuses."""
-        try:
-            pieces = split_markdown(pending, APPEND_LIMIT) if pending else [""]
-            for i, piece in enumerate(pieces):
-                await self._send_stream(piece, chunks if i == len(pieces) - 1 else [])
-            self.last_flush = self.clock()
+            return True
         except SlackApiError as exc:
-            log.warning("streaming refused (%s); updating a message instead", slack_error(exc))
-            await self._abandon_stream()
+            log.info("no assistant status here (%s)", slack_error(exc))
+            return False
 
-    async def _send_stream(self, piece: str, chunks: list[dict[str, Any]]) -> None:
-        if not piece and not chunks:
-            return
-        if self.stream_ts and self.stream_chars + len(piece) > self.stream_limit:
-            room = max(self.stream_limit - self.stream_chars, 0)
-            head = split_markdown(piece, room)[0] if room else ""
-            if head and len(head) < len(piece):
-                await self._send_stream(head, [])
-                piece = piece[len(head) :]
-            await self._rotate_stream()
-        try:
-            await self._stream_call(piece, chunks)
-        except SlackApiError as exc:
-            if slack_error(exc) != "msg_too_long" or not self.stream_ts:
-                raise
-            if self.stream_chars == 0 and len(piece) > MIN_MESSAGE_LIMIT:
-                # Even a fresh message can't take it: send it in halves.
-                half = split_markdown(piece, len(piece) // 2)[0]
-                await self._send_stream(half, [])
-                await self._send_stream(piece[len(half) :], chunks)
-                return
-            self.stream_limit = max(self.stream_chars, MIN_MESSAGE_LIMIT)
-            await self._rotate_stream()
-            await self._send_stream(piece, chunks)
-            return
-        self.sent += len(piece)
-        self.stream_chars += len(piece)
+    async def post(self, text: str, blocks: list[dict[str, Any]] | None = None) -> str:
+        response = await self.client.chat_postMessage(
+            channel=self.place.channel, thread_ts=self.place.thread_ts, text=text, blocks=blocks
+        )
+        return str(response["ts"])
 
-    async def _stream_call(self, piece: str, chunks: list[dict[str, Any]]) -> None:
-        content = [*([{"type": "markdown_text", "text": piece}] if piece else []), *chunks]
-        if self.stream_ts is None:
-            if open_fence_at_end(self.text[: self.sent]):
-                content.insert(0, {"type": "markdown_text", "text": FENCE + "\n"})
-            response = await self.client.chat_startStream(
-                channel=self.place.channel,
-                thread_ts=self.place.thread_ts,
-                recipient_team_id=self.place.team,
-                recipient_user_id=self.place.user,
-                task_display_mode="timeline",
-                chunks=content,
-            )
-            self.stream_ts = str(response["ts"])
-            self.stream_chars = 0
-            self.messages.append(self.stream_ts)
-            await self._drop_placeholder()
+    async def update(self, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await self.client.chat_update(channel=self.place.channel, ts=ts, text=text, blocks=blocks)
+
+    async def say(self, text: str) -> None:
+        """A plain message in the thread, in place of the placeholder if one stands."""
+        ts = self.take_placeholder()
+        if ts is None:
+            await self.post(text)
         else:
-            await self.client.chat_appendStream(
-                channel=self.place.channel, ts=self.stream_ts, chunks=content
-            )
+            await self.update(ts, text)
 
-    async def _rotate_stream(self) -> None:
-        """Finishes the current streamed message so that the next piece starts a new one."""
-        closing = []
-        if open_fence_at_end(self.text[: self.sent]):
-            closing = [{"type": "markdown_text", "text": "\n" + FENCE}]
-        if self.stream_ts:
-            await self.client.chat_stopStream(
-                channel=self.place.channel, ts=self.stream_ts, chunks=closing or None
-            )
-        self.stream_ts = None
-        self.stream_chars = 0
+    def take_placeholder(self) -> str | None:
+        """The placeholder message, handed over to become part of the answer."""
+        ts, self.placeholder = self.placeholder, None
+        return ts
 
-    async def _stop_stream(self, audit_id: int | None) -> None:
-        blocks = [feedback_block(audit_id)] if audit_id is not None else None
-        try:
-            if self.stream_ts is None:
-                return  # nothing was ever streamed (an empty answer)
-            await self.client.chat_stopStream(
-                channel=self.place.channel, ts=self.stream_ts, blocks=blocks
-            )
-            self.stream_ts = None
-        except SlackApiError as exc:
-            log.warning("could not finish the stream (%s)", slack_error(exc))
-            await self._abandon_stream()
-            await self._refresh(final=True, audit_id=audit_id)
-
-    async def _abandon_stream(self) -> None:
-        self.streaming = False
-        if self.stream_ts is not None:
-            # Slack closes an abandoned stream itself after a while, so a failure here is fine.
-            with contextlib.suppress(SlackApiError):
-                await self.client.chat_stopStream(channel=self.place.channel, ts=self.stream_ts)
-            self.stream_ts = None
-
-    async def _drop_placeholder(self) -> None:
-        if self.placeholder_ts is None:
+    async def drop_placeholder(self) -> None:
+        ts = self.take_placeholder()
+        if ts is None:
             return
-        ts, self.placeholder_ts = self.placeholder_ts, None
         try:
             await self.client.chat_delete(channel=self.place.channel, ts=ts)
         except SlackApiError as exc:
             log.info("could not remove the placeholder (%s)", slack_error(exc))
 
-    # ---- the fallback: one message, updated ----
 
-    async def _refresh(self, *, final: bool, audit_id: int | None = None) -> None:
-        if not final and self.clock() - self.last_flush < self.update_interval:
+class StreamRefused(Exception):
+    """Slack would not stream here (or stopped mid-answer); another writer must take over."""
+
+
+class StreamWriter:
+    """Streams the draft's text into one or more messages of the thread."""
+
+    def __init__(self, thread: Thread, *, stream_limit: int = STREAM_LIMIT) -> None:
+        self._thread = thread
+        self._limit = stream_limit
+        self.sent = 0  # characters of the draft's text already in streamed messages
+        self._ts: str | None = None  # the stream open now
+        self._chars = 0  # characters in it
+
+    async def step(self, draft: ReplyDraft) -> None:
+        step = draft.steps[-1]
+        chunk = {
+            "type": "task_update",
+            "id": f"step{len(draft.steps)}",
+            "title": step.summary[:200],
+            "status": "error" if step.is_error else "complete",
+        }
+        await self._send(draft.text, [chunk])
+
+    async def text(self, draft: ReplyDraft) -> None:
+        await self._send(draft.text, [])
+
+    async def end(self, draft: ReplyDraft) -> None:
+        await self._send(draft.text, [])
+        if self._ts is None:
+            return  # nothing was ever streamed (an empty answer)
+        audit_id = draft.audit_id if draft.rateable else None
+        blocks = [feedback_block(audit_id)] if audit_id is not None else None
+        try:
+            await self._thread.client.chat_stopStream(
+                channel=self._thread.place.channel, ts=self._ts, blocks=blocks
+            )
+            self._ts = None
+        except SlackApiError as exc:
+            log.warning("could not finish the stream (%s)", slack_error(exc))
+            await self._abandon()
+            raise StreamRefused from exc
+
+    async def _send(self, text: str, chunks: list[dict[str, Any]]) -> None:
+        """Sends what of `text` is not yet shown, with `chunks` after it."""
+        try:
+            while True:
+                pending = text[self.sent :]
+                size = clean_prefix(pending, min(APPEND_LIMIT, self._limit))
+                last = size == len(pending)
+                await self._put(text, pending[:size] if size else pending, chunks if last else [])
+                if last or not size:
+                    return
+        except SlackApiError as exc:
+            log.warning("streaming refused (%s); updating a message instead", slack_error(exc))
+            await self._abandon()
+            raise StreamRefused from exc
+
+    async def _put(self, text: str, piece: str, chunks: list[dict[str, Any]]) -> None:
+        if not piece and not chunks:
             return
-        while True:
-            try:
-                await self._lay_out(final, audit_id)
-                break
-            except SlackApiError as exc:
-                if slack_error(exc) not in {"msg_too_long", "invalid_blocks"}:
-                    raise
-                if self.message_limit <= MIN_MESSAGE_LIMIT:
-                    raise
-                self.message_limit = max(MIN_MESSAGE_LIMIT, self.message_limit // 2)
-        self.last_flush = self.clock()
-
-    async def _lay_out(self, final: bool, audit_id: int | None) -> None:
-        rest = self.text[self.sent :]
-        if not rest and not final:
+        if self._ts and self._chars + len(piece) > self._limit:
+            head = clean_prefix(piece, max(self._limit - self._chars, 0))
+            if 0 < head < len(piece):
+                await self._put(text, piece[:head], [])
+                piece = piece[head:]
+            await self._rotate(text)
+        try:
+            await self._call(text, piece, chunks)
+        except SlackApiError as exc:
+            if slack_error(exc) != "msg_too_long" or not self._ts:
+                raise
+            if self._chars == 0 and len(piece) > MIN_MESSAGE_LIMIT:
+                # Even a fresh message can't take it: send it in halves.
+                half = clean_prefix(piece, len(piece) // 2) or len(piece) // 2
+                await self._put(text, piece[:half], [])
+                await self._put(text, piece[half:], chunks)
+                return
+            self._limit = max(self._chars, MIN_MESSAGE_LIMIT)
+            await self._rotate(text)
+            await self._put(text, piece, chunks)
             return
-        inside = open_fence_at_end(self.text[: self.sent])
-        raw = split_markdown(rest, self.message_limit)
-        shown = balance_fences(raw, inside=inside)
-        for i, (piece, text) in enumerate(zip(raw, shown, strict=True)):
-            last = i == len(raw) - 1
-            mrkdwn = to_mrkdwn(text)
-            if last:
-                blocks = answer_blocks(mrkdwn, self.steps, audit_id) if final else None
-                await self._show(mrkdwn or "…", blocks)
-                if final:
-                    self.sent += len(piece)
-                    self.current_ts = None
-            else:
-                await self._show(mrkdwn, None)
-                self.sent += len(piece)  # this message is complete; the rest goes below it
-                self.current_ts = None
+        self.sent += len(piece)
+        self._chars += len(piece)
 
-    async def _show(self, text: str, blocks: list[dict[str, Any]] | None) -> None:
-        if self.current_ts is None and self.placeholder_ts is not None:
-            self.current_ts, self.placeholder_ts = self.placeholder_ts, None
-        if self.current_ts is None:
-            self.current_ts = await self._post(text, blocks)
-        else:
-            await self._update(self.current_ts, text, blocks)
-
-    async def _error(self, error: ErrorReply) -> None:
-        if self.text:
-            # A failure after part of the answer was shown: say so below what was shown.
-            self.text += "\n\n" + error.text
-            await self._flush(final=True)
+    async def _call(self, text: str, piece: str, chunks: list[dict[str, Any]]) -> None:
+        place = self._thread.place
+        content = [*([{"type": "markdown_text", "text": piece}] if piece else []), *chunks]
+        if self._ts is not None:
+            await self._thread.client.chat_appendStream(
+                channel=place.channel, ts=self._ts, chunks=content
+            )
             return
-        text = to_mrkdwn(error.text)
-        target = self.current_ts or self.placeholder_ts
-        if target:
-            await self._update(target, text)
-        else:
-            await self._post(text)
-
-    # ---- Web API calls ----
-
-    async def _post(self, text: str, blocks: list[dict[str, Any]] | None = None) -> str:
-        response = await self.client.chat_postMessage(
-            channel=self.place.channel, thread_ts=self.place.thread_ts, text=text, blocks=blocks
+        fence = open_fence_at(text, self.sent)
+        if fence is not None:  # the code block the last message closed goes on here
+            content.insert(0, {"type": "markdown_text", "text": fence + "\n"})
+        response = await self._thread.client.chat_startStream(
+            channel=place.channel,
+            thread_ts=place.thread_ts,
+            recipient_team_id=place.team,
+            recipient_user_id=place.user,
+            task_display_mode="timeline",
+            chunks=content,
         )
-        ts = str(response["ts"])
-        self.messages.append(ts)
-        return ts
+        self._ts = str(response["ts"])
+        self._chars = 0
+        await self._thread.drop_placeholder()
 
-    async def _update(self, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        await self.client.chat_update(channel=self.place.channel, ts=ts, text=text, blocks=blocks)
+    async def _rotate(self, text: str) -> None:
+        """Finishes the streamed message, so that the next piece starts a new one."""
+        if self._ts:
+            open_block = open_fence_at(text, self.sent) is not None
+            closing = [{"type": "markdown_text", "text": CLOSE_FENCE}] if open_block else None
+            await self._thread.client.chat_stopStream(
+                channel=self._thread.place.channel, ts=self._ts, chunks=closing
+            )
+        self._ts = None
+        self._chars = 0
+
+    async def _abandon(self) -> None:
+        if self._ts is not None:
+            # Slack closes an abandoned stream itself after a while, so a failure here is fine.
+            with contextlib.suppress(SlackApiError):
+                await self._thread.client.chat_stopStream(
+                    channel=self._thread.place.channel, ts=self._ts
+                )
+            self._ts = None

@@ -1,26 +1,33 @@
 """The two ways Slack reaches the app: signed HTTP requests, or a Socket Mode websocket.
 
-Both time the ack, the one number Slack holds the app to (3 s).
+Both time the ack, the one number Slack holds the app to (3 s). Neither lets what a sender
+controls turn into a 5xx or a traceback: the signature is checked before the body is read or
+parsed (401), a signed body is held to Slack's shapes before Bolt sees it (400, `shapes.py`),
+and a listener that still raises is logged in one line (400 if the ack was still owed).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.signature import SignatureVerifier
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
+from adapters.slack import shapes
+from adapters.slack.signature import fresh_timestamp, signed
 from core.background import BackgroundWork
 from core.metrics import ACK_SECONDS
 
@@ -32,84 +39,73 @@ EVENTS_PATH = "/slack/events"
 def events_endpoint(
     app: AsyncApp, tasks: BackgroundWork | None = None, *, signing_secret: str | None = None
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """Bolt's `/slack/events`: events, slash commands and interactivity, signatures checked.
+    """Bolt's `/slack/events`: events, slash commands and interactivity.
 
-    With `signing_secret`, the signature is checked before anything parses the body, so
-    unsigned garbage gets 401 and never reaches a parser; a signed body that is not what Slack
-    sends gets 400. Neither is ever a 5xx, which Slack would only retry.
+    Without a signing secret nothing can be verified, so every request is refused (401).
     """
     acking = tasks.acking if tasks is not None else contextlib.nullcontext
-    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    answer_listener_errors(app)
 
     async def handle(request: web.Request) -> web.Response:
         started = time.perf_counter()
-        body = await request.read()
-        if verifier is not None and not _signed(verifier, body, request):
+        # The headers alone rule out most forgeries, before a byte of the body is read.
+        if not signing_secret or fresh_timestamp(request.headers) is None:
             return web.Response(status=401, text="invalid signature")
-        problem = malformed(body, request.content_type)
-        if problem:
-            log.info("rejected a signed Slack request: %s", problem)
-            return web.Response(status=400, text=problem)
+        body = await request.read()
+        if not signed(signing_secret, body, request.headers):
+            return web.Response(status=401, text="invalid signature")
+        try:
+            text = body.decode("utf-8")
+            shapes.check(shapes.parse(text, request.content_type))
+        except (UnicodeDecodeError, shapes.NotSlack) as problem:
+            why = "body is not UTF-8" if isinstance(problem, UnicodeDecodeError) else str(problem)
+            log.info("rejected a signed Slack request: %s", why)
+            return web.Response(status=400, text=why)
         try:
             with acking():
-                bolt_response = await app.async_dispatch(await to_bolt_request(request))
-        except Exception:
-            # Signed but not shaped as Bolt expects (a field of the wrong type, say).
-            log.warning("could not handle a signed Slack request", exc_info=True)
+                answer = await app.async_dispatch(_bolt_request(request, text))
+        except Exception as exc:
+            log.warning("could not handle a signed Slack request: %s", describe(exc))
             return web.Response(status=400, text="unexpected payload")
-        response = await to_aiohttp_response(bolt_response)
+        if answer.status == 404:
+            # No listener for this event or action: acknowledged and ignored, so that Slack
+            # does not retry something this app will never handle.
+            return web.Response(status=200)
+        response = await to_aiohttp_response(answer)
         ACK_SECONDS.labels(platform="slack").observe(time.perf_counter() - started)
         return response
 
     return handle
 
 
-def _signed(verifier: SignatureVerifier, body: bytes, request: web.Request) -> bool:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False  # Slack signs UTF-8 text; anything else can't be one of its requests
-    return verifier.is_valid_request(text, dict(request.headers))
+def _bolt_request(request: web.Request, text: str) -> AsyncBoltRequest:
+    headers: dict[str, Any] = {}
+    for name in request.headers:
+        headers[name.lower()] = request.headers.getall(name)
+    # Bolt decides JSON or form from this header; it must agree with what was checked.
+    headers["content-type"] = [request.content_type]
+    return AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
 
 
-def malformed(body: bytes, content_type: str) -> str | None:
-    """Why a body cannot be a Slack request, or None when it may be one."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return "body is not UTF-8"
-    if content_type == "application/x-www-form-urlencoded":
-        fields = parse_qs(text)
-        if "payload" in fields:
-            return _not_an_object(fields["payload"][0], "payload")
-        return None if "command" in fields or "ssl_check" in fields else "unknown form body"
-    problem = _not_an_object(text, "body")
-    if problem:
-        return problem
-    envelope = json.loads(text)
-    if "event" in envelope and not isinstance(envelope["event"], dict):
-        return "event is not an object"
-    for where, fields in ((envelope, _ENVELOPE_TEXT), (envelope.get("event") or {}, _EVENT_TEXT)):
-        for name in fields:
-            if name in where and where[name] is not None and not isinstance(where[name], str):
-                return f"{name} is not a string"
-    return None
+def describe(error: BaseException) -> str:
+    """The error's type and where it was raised: no message, which may quote the payload."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return type(error).__name__
+    last = frames[-1]
+    return f"{type(error).__name__} in {last.name} ({Path(last.filename).name}:{last.lineno})"
 
 
-# Fields Bolt and the listeners read as text; Slack always sends them as strings.
-_ENVELOPE_TEXT = ("type", "token", "team_id", "api_app_id", "event_id", "enterprise_id")
-_EVENT_TEXT = (
-    "type", "subtype", "user", "channel", "channel_type", "text", "ts", "thread_ts",
-    "event_ts", "bot_id", "team",
-)  # fmt: skip
+def answer_listener_errors(app: AsyncApp) -> None:
+    """A listener or middleware that raises: one log line instead of Bolt's traceback, and a
+    400 instead of Bolt's 500 when Slack is still waiting for the ack."""
 
+    async def on_error(error: Exception, response: BoltResponse | None) -> BoltResponse | None:
+        log.warning("a Slack listener failed: %s", describe(error))
+        log.debug("the listener's failure", exc_info=error)
+        return None if response is None else BoltResponse(status=400, body="unexpected payload")
 
-def _not_an_object(text: str, what: str) -> str | None:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return f"{what} is not JSON"
-    return None if isinstance(value, dict) else f"{what} is not a JSON object"
+    app.error(on_error)
 
 
 class TimedSocketModeHandler(AsyncSocketModeHandler):
@@ -120,9 +116,19 @@ class TimedSocketModeHandler(AsyncSocketModeHandler):
     ):
         super().__init__(app, app_token, **kw)
         self._acking = tasks.acking if tasks is not None else contextlib.nullcontext
+        answer_listener_errors(app)
 
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         started = time.perf_counter()
+        try:
+            if not isinstance(req.payload, dict):
+                raise shapes.NotSlack("payload is not an object")
+            shapes.check(req.payload)
+        except shapes.NotSlack as problem:
+            # Acked, so Slack does not send it again; nothing would ever handle it.
+            log.info("ignored a Socket Mode envelope: %s", problem)
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
         with self._acking():
             await super().handle(client, req)
         ACK_SECONDS.labels(platform="slack").observe(time.perf_counter() - started)

@@ -7,11 +7,14 @@ names start with an underscore: `_tables/` (the table catalogue), `_storage/` (f
 so underscore folders and nested components are skipped.
 
 A malformed line is reported as "file:line: reason" and skipped; the rest of the file still loads.
+That includes a line nested deeper than any real document (MAX_DEPTH): parsing one would exhaust
+Python's recursion limit here, or in whatever walks the document later.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +23,11 @@ from pathlib import Path
 from typing import Any
 
 DOCUMENTS = "documents.jsonl"
+# Provider payloads (`fullApiData`) nest a few levels; 64 leaves room and keeps every later
+# recursive walk of a document far from Python's recursion limit.
+MAX_DEPTH = 64
+# What nesting depends on: brackets, and strings (whose brackets do not count).
+_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 
 class SnapshotError(Exception):
@@ -41,12 +49,31 @@ def _table_of(relative: str) -> str | None:
     return parts[0]
 
 
+def too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether the JSON text nests objects and arrays more than `limit` levels deep."""
+    if raw.count(b"{") + raw.count(b"[") <= limit:
+        return False  # the common case, decided without a scan
+    depth = 0
+    for match in _NESTING.finditer(raw):
+        token = match.group()
+        if token in (b"{", b"["):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"}", b"]"):
+            depth -= 1
+    return False
+
+
 def parse_documents(
     name: str, lines: Iterable[bytes], problems: list[str]
 ) -> Iterator[dict[str, Any]]:
     """The JSON objects of a documents.jsonl file; bad lines go to `problems` and are skipped."""
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
+            continue
+        if too_deep(raw):
+            problems.append(f"{name}:{number}: nested deeper than {MAX_DEPTH} levels")
             continue
         try:
             doc = json.loads(raw)
@@ -55,6 +82,10 @@ def parse_documents(
             continue
         except json.JSONDecodeError as exc:
             problems.append(f"{name}:{number}: invalid JSON ({exc.msg})")
+            continue
+        except (ValueError, RecursionError) as exc:
+            # Valid JSON Python will not take: an integer of more than 4,300 digits, say.
+            problems.append(f"{name}:{number}: unreadable JSON ({type(exc).__name__})")
             continue
         if not isinstance(doc, dict):
             problems.append(f"{name}:{number}: not a JSON object")

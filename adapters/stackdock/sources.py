@@ -103,7 +103,7 @@ class SnapshotSource:
         loaded = await asyncio.to_thread(self.loader, self.path)
         self._loaded = stamp
         for problem in loaded.problems:
-            log.warning("snapshot: %s", problem)
+            log.warning("snapshot %s: %s (line skipped)", self.path, problem)
         return loaded
 
     async def reload_if_changed(self, apply: Callable[[SnapshotLoad], Awaitable[None]]) -> bool:

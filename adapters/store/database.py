@@ -24,6 +24,8 @@ from adapters.store.links import SqlLinkRepo
 from adapters.store.locks import KeyedLocks
 from adapters.store.markers import SqlMarkerRepo
 from adapters.store.mirror_repo import SqlMirrorRepo
+from adapters.store.pending import SqlPendingRepo
+from adapters.store.pending import clear_in as clear_pending
 from adapters.store.rate_limits import SqlRateLimitRepo
 from adapters.store.usage_log import SqlUsageRepo
 from adapters.store.usage_log import record_in as record_usage
@@ -31,6 +33,17 @@ from core.models import AuditRecord, ChatMessage, UsageRecord
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A PostgreSQL server that goes silent (a dead route, a frozen VM: no RST) would otherwise hold
+# every store call for minutes, while the person asking sees only "Thinking…". Bounded, the
+# call fails in seconds and the question takes the "temporarily unavailable" path. Each bound
+# is a thousand times what a healthy server needs for the store's short statements. A call on
+# a pooled connection may take COMMAND_TIMEOUT_S for the pre-ping plus SQLAlchemy's 2 s
+# attempt at closing the dead connection politely.
+CONNECT_TIMEOUT_S = 3.0  # TCP, TLS and authentication of a new connection
+COMMAND_TIMEOUT_S = 3.0  # one statement, advisory-lock waits included
+POOL_TIMEOUT_S = 3.0  # waiting for a pooled connection while all are busy
+# Migrations may rewrite big tables and wait on another process's migration lock.
+MIGRATION_COMMAND_TIMEOUT_S = 600.0
 
 # Two processes running `db upgrade` at once take turns instead of racing on the DDL.
 _MIGRATION_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
@@ -49,19 +62,25 @@ def _prepare_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, command_timeout_s: float = COMMAND_TIMEOUT_S) -> AsyncEngine:
     """An async engine for `url`, tuned for its database."""
-    if sa.make_url(url).get_backend_name() == "sqlite":
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _prepare_sqlite)
         return engine
+    connect_args: dict[str, Any] = {}
+    if parsed.get_driver_name() == "asyncpg":
+        connect_args = {"timeout": CONNECT_TIMEOUT_S, "command_timeout": command_timeout_s}
     return create_async_engine(
         url,
+        connect_args=connect_args,
         pool_pre_ping=True,  # a failover or idle timeout must not fail the next question
         # Small per process: several workers share the server's max_connections (100 by default).
         pool_size=5,
         max_overflow=5,
         pool_recycle=1800,
+        pool_timeout=POOL_TIMEOUT_S,
     )
 
 
@@ -85,7 +104,7 @@ async def _upgrade_with(engine: AsyncEngine) -> None:
 
 async def upgrade_database(url: str) -> None:
     """Runs the Alembic migrations to head, in one transaction; a no-op when already there."""
-    engine = create_engine(url)
+    engine = create_engine(url, command_timeout_s=MIGRATION_COMMAND_TIMEOUT_S)
     try:
         await _upgrade_with(engine)
     finally:
@@ -107,6 +126,7 @@ class SqlStore:
         self.events = SqlEventRepo(engine, locks)
         self.mirror = SqlMirrorRepo(engine)
         self.markers = SqlMarkerRepo(engine)
+        self.pending = SqlPendingRepo(engine, locks)
 
     async def record_exchange(
         self,
@@ -120,6 +140,7 @@ class SqlStore:
         # together or not at all. The extra inserts keep the critical section short.
         async with self._locks.transaction(CHAIN_LOCK) as conn:
             sealed = await append_audit(conn, record)
+            await clear_pending(conn, record)  # the question is recorded: nothing to recover
             if conversation_key and messages and record.org_id and record.user_id:
                 await append_messages(
                     conn,
@@ -142,9 +163,14 @@ class SqlStore:
 
 async def open_store(url: str, *, upgrade: bool = False) -> SqlStore:
     """A store on `url`; with upgrade=True the schema is migrated to head first."""
+    sqlite = sa.make_url(url).get_backend_name() == "sqlite"
+    if upgrade and not sqlite:
+        # On an engine of its own: the serving engine's statement timeout is too short for DDL.
+        await upgrade_database(url)
     engine = create_engine(url)
     try:
-        if upgrade:
+        if upgrade and sqlite:
+            # On the serving engine itself: an in-memory database lives and dies with it.
             await _upgrade_with(engine)
         return SqlStore(engine)
     except BaseException:

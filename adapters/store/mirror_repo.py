@@ -110,10 +110,6 @@ class SqlMirrorRepo:
         async with self._engine.begin() as conn:
             await upsert(conn, sync_state, {"key": key, "value": value})
 
-    async def delete_state(self, key: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(sa.delete(sync_state).where(sync_state.c.key == key))
-
 
 async def _set_state(conn: AsyncConnection, state: Mapping[str, str] | None) -> None:
     for key, value in (state or {}).items():

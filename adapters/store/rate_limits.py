@@ -8,9 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store.locks import KeyedLocks
+from adapters.store.pending import open_in as open_pending
 from adapters.store.tables import rate_limit_hits as hits
 from core.audit import utc
-from core.models import Admission
+from core.models import Admission, AuditRecord
 
 PRUNE_EVERY = 16
 
@@ -20,7 +21,15 @@ class SqlRateLimitRepo:
         self._engine = engine
         self._locks = locks
 
-    async def admit(self, key: str, limit: int, window_s: float, now: datetime) -> Admission:
+    async def admit(
+        self,
+        key: str,
+        limit: int,
+        window_s: float,
+        now: datetime,
+        *,
+        pending: AuditRecord | None = None,
+    ) -> Admission:
         now = utc(now)
         window = timedelta(seconds=window_s)
         start = now - window
@@ -35,7 +44,10 @@ class SqlRateLimitRepo:
                 # the key is locked, rather than paying a DELETE on every question.
                 await conn.execute(sa.delete(hits).where(hits.c.key == key, hits.c.at <= start))
             if count < limit:
-                await conn.execute(sa.insert(hits).values(key=key, at=now))
+                hit = sa.insert(hits).values(key=key, at=now).returning(hits.c.id)
+                slot = (await conn.execute(hit)).scalar_one()
+                if pending is not None:
+                    await open_pending(conn, pending, slot)
                 return Admission(True, count + 1, 0.0)
         retry_after = (oldest + window - now).total_seconds() if oldest is not None else window_s
         return Admission(False, count, max(retry_after, 0.0))

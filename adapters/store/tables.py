@@ -150,3 +150,24 @@ sync_state = sa.Table(
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# Questions admitted and not yet recorded. Each row is deleted in the transaction that writes
+# its audit row; one left over belongs to a process that died mid-answer, and is recorded as
+# interrupted by the next one (adapters/store/pending.py).
+pending_questions = sa.Table(
+    "pending_questions",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),  # the QUESTION_ID in the audit row's metadata
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    # The answering process: the host and its boot, and the pid with its start time (a pid
+    # alone is reused; with its start time it names one process).
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("boot_id", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("pid_start", sa.BigInteger, nullable=False),
+    sa.Column("slot", Id),  # the rate_limit_hits row it holds, given back if it is interrupted
+    # The audit row as admitted: identity, org, channel, event, the question scrubbed (or
+    # only its hash, when content is not stored); never more than its audit row will hold.
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Index("ix_pending_questions_opened_at", "opened_at"),
+)

@@ -11,6 +11,9 @@ Decisions worth knowing:
   has been streamed the failure is final, because the person has already seen part of an answer.
 - Each turn's usage is priced here (unless the provider priced it already) because tiered
   prices depend on a single request's size, not the question's total.
+- What was spent is readable while the loop runs: the caller may pass its own `LoopProgress`
+  and read `spent()` after abandoning the stream (the person's chat went away mid-answer),
+  so model cost is recorded whatever happens to the delivery.
 """
 
 from __future__ import annotations
@@ -64,14 +67,20 @@ def step_limit_text(lookups: int) -> str:
 
 
 @dataclass
-class _Progress:
+class LoopProgress:
     """What the question has accumulated so far, whichever provider produced it."""
 
     texts: list[str] = field(default_factory=list)
-    usages: list[Usage] = field(default_factory=list)
+    usages: list[Usage] = field(default_factory=list)  # priced, one per finished model turn
     tools_called: list[str] = field(default_factory=list)
     new_messages: list[ChatMessage] = field(default_factory=list)
+    attempts: list[str] = field(default_factory=list)
     steps: int = 0
+    provider: str | None = None  # the provider running now, or that answered
+
+    def spent(self) -> Usage | None:
+        """Every finished turn's usage so far, labelled with the provider running now."""
+        return self.total_usage(self.provider)
 
     @property
     def streamed(self) -> bool:
@@ -103,17 +112,19 @@ async def run_tool_loop(
     tools: ToolRunner,
     *,
     max_steps: int = 6,
+    progress: LoopProgress | None = None,
 ) -> AsyncIterator[TextDelta | ToolStep | LoopDone]:
     """Answers the conversation in `messages`, streaming text and tool steps, then LoopDone.
 
     Raises the last ProviderError when no provider could answer; it carries `attempts` and the
-    accumulated, priced `usage`.
+    accumulated, priced `usage`. `progress`, when given, is filled as the loop goes.
     """
     if not providers:
         raise ValueError("run_tool_loop needs at least one provider")
-    progress = _Progress()
-    attempts: list[str] = []
+    progress = progress if progress is not None else LoopProgress()
+    attempts = progress.attempts
     for index, provider in enumerate(providers):
+        progress.provider = provider.name
         try:
             async for event in _answer(provider, system, messages, tools, max_steps, progress):
                 yield event
@@ -123,7 +134,7 @@ async def run_tool_loop(
                 progress.usages.append(_priced(exc.usage))
             last = index == len(providers) - 1
             if last or progress.streamed:
-                exc.attempts = attempts
+                exc.attempts = list(attempts)
                 exc.usage = progress.total_usage(None)
                 raise
             log.warning(
@@ -141,7 +152,7 @@ async def run_tool_loop(
             new_messages=progress.new_messages,
             provider=provider.name,
             model=provider.model,
-            attempts=attempts,
+            attempts=list(attempts),
             steps=progress.steps,
         )
         yield LoopDone(outcome)
@@ -154,7 +165,7 @@ async def _answer(
     question: Sequence[ChatMessage],
     tools: ToolRunner,
     max_steps: int,
-    progress: _Progress,
+    progress: LoopProgress,
 ) -> AsyncIterator[TextDelta | ToolStep]:
     specs = tools.specs()
     while True:

@@ -68,6 +68,21 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
+def slash_command(sub: str, options: list[dict[str, Any]] | None = None, **extra: Any) -> dict:
+    """The `data` of an INTERACTION_CREATE for `/stackdock <sub>` (`extra`: `resolved`, …)."""
+    return {
+        "id": "1",
+        "name": "stackdock",
+        "type": 1,
+        "options": [{"name": sub, "type": 1, "options": options or []}],
+        **extra,
+    }
+
+
+def string_option(name: str, value: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": 3, "value": value, **extra}
+
+
 class FakeDiscord:
     def __init__(self) -> None:
         self._ids = itertools.count(_BASE_ID + 1)
@@ -358,6 +373,14 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
+    def followups(self, interaction: dict[str, Any]) -> list[RestCall]:
+        """Messages the bot sent after answering an interaction (ephemeral ones included)."""
+        return self.calls_to("POST", rf"/webhooks/\d+/{interaction['token']}")
+
+    def original_edits(self, interaction: dict[str, Any]) -> list[RestCall]:
+        """Edits of an interaction's own response (its "thinking…" placeholder)."""
+        return self.calls_to("PATCH", rf"/webhooks/\d+/{interaction['token']}/messages/@original")
+
     # ---- REST ----
 
     def rate_limit(
@@ -546,14 +569,31 @@ class FakeDiscord:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
         return web.Response(status=204)
 
+    async def start_thread(self, parent_id: str, owner: dict[str, Any], name: str) -> str:
+        """A person (or the bot) starts a thread in a channel; returns the thread's id."""
+        thread_id = self.new_id()
+        thread = self._thread(parent_id, {"name": name}, thread_id, owner["id"])
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return thread_id
+
     def _create_thread(self, parent_id: str, body: dict[str, Any], thread_id: str) -> web.Response:
+        thread = self._thread(parent_id, body, thread_id, self.bot["id"])
+        # Like Discord, announce it on the gateway too; that is what puts it in the cache.
+        asyncio.get_running_loop().create_task(
+            self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        )
+        return _json(thread, 201)
+
+    def _thread(
+        self, parent_id: str, body: dict[str, Any], thread_id: str, owner_id: str
+    ) -> dict[str, Any]:
         parent = self.channels[parent_id]
         thread = {
             "id": thread_id,
             "type": body.get("type", 11),
             "guild_id": parent["guild_id"],
             "parent_id": parent_id,
-            "owner_id": self.bot["id"],
+            "owner_id": owner_id,
             "name": body["name"],
             "last_message_id": None,
             "rate_limit_per_user": 0,
@@ -568,11 +608,7 @@ class FakeDiscord:
             },
         }
         self.channels[thread_id] = thread
-        # Like Discord, announce it on the gateway too; that is what puts it in the cache.
-        asyncio.get_running_loop().create_task(
-            self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
-        )
-        return _json(thread, 201)
+        return thread
 
     def _callback(
         self, interaction_id: str, token: str, body: dict[str, Any], query: dict[str, str]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,9 @@ from discord.gateway import DiscordWebSocket
 from adapters.discord.client import StackDockBot
 from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from bot.settings import Settings
-from bot.wiring import Runtime, runtime
+from bot.wiring import Runtime, build_discord_bot, runtime
 from core.models import Binding
+from core.ports import Provider
 from tests.fakes.discord_api import BOT_TOKEN, FakeDiscord, Guild
 
 
@@ -40,9 +41,8 @@ class DiscordWorld:
 
     async def start_bot(self) -> StackDockBot:
         """Connects a new bot instance (a restart, when one ran before)."""
-        self.bot = StackDockBot(
-            self.rt.assistant,
-            self.rt.commands,
+        self.bot = build_discord_bot(
+            self.rt,
             api_url=self.fake.api_url,
             gateway_url=self.fake.gateway_url,
             edit_interval=self.edit_interval,
@@ -80,14 +80,16 @@ class DiscordWorld:
 
 
 @contextlib.asynccontextmanager
-async def discord_world(database_url: str, **settings: Any) -> AsyncIterator[DiscordWorld]:
+async def discord_world(
+    database_url: str, *, providers: Sequence[Provider] | None = None, **settings: Any
+) -> AsyncIterator[DiscordWorld]:
     """A bound guild whose people are linked to the demo users; yields a DiscordWorld."""
     saved = discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     fake = FakeDiscord()
     await fake.start()
     options = {"ai_provider": "offline", "database_url": database_url, **settings}
     try:
-        async with runtime(Settings(_env_file=None, **options)) as rt:
+        async with runtime(Settings(_env_file=None, **options), providers=providers) as rt:
             guild = fake.add_guild()
             await rt.store.bindings.set(Binding(f"discord:{guild.id}", DEMO_ORGS["acme"]))
             people = {}

@@ -26,7 +26,7 @@ from core.models import (
     ToolCall,
     UsageRecord,
 )
-from core.ports import Document
+from core.ports import QUESTION_ID, Document
 
 KEEP_CLAIMS = timedelta(days=1)
 
@@ -172,10 +172,19 @@ class MemoryUsageRepo:
 
 
 class MemoryRateLimitRepo:
-    def __init__(self) -> None:
+    def __init__(self, pending: MemoryPendingRepo | None = None) -> None:
         self.hits: dict[str, list[datetime]] = defaultdict(list)
+        self._pending = pending
 
-    async def admit(self, key: str, limit: int, window_s: float, now: datetime) -> Admission:
+    async def admit(
+        self,
+        key: str,
+        limit: int,
+        window_s: float,
+        now: datetime,
+        *,
+        pending: AuditRecord | None = None,
+    ) -> Admission:
         # No await inside: on one event loop this is atomic, as the SQL store's lock makes it.
         now = utc(now)
         window = timedelta(seconds=window_s)
@@ -184,6 +193,8 @@ class MemoryRateLimitRepo:
         self.hits[key] = live
         if len(live) < limit:
             live.append(now)
+            if pending is not None and self._pending is not None:
+                self._pending.open_now(pending, slot=(key, now))
             return Admission(True, len(live), 0.0)
         retry_after = (min(live) + window - now).total_seconds() if live else window_s
         return Admission(False, len(live), max(retry_after, 0.0))
@@ -257,6 +268,43 @@ class MemoryMirrorRepo:
         self.state[key] = value
 
 
+class MemoryPendingRepo:
+    """Pending questions of one process. A test plays a restart by giving `owner` a new
+    value: what the previous owner left is then stale, as a dead process's rows are."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.owner = "first process"
+        # question id -> (record as admitted, owner, the rate-limit hit it holds)
+        self.rows: dict[str, tuple[AuditRecord, str, tuple[str, datetime] | None]] = {}
+
+    async def open(self, record: AuditRecord) -> None:
+        self.open_now(record)
+
+    def open_now(self, record: AuditRecord, slot: tuple[str, datetime] | None = None) -> None:
+        self.rows[record.metadata[QUESTION_ID]] = (copy.deepcopy(record), self.owner, slot)
+
+    def clear_now(self, record: AuditRecord) -> None:
+        self.rows.pop(record.metadata.get(QUESTION_ID, ""), None)
+
+    async def stale(self, lease_s: float, now: datetime) -> list[AuditRecord]:
+        # One process: another owner is a stopped one, gone whatever the lease says.
+        found = [record for record, owner, _ in self.rows.values() if owner != self.owner]
+        return [copy.deepcopy(r) for r in sorted(found, key=lambda r: utc(r.timestamp))]
+
+    async def settle(self, record: AuditRecord) -> AuditRecord | None:
+        taken = self.rows.pop(record.metadata.get(QUESTION_ID, ""), None)
+        if taken is None:
+            return None
+        sealed = self._store.audit.append_now(record)
+        slot = taken[2]
+        hits = self._store.rate_limits.hits
+        if slot is not None and slot[1] in hits[slot[0]]:  # else it has left the window anyway
+            hits[slot[0]].remove(slot[1])
+        self._store.events.claims.pop(record.metadata.get("event_id", ""), None)
+        return sealed
+
+
 class MemoryStore:
     def __init__(self) -> None:
         self.links = MemoryLinkRepo()
@@ -264,7 +312,8 @@ class MemoryStore:
         self.conversations = MemoryConversationRepo()
         self.audit = MemoryAuditRepo()
         self.usage = MemoryUsageRepo()
-        self.rate_limits = MemoryRateLimitRepo()
+        self.pending = MemoryPendingRepo(self)
+        self.rate_limits = MemoryRateLimitRepo(self.pending)
         self.events = MemoryEventRepo()
         self.mirror = MemoryMirrorRepo()
         self.markers = MemoryMarkerRepo()
@@ -280,6 +329,7 @@ class MemoryStore:
     ) -> AuditRecord:
         # Single-threaded asyncio with no await in between: as atomic as the SQL transaction.
         sealed = self.audit.append_now(record)
+        self.pending.clear_now(record)
         if conversation_key and messages and record.org_id and record.user_id:
             self.conversations.append_now(
                 conversation_key, messages, org_id=record.org_id, user_id=record.user_id

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from adapters.slack.app import SlackBot, web_client
-from adapters.slack.notices import SlackNotifier
-from adapters.slack.transport import EVENTS_PATH, events_endpoint
+from adapters.slack.transport import EVENTS_PATH
 from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
-from bot.http import add_health_routes
+from bot.serving import listening
 from bot.settings import Settings
-from bot.wiring import Runtime, runtime
+from bot.wiring import Runtime, build_slack_app, runtime
 from core.models import Binding
+from core.ports import Provider
 from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackApi
 
 # Slack user ids of the demo snapshot's people; users.info gives their StackDock emails.
@@ -60,8 +58,10 @@ async def slack_app(
     api: FakeSlackApi | None = None,
     bind_channel: bool = True,
     writer: dict[str, Any] | None = None,
+    providers: Sequence[Provider] | None = None,
     **settings: Any,
 ) -> AsyncIterator[Harness]:
+    """`stackdock-assistant slack` in HTTP mode, built by the same wiring, on 127.0.0.1."""
     async with contextlib.AsyncExitStack() as stack:
         api = api or FakeSlackApi(SLACK_USERS)
         if not api.port:
@@ -74,30 +74,18 @@ async def slack_app(
             slack_api_url=api.url,
             **settings,
         )
-        rt = await stack.enter_async_context(runtime(config))
+        rt = await stack.enter_async_context(runtime(config, providers=providers))
         if bind_channel:
             await rt.store.bindings.set(Binding(f"slack:{TEAM}", ACME))
-        bot = SlackBot(
-            assistant=rt.assistant,
-            commands=rt.commands,
+        slack = build_slack_app(
+            rt,
             client=web_client(BOT_TOKEN, api.url),
             signing_secret=SIGNING_SECRET,
             writer_options=writer if writer is not None else FAST_WRITER,
         )
-        rt.notifiers.add(SlackNotifier(bot.client, rt.mirror))  # as bot/serve_slack.py does
-        web_app = web.Application()
-        add_health_routes(web_app, rt)
-        web_app.router.add_post(
-            EVENTS_PATH, events_endpoint(bot.app, bot.tasks, signing_secret=SIGNING_SECRET)
-        )
-        runner = web.AppRunner(web_app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        harness = Harness(api, rt, bot, port)
+        listener = await stack.enter_async_context(listening(slack.web, "127.0.0.1", 0))
+        harness = Harness(api, rt, slack.bot, listener.port)
         try:
             yield harness
         finally:
-            await bot.tasks.drain(within_s=10)
+            await slack.bot.tasks.drain(within_s=10)

@@ -1,21 +1,32 @@
-"""SIGTERM while a `stackdock-assistant slack` worker is answering: it stops taking events at
-once, finishes the answer under way well within 25 s, records it, and exits 0."""
+"""SIGTERM to a `stackdock-assistant slack` worker always takes the graceful path: while it is
+answering, it stops taking events at once, finishes the answer under way well within 25 s,
+records it, and exits 0; while it is still connecting to Slack, it is not ready, and exits 0."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 
 from adapters.store import open_store
 from tests.fakes.openai_server import FakeOpenAI, Reply
-from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlackApi, event_envelope, mention
+from tests.fakes.slack_api import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    FakeSlackApi,
+    event_envelope,
+    mention,
+)
 from tests.fakes.slack_harness import SLACK_USERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,3 +102,55 @@ async def test_sigterm_finishes_the_answer_under_way(tmp_path: Path) -> None:
     finally:
         await store.close()
     assert [(r.question, r.result.value) for r in rows] == [("Status?", "answered")]
+
+
+@contextlib.asynccontextmanager
+async def unanswering_server() -> AsyncIterator[int]:
+    """A port that accepts connections and never says a word: Slack behind a dead route."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await reader.read()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for writer in held:
+            writer.transport.abort()
+
+
+async def test_sigterm_while_socket_mode_is_still_connecting_is_graceful(tmp_path: Path) -> None:
+    async with unanswering_server() as silent:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "AI_"))}
+        env |= {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "AI_PROVIDER": "offline",
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_APP_TOKEN": APP_TOKEN,
+            "SLACK_API_URL": f"http://127.0.0.1:{silent}/api/",
+            "PYTHONPATH": str(ROOT),
+        }
+        port = free_port()
+        proc = await cli(env, "slack", "--port", str(port))
+        try:
+            async with aiohttp.ClientSession() as session:
+                for _ in range(200):  # 20 s at most
+                    assert proc.returncode is None, "the bot gave up instead of connecting"
+                    with contextlib.suppress(aiohttp.ClientError):
+                        async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                            if resp.status == 200:
+                                break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError("no health endpoint while connecting")
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                    ready = resp.status, json.loads(await resp.text())
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(proc.communicate(), 15)
+    assert ready[0] == 503 and "not connected to Slack" in ready[1]["problems"], ready
+    assert proc.returncode == 0, stderr.decode()

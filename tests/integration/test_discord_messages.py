@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import discord
 import pytest
 
-from adapters.discord.render import split_message
+from adapters.discord.render import messages
 from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
-from tests.fakes.discord_api import CONTENT_LIMIT
+from tests.fakes.discord_api import CONTENT_LIMIT, slash_command, string_option
 from tests.fakes.discord_world import DiscordWorld, discord_world
 
 
@@ -244,7 +244,7 @@ async def test_a_5000_character_answer_is_split_without_breaking_code_or_words(
         world.guild.channel_id, world.people["admin"], "Everything, please", mention_bot=True
     )
     shown = await world.wait_answered(asked["id"])
-    assert len(shown) == len(split_message(text)) == 3
+    assert len(shown) == len(messages(text)) == 3
     assert all(len(m["content"]) <= CONTENT_LIMIT for m in shown)
     assert all(m["content"].count("```") % 2 == 0 for m in shown)
     assert not [c for c in world.fake.calls if c.status == 400], "Discord never said 50035"
@@ -330,7 +330,11 @@ async def test_a_slow_answer_does_not_hold_up_anyone_else(world: DiscordWorld) -
     assert shown[-1]["content"] == "one.\ntwo.\nthree.\nfour."
 
 
-async def test_a_provider_failure_mid_answer_replaces_the_partial_text(world: DiscordWorld) -> None:
+async def test_a_provider_failure_mid_answer_keeps_the_partial_text_and_says_so_below(
+    world: DiscordWorld,
+) -> None:
+    # The one reply model (core/replies.py): what was shown stays, the failure is said below
+    # it, so an answer cut short never passes for a whole one (nor vanishes once read).
     @dataclass
     class FailsMidway(PacedProvider):
         async def turn(self, system, messages, tools):  # type: ignore[override]
@@ -346,22 +350,28 @@ async def test_a_provider_failure_mid_answer_replaces_the_partial_text(world: Di
         lambda: [m for m in world.bot_messages(asked["id"]) if "try again" in m["content"]],
         what="the failure shown",
     )
-    assert (
-        world.fake.calls_to("POST", rf"/channels/{asked['id']}/messages")[0]
-        .body["content"]
-        .startswith("The answer is")
-    ), "the partial answer was on screen first"
+    first = world.fake.calls_to("POST", rf"/channels/{asked['id']}/messages")[0]
+    assert first.body["content"] == "The answer is coming.", "the partial answer was shown first"
     assert len(world.bot_messages(asked["id"])) == 1
-    assert "The answer is" not in shown[0]["content"]
+    partial, _, failure = shown[0]["content"].partition("\n\n")
+    assert partial == "The answer is coming." and "try again" in failure
+    assert not shown[0]["components"], "an answer cut short offers no rating"
     assert [r.result.value for r in await audit_rows(world)] == ["failed"]
 
 
-async def test_help_by_mention_is_a_reply_with_the_help_text(world: DiscordWorld) -> None:
+async def test_help_by_mention_is_answered_by_the_core_and_audited(world: DiscordWorld) -> None:
     channel = world.guild.channel_id
-    await world.fake.post_message(channel, world.people["stranger"], "help", mention_bot=True)
-    [shown] = await world.fake.wait_for(lambda: world.bot_messages(channel), what="help")
-    assert shown["content"] == world.rt.commands.help_text()
-    assert not await audit_rows(world), "help is not a question"
+    asked = await world.fake.post_message(
+        channel, world.people["stranger"], "help", mention_bot=True
+    )
+    shown = await world.wait_answered(asked["id"])
+    assert shown[-1]["content"] == world.rt.service.help_text()
+    [row] = await audit_rows(world)
+    assert (row.action, row.identity, row.result.value) == (
+        "ai.help",
+        world.identity("stranger"),
+        "answered",
+    )
 
 
 async def test_the_fake_refuses_what_discord_refuses(world: DiscordWorld) -> None:
@@ -384,6 +394,40 @@ async def test_a_thread_is_still_followed_after_a_restart(world: DiscordWorld) -
     await fake.post_message(asked["id"], world.people["admin"], "How many servers do I have?")
     await fake.wait_for(lambda: len(world.bot_messages(asked["id"])) == 2, what="an answer")
     assert "8" in (await world.wait_answered(asked["id"]))[-1]["content"]
+
+
+async def test_a_persons_thread_is_followed_once_the_bot_holds_a_conversation_there(
+    world: DiscordWorld,
+) -> None:
+    # Which threads are followed is the core's rule (AssistantService.engaged), the same on
+    # every platform: not who made the thread, but whether the bot is in a conversation there.
+    fake, admin = world.fake, world.people["admin"]
+    thread_id = await fake.start_thread(world.guild.channel_id, admin, "ops chat")
+    await fake.wait_for(lambda: world.bot.get_channel(int(thread_id)), what="the thread cached")
+    await fake.post_message(thread_id, admin, "Which servers need updates?")  # no one asked us
+    ask = slash_command("ask", [string_option("question", "List my domains")])
+    await fake.interact(admin, thread_id, type=2, data=ask)
+    await world.wait_answered(thread_id)
+    await fake.post_message(thread_id, admin, "How many servers do I have?")
+    await fake.wait_for(lambda: len(world.bot_messages(thread_id)) == 3, what="a second answer")
+    assert "8" in (await world.wait_answered(thread_id))[-1]["content"]
+    assert [r.question for r in await audit_rows(world)] == [
+        "List my domains",
+        "How many servers do I have?",
+    ]
+
+
+async def test_a_thread_without_a_conversation_needs_a_mention_even_if_the_bot_made_it(
+    world: DiscordWorld,
+) -> None:
+    fake, admin = world.fake, world.people["admin"]
+    thread_id = await fake.start_thread(world.guild.channel_id, fake.bot, "an old thread")
+    await fake.wait_for(lambda: world.bot.get_channel(int(thread_id)), what="the thread cached")
+    await fake.post_message(thread_id, admin, "Which servers need updates?")
+    await fake.post_message(thread_id, admin, "List my domains", mention_bot=True)
+    shown = await world.wait_answered(thread_id)
+    assert len(shown) == 1 and "domain" in shown[0]["content"].lower()
+    assert [r.question for r in await audit_rows(world)] == ["List my domains"]
 
 
 async def test_without_thread_permission_the_answer_comes_in_the_channel(

@@ -16,10 +16,10 @@ from adapters.stackdock.demo import DEMO_USERS, load_demo
 from adapters.store import SqlStore, open_store
 from adapters.store.tables import audit_events, audit_feedback
 from bot.reports import verify
-from core.assistant import Assistant, AssistantConfig
+from bot.wiring import build_assistant, build_service
+from core.assistant import AssistantConfig
 from core.audit import GENESIS, VerifyResult, verify_chain_stream
-from core.identity import IdentityResolver
-from core.limits import LimitPolicy, Limits
+from core.limits import LimitPolicy
 from core.models import Inbound
 from core.ports import Store
 from core.providers.offline import OfflineProvider
@@ -183,19 +183,22 @@ async def test_without_content_the_table_holds_hashes_only(store: SqlStore) -> N
     now = T0
     loaded = load_demo(now)
     mirror = InMemoryMirror(loaded.tables, loaded.as_of)
-    assistant = Assistant(
-        store=store,
-        mirror=mirror,
-        providers=[OfflineProvider()],
-        identity=IdentityResolver(mirror, store),
-        limits=Limits(store, LimitPolicy(per_user_per_hour=1), lambda: now),
+    service = build_service(
+        build_assistant(
+            store=store,
+            mirror=mirror,
+            providers=[OfflineProvider()],
+            clock=lambda: now,
+            policy=LimitPolicy(per_user_per_hour=1),
+            config=AssistantConfig(store_content=False),
+        ),
         clock=lambda: now,
-        config=AssistantConfig(store_content=False),
     )
     question = "How many servers do I have in total?"
+    admin = f"email:{DEMO_USERS['admin']}"
     for _ in range(2):  # one answered, one refused: both kinds of answer text
-        inbound = Inbound(identity=f"email:{DEMO_USERS['admin']}", text=question)
-        events = [event async for event in assistant.handle(inbound)]
+        inbound = Inbound(identity=admin, text=question, platform="console", is_dm=True)
+        events = [event async for event in service.answer(inbound)]
     assert "Try again in" in events[-1].text
     async with store.engine.connect() as conn:
         rows = (await conn.execute(sa.select(audit_events))).all()

@@ -27,10 +27,8 @@ ADMIN = f"email:{DEMO_USERS['admin']}"
 
 async def _ask_many(url: str, barrier: Any) -> dict[str, Any]:
     from adapters.stackdock.demo import load_demo
-    from bot.wiring import utc_now
-    from core.assistant import Assistant
-    from core.identity import IdentityResolver
-    from core.limits import LimitPolicy, Limits
+    from bot.wiring import build_assistant, build_service, utc_now
+    from core.limits import LimitPolicy
     from core.models import Inbound
     from core.providers.offline import OfflineProvider
     from core.stackdock.mirror import InMemoryMirror
@@ -39,18 +37,18 @@ async def _ask_many(url: str, barrier: Any) -> dict[str, Any]:
     try:
         loaded = load_demo(utc_now())
         mirror = InMemoryMirror(loaded.tables, loaded.as_of)
-        assistant = Assistant(
+        assistant = build_assistant(
             store=store,
             mirror=mirror,
             providers=[OfflineProvider()],
-            identity=IdentityResolver(mirror, store),
-            limits=Limits(store, LimitPolicy(per_user_per_hour=LIMIT), utc_now),
-            clock=utc_now,
+            policy=LimitPolicy(per_user_per_hour=LIMIT),
         )
+        service = build_service(assistant)
 
         async def ask(n: int) -> str:
-            inbound = Inbound(identity=ADMIN, text=f"How many servers? ({n})")
-            events = [event async for event in assistant.handle(inbound)]
+            text = f"How many servers? ({n})"
+            inbound = Inbound(identity=ADMIN, text=text, platform="console", is_dm=True)
+            events = [event async for event in service.answer(inbound)]
             return str(getattr(events[-1], "outcome", "?"))
 
         # Every process is set up before any asks: the 200 questions really overlap.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from core.identities import email_identity
 from core.prompts import suggested_prompts
 from tests.fakes.slack_api import (
     BOT_USER,
@@ -207,9 +208,12 @@ async def test_usage_for_a_member_has_no_org_chart(sqlite_url):
 
 async def test_budget_notice_reaches_admins_as_a_slack_dm(sqlite_url):
     async with slack_app(sqlite_url) as h:
-        admin = h.rt.mirror.user_by_email("ada@acme.example")
-        absent = {"_id": "usr_nowhere"}  # a StackDock admin with no account in this workspace
-        ids = [admin["_id"], absent["_id"]]
+        # An admin by email, one with no account in this workspace, and one on Discord.
+        ids = [
+            email_identity("ada@acme.example"),
+            email_identity("nobody@elsewhere.example"),
+            "discord:G1:U1",
+        ]
         await h.rt.notifiers.notify_budget(ACME_ORG, ids, "Acme has used 80% of its budget")
         sent = [c.args for c in h.api.calls_of("chat.postMessage")]
         assert [(a["channel"], a["text"]) for a in sent] == [

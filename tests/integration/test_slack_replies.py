@@ -30,10 +30,8 @@ async def ask(h, ts: str, question: str = "Show me a summary of all resources") 
 
 async def test_long_stream_continues_in_new_messages_without_repeating(sqlite_url):
     api = FakeSlackApi(SLACK_USERS, stream_limit=9000)  # Slack says msg_too_long past this
-    async with api, slack_app(sqlite_url, api=api) as h:
-        h.rt.assistant.providers[:] = [
-            answer_by(*[LONG[i : i + 700] for i in range(0, len(LONG), 700)])
-        ]
+    provider = answer_by(*[LONG[i : i + 700] for i in range(0, len(LONG), 700)])
+    async with api, slack_app(sqlite_url, api=api, providers=[provider]) as h:
         await ask(h, "1.1")
         messages = h.api.bot_messages("C1", "1.1")
         assert len(messages) >= 5
@@ -45,8 +43,7 @@ async def test_long_stream_continues_in_new_messages_without_repeating(sqlite_ur
 
 async def test_long_fallback_answer_splits_into_messages(sqlite_url):
     api = FakeSlackApi(SLACK_USERS, streaming=False, text_limit=2000)
-    async with api, slack_app(sqlite_url, api=api) as h:
-        h.rt.assistant.providers[:] = [answer_by(LONG[:20000])]
+    async with api, slack_app(sqlite_url, api=api, providers=[answer_by(LONG[:20000])]) as h:
         await ask(h, "2.1")
         messages = h.api.bot_messages("C1", "2.1")
         assert len(messages) >= 10
@@ -69,8 +66,8 @@ async def test_fallback_updates_one_message_at_most_about_once_a_second(sqlite_u
             yield TurnEnd((), Usage("slow", "slow-1", 10, 25))
 
     api = FakeSlackApi(SLACK_USERS, streaming=False, status_in_channels=False)
-    async with api, slack_app(sqlite_url, api=api, writer={"update_interval": 1.0}) as h:
-        h.rt.assistant.providers[:] = [Slow()]
+    writer = {"update_interval": 1.0}
+    async with api, slack_app(sqlite_url, api=api, writer=writer, providers=[Slow()]) as h:
         await ask(h, "3.1")
         [answer] = h.api.bot_messages("C1", "3.1")
         assert words(answer.text) == [f"word{i}" for i in range(25)]
@@ -82,9 +79,8 @@ async def test_fallback_updates_one_message_at_most_about_once_a_second(sqlite_u
 
 
 async def test_streaming_refused_mid_answer_falls_back_without_repeating(sqlite_url):
-    async with slack_app(sqlite_url) as h:
-        pieces = [f"part {i} " * 5 + "\n" for i in range(30)]
-        h.rt.assistant.providers[:] = [answer_by(*pieces)]
+    pieces = [f"part {i} " * 5 + "\n" for i in range(30)]
+    async with slack_app(sqlite_url, providers=[answer_by(*pieces)]) as h:
         h.api.fail("chat.appendStream", "internal_error")
         await ask(h, "4.1")
         messages = h.api.bot_messages("C1", "4.1")
@@ -94,8 +90,7 @@ async def test_streaming_refused_mid_answer_falls_back_without_repeating(sqlite_
 
 
 async def test_ratelimited_calls_are_retried_after_retry_after(sqlite_url):
-    async with slack_app(sqlite_url) as h:
-        h.rt.assistant.providers[:] = [answer_by("one ", "two ", "three")]
+    async with slack_app(sqlite_url, providers=[answer_by("one ", "two ", "three")]) as h:
         h.api.ratelimit("chat.startStream", retry_after=1)
         await ask(h, "5.1")
         starts = h.api.calls_of("chat.startStream")
@@ -105,19 +100,16 @@ async def test_ratelimited_calls_are_retried_after_retry_after(sqlite_url):
 
 
 async def test_provider_failure_is_told_plainly(sqlite_url):
-    async with slack_app(sqlite_url) as h:
-        h.rt.assistant.providers[:] = [
-            ScriptedProvider([ProviderError("busy", "overloaded", provider="s", retry_after_s=30)])
-        ]
+    busy = ProviderError("busy", "overloaded", provider="s", retry_after_s=30)
+    async with slack_app(sqlite_url, providers=[ScriptedProvider([busy])]) as h:
         await ask(h, "6.1")
         [reply] = h.api.bot_messages("C1", "6.1")
         assert "busy" in reply.text and "30 s" in reply.text
 
 
 async def test_rate_limited_user_gets_a_retry_time_and_no_model_call(sqlite_url):
-    async with slack_app(sqlite_url, rate_limit_per_hour=1) as h:
-        provider = ScriptedProvider([ScriptedTurn(text=["first answer"])])
-        h.rt.assistant.providers[:] = [provider]
+    provider = ScriptedProvider([ScriptedTurn(text=["first answer"])])
+    async with slack_app(sqlite_url, rate_limit_per_hour=1, providers=[provider]) as h:
         await ask(h, "7.1")
         await ask(h, "7.2")
         assert len(provider.calls) == 1

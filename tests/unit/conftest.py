@@ -10,13 +10,13 @@ import pytest
 
 from adapters.charts.usage_chart import MatplotlibCharts
 from adapters.stackdock.demo import load_demo
+from bot.wiring import build_assistant, build_service
 from core.assistant import Assistant, AssistantConfig
-from core.chat_commands import ChatCommands
-from core.identity import IdentityResolver
-from core.limits import LimitPolicy, Limits
+from core.limits import LimitPolicy
 from core.models import Final, Inbound, ReplyEvent
-from core.ports import Provider
+from core.ports import AuditSpool, Notifier, Provider
 from core.providers.offline import OfflineProvider
+from core.service import AssistantService
 from core.stackdock.mirror import InMemoryMirror
 from tests.fakes.memory_store import MemoryStore
 
@@ -33,7 +33,8 @@ class Clock:
 
 @dataclass
 class Kit:
-    """Everything a pipeline test needs, built the way bot/wiring.py builds it."""
+    """The parts of a pipeline test; the assistant is built from them by bot/wiring.py's
+    builder, as production builds it, each time it is asked for (change a part, then ask)."""
 
     store: MemoryStore
     mirror: InMemoryMirror
@@ -41,26 +42,31 @@ class Kit:
     providers: list[Provider] = field(default_factory=list)
     policy: LimitPolicy = field(default_factory=LimitPolicy)
     config: AssistantConfig = field(default_factory=AssistantConfig)
+    spool: AuditSpool | None = None
+    notifier: Notifier | None = None
 
     @property
     def assistant(self) -> Assistant:
-        return Assistant(
+        return build_assistant(
             store=self.store,
             mirror=self.mirror,
             providers=self.providers or [OfflineProvider()],
-            identity=IdentityResolver(self.mirror, self.store),
-            limits=Limits(self.store, self.policy, self.clock),
             clock=self.clock,
+            policy=self.policy,
             config=self.config,
+            spool=self.spool,
+            notifier=self.notifier,
         )
 
     @property
-    def commands(self) -> ChatCommands:
-        return ChatCommands(self.assistant, self.clock, MatplotlibCharts())
+    def service(self) -> AssistantService:
+        return build_service(self.assistant, clock=self.clock, charts=MatplotlibCharts())
 
     async def ask(self, text: str, identity: str, **inbound: object) -> list[ReplyEvent]:
-        message = Inbound(identity=identity, text=text, **inbound)  # type: ignore[arg-type]
-        return [event async for event in self.assistant.handle(message)]
+        """Asks as the console does unless told otherwise: one person, in a DM."""
+        where: dict[str, object] = {"platform": "console", "is_dm": True, **inbound}
+        message = Inbound(identity=identity, text=text, **where)  # type: ignore[arg-type]
+        return [event async for event in self.service.answer(message)]
 
     async def audit_rows(self) -> list:
         return [row async for row in self.store.audit.iter()]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import timedelta
 from decimal import Decimal
+
+import pytest
 
 from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from core.audit import verify_chain
@@ -12,6 +16,7 @@ from core.models import (
     Binding,
     ErrorReply,
     Final,
+    Inbound,
     Outcome,
     ProviderError,
     Status,
@@ -278,3 +283,182 @@ async def test_a_pasted_secret_never_reaches_the_model(kit):
     assert secret not in sent and "[redacted]" in sent
     (row,) = await kit.audit_rows()
     assert secret not in (row.question or "")
+
+
+# ---- issue 11, item 5: a thread's history holds only what the current asker may read ----
+
+CHANNEL = {"platform": "slack", "workspace": "T1", "channel": "C1", "is_dm": False}
+
+
+async def test_a_lower_role_replying_in_a_thread_gets_no_higher_roles_tool_results(kit):
+    await kit.store.bindings.set(Binding("slack:T1", DEMO_ORGS["acme"], allow_detail=True))
+    provider = ScriptedProvider(
+        [
+            ScriptedTurn(tool_calls=[ToolCall("d1", "list_resources", {"kind": "docks"})]),
+            ScriptedTurn(tool_calls=[ToolCall("s1", "count_resources", {"kind": "servers"})]),
+            ScriptedTurn(text=["Here they are."]),
+            ScriptedTurn(text=["Noted."]),
+        ]
+    )
+    kit.providers = [provider]
+    thread = {**CHANNEL, "conversation_key": "slack:T1:C1:1.1"}
+    await kit.store.links.set("slack:T1:UADMIN", DEMO_USERS["admin"])
+    await kit.store.links.set("slack:T1:UDEV", DEMO_USERS["developer"])
+    admin = await kit.ask("List my docks and count servers", "slack:T1:UADMIN", **thread)
+    assert isinstance(admin[-1], Final)
+    dock_names = [d["name"] for d in kit.mirror.rows(DEMO_ORGS["acme"], "docks")]
+    assert dock_names and any(name in provider.calls[1].messages[-1].content for name in dock_names)
+
+    await kit.ask("and what about them?", "slack:T1:UDEV", **thread)
+    sent = provider.calls[-1].messages
+    text = "\n".join(m.content for m in sent)
+    assert not any(name in text for name in dock_names)
+    docks_result, servers_result = [m for m in sent if m.role == "tool"]
+    assert "withheld" in docks_result.content
+    # What the developer may read stays, and every call still has its result.
+    assert json.loads(servers_result.content)["total"] == servers_of(kit, "acme")
+    calls = [c.id for m in sent for c in m.tool_calls]
+    assert calls == [m.tool_call_id for m in sent if m.role == "tool"] == ["d1", "s1"]
+
+
+async def test_the_same_role_keeps_the_threads_tool_results(kit):
+    provider = ScriptedProvider(
+        [
+            ScriptedTurn(tool_calls=[ToolCall("d1", "list_resources", {"kind": "docks"})]),
+            ScriptedTurn(text=["Here they are."]),
+            ScriptedTurn(text=["Still here."]),
+        ]
+    )
+    kit.providers = [provider]
+    await kit.ask("List my docks", ADMIN, conversation_key="dm-1")
+    await kit.ask("and again?", ADMIN, conversation_key="dm-1")
+    (result,) = [m for m in provider.calls[-1].messages if m.role == "tool"]
+    assert "withheld" not in result.content
+    assert json.loads(result.content)["kind"] == "docks"
+
+
+# ---- issue 11, item 9: what the model cost is recorded whatever happens to the reply ----
+
+
+async def test_spend_is_recorded_when_the_consumer_goes_away_after_the_first_text(kit):
+    kit.providers = [
+        ScriptedProvider(
+            [
+                ScriptedTurn(
+                    tool_calls=[ToolCall("c1", "count_resources", {"kind": "servers"})],
+                    input_tokens=1200,
+                    output_tokens=30,
+                ),
+                ScriptedTurn(text=["You have 8 servers.\n", "More to say."], output_tokens=12),
+            ],
+            name="openai",
+            model="gpt-4o-mini",
+        )
+    ]
+    inbound = Inbound(identity=ADMIN, text="How many servers?", platform="console", is_dm=True)
+    stream = kit.service.answer(inbound)
+    async for event in stream:
+        if isinstance(event, TextDelta):
+            break  # the chat platform became unreachable: the adapter stops reading
+    await stream.aclose()
+
+    (row,) = await kit.audit_rows()
+    assert row.result is Outcome.FAILED and "interrupted" in row.error_message
+    assert (row.input_tokens, row.output_tokens) == (1200, 30)
+    assert row.model == "gpt-4o-mini" and row.cost_usd is not None and row.cost_usd > 0
+    (usage,) = kit.store.usage.rows
+    assert usage.usage.input_tokens == 1200 and usage.audit_id == row.id
+    assert usage.org_id == DEMO_ORGS["acme"]
+
+
+async def test_spend_is_recorded_when_delivery_fails_after_the_model_has_answered(kit):
+    # One line with no line break: the scrubber holds it until the model's turn is over, so
+    # the first text the adapter sees comes after the whole answer was paid for.
+    kit.providers = [
+        ScriptedProvider([ScriptedTurn(text=["You have ", "8 servers."], input_tokens=500)])
+    ]
+    inbound = Inbound(identity=ADMIN, text="How many servers?", platform="console", is_dm=True)
+    stream = kit.service.answer(inbound)
+    with pytest.raises(ConnectionError):
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                raise ConnectionError("slack unreachable")
+    await stream.aclose()  # what the event loop does to an abandoned generator
+    (row,) = await kit.audit_rows()
+    assert row.result is Outcome.FAILED
+    assert (row.input_tokens, row.output_tokens) == (500, 5)
+    (usage,) = kit.store.usage.rows
+    assert usage.audit_id == row.id and usage.usage.input_tokens == 500
+
+
+# ---- issue 11, item 11: model output is scrubbed before it is stored ----
+
+
+async def test_model_output_is_scrubbed_before_the_conversation_stores_it(kit):
+    leaked = "sk-proj-" + "abcdefghijklmnopqrstuvwxyz012345"
+    provider = ScriptedProvider(
+        [
+            ScriptedTurn(
+                text=[f"The key is {leaked}"],
+                tool_calls=[
+                    ToolCall("g1", "get_resource", {"kind": "servers", "id_or_name": leaked})
+                ],
+            ),
+            ScriptedTurn(text=[f"and the password is hunter2 and {leaked}"]),
+        ]
+    )
+    kit.providers = [provider]
+    events = await kit.ask("my password is hunter2, what is my key?", ADMIN, conversation_key="k")
+    stored = kit.store.conversations.rows["k"]
+    text = json.dumps([(m.content, [dict(c.arguments) for c in m.tool_calls]) for m in stored])
+    assert leaked not in text and "hunter2" not in text
+    (row,) = await kit.audit_rows()
+    assert "hunter2" not in row.question and leaked not in row.answer
+    assert "hunter2" not in provider.calls[0].messages[-1].content
+    assert leaked not in "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+# ---- issue 11, item 2: the store down from the start still answers and keeps the question ----
+
+
+class DownRepo:
+    def __getattr__(self, name):
+        async def down(*args, **kwargs):
+            raise ConnectionError("connection refused")
+
+        return down
+
+
+class DownStore:
+    """Every repository and the exchange write fail, as when PostgreSQL is unreachable."""
+
+    def __getattr__(self, name):
+        if name == "record_exchange":
+            return DownRepo().record_exchange
+        return DownRepo()
+
+
+async def test_store_down_from_the_start_replies_unavailable_and_spools_the_question(kit, tmp_path):
+    from adapters.spool.audit_spool import AuditSpool, decode
+
+    kit.store = DownStore()
+    kit.spool = spool = AuditSpool(tmp_path / "spool.jsonl")
+    provider = ScriptedProvider()
+    kit.providers = [provider]
+    where = {**CHANNEL, "event_id": "slack:event:Ev1"}
+    end = (await kit.ask("How many servers?", "slack:T1:UADMIN", **where))[-1]
+    assert isinstance(end, ErrorReply) and end.reason == "internal_error"
+    assert "temporarily unavailable" in end.text
+    assert provider.calls == []
+    lines = (tmp_path / "spool.jsonl").read_text("utf-8").splitlines()
+    (record, usage) = decode(lines[0])
+    assert len(lines) == 1 and spool.pending() == 1
+    assert record.question == "How many servers?" and record.result is Outcome.FAILED
+    assert record.metadata["event_id"] == "slack:event:Ev1" and usage is None
+
+
+async def test_a_failing_event_claim_lets_the_question_through(kit, caplog):
+    kit.store.events = DownRepo()
+    with caplog.at_level(logging.WARNING, logger="core.service"):
+        assert await kit.service.claim_event("slack:event:Ev2") is True
+    assert "could not claim event" in caplog.text

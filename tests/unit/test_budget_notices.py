@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from adapters.stackdock.demo import DEMO_ADMIN_USER_ID, DEMO_ORGS, DEMO_USERS
+from bot.wiring import build_assistant
 from core.assistant import Assistant
-from core.budget_notices import BudgetNotices, Notifiers, ai_full_members
-from core.identity import IdentityResolver
-from core.limits import LimitPolicy, Limits
+from core.budget_notices import Notifiers, ai_full_members, recipients
+from core.limits import LimitPolicy
 from core.models import (
     ErrorReply,
     Final,
@@ -41,7 +41,7 @@ LATE = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
 @dataclass
 class SentNotice:
     org_id: str
-    user_ids: list[str]
+    identities: list[str]
     text: str
 
 
@@ -50,10 +50,10 @@ class RecordingNotifier:
     sent: list[SentNotice] = field(default_factory=list)
     fail: bool = False
 
-    async def notify_budget(self, org_id: str, user_ids: list[str], text: str) -> None:
+    async def notify_budget(self, org_id: str, identities: list[str], text: str) -> None:
         if self.fail:
             raise ConnectionError("the platform is down")
-        self.sent.append(SentNotice(org_id, user_ids, text))
+        self.sent.append(SentNotice(org_id, identities, text))
 
 
 @dataclass
@@ -69,18 +69,18 @@ class Worker:
 
     @property
     def assistant(self) -> Assistant:
-        notices = BudgetNotices(self.store, self.mirror, self.notifier)
-        return Assistant(
+        return build_assistant(
             store=self.store,
             mirror=self.mirror,
             providers=self.providers,
-            identity=IdentityResolver(self.mirror, self.store),
-            limits=Limits(self.store, self.policy, self.clock, notices),
             clock=self.clock,
+            policy=self.policy,
+            notifier=self.notifier,
         )
 
     async def ask(self, identity: str, text: str = "How many servers?") -> ReplyEvent:
-        events = [e async for e in self.assistant.handle(Inbound(identity=identity, text=text))]
+        inbound = Inbound(identity=identity, text=text, platform="console", is_dm=True)
+        events = [e async for e in self.assistant.handle(inbound)]
         return events[-1]
 
 
@@ -126,7 +126,7 @@ async def test_80_percent_notice_goes_once_to_ai_full_members_across_workers(dem
     sent = first.notifier.sent + second.notifier.sent
     assert len(sent) == 1
     assert sent[0].org_id == ACME
-    assert sent[0].user_ids == ai_full_members(demo_mirror, ACME)
+    assert sent[0].identities == [f"email:{DEMO_USERS['admin']}"]  # Acme's one ai:full member
     assert "80%" in sent[0].text and "$8.00 of $10.00" in sent[0].text
 
 
@@ -204,8 +204,8 @@ async def test_notifiers_fan_out_past_a_broken_platform():
     broken, working = RecordingNotifier(fail=True), RecordingNotifier()
     notifiers = Notifiers(broken)
     notifiers.add(working)
-    await notifiers.notify_budget("org", ["u1"], "text")
-    assert working.sent == [SentNotice("org", ["u1"], "text")]
+    await notifiers.notify_budget("org", ["slack:T1:U1"], "text")
+    assert working.sent == [SentNotice("org", ["slack:T1:U1"], "text")]
 
 
 async def test_the_answer_that_crosses_80_percent_sends_the_notice_at_once(demo_mirror):
@@ -223,3 +223,26 @@ async def test_the_answer_that_crosses_80_percent_sends_the_notice_at_once(demo_
     assert isinstance(await w.ask(DEVELOPER), Final)
     # No second question was asked: the crossing answer itself told the admins.
     assert [n.org_id for n in w.notifier.sent] == [ACME]
+
+
+async def test_the_notice_names_each_linked_identity_of_an_ai_full_member_and_their_email(
+    demo_mirror,
+):
+    store = MemoryStore()
+    # The same admin, linked three ways: by email, by user id, and by an `email:` reference.
+    await store.links.set("discord:G1:111", DEMO_USERS["admin"])
+    await store.links.set("discord:@me:111", DEMO_ADMIN_USER_ID)
+    await store.links.set("slack:T1:UADA", f"email:{DEMO_USERS['admin']}")
+    await store.links.set("discord:G1:222", DEMO_USERS["developer"])  # no ai:full
+    await store.links.set("slack:T1:UGRACE", DEMO_USERS["globex_admin"])  # ai:full elsewhere
+    await store.links.set("slack:T1:UGONE", "usr_deleted")  # no such user any more
+    assert await recipients(store, demo_mirror, ACME) == [
+        "discord:@me:111",
+        "discord:G1:111",
+        "slack:T1:UADA",
+        f"email:{DEMO_USERS['admin']}",
+    ]
+    assert await recipients(store, demo_mirror, GLOBEX) == [
+        "slack:T1:UGRACE",
+        f"email:{DEMO_USERS['globex_admin']}",
+    ]

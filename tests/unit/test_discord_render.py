@@ -1,4 +1,4 @@
-"""Splitting answers into Discord messages, and keeping them from pinging anyone."""
+"""Answers as Discord messages (through the core's one splitter), and kept from pinging anyone."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.discord.render import MESSAGE_LIMIT, neutralise_mentions, split_message, tool_line
+from adapters.discord.render import MESSAGE_LIMIT, messages, neutralise_mentions, tool_line
 from core.models import ToolStep
+from core.replies import split_text
 
 FENCE_LINE = re.compile(r"^ {0,3}(```|~~~)", re.MULTILINE)
 
@@ -22,13 +23,13 @@ def words(n: int) -> str:
 
 
 def test_a_short_answer_is_one_message_unchanged() -> None:
-    assert split_message("All 12 servers are up.") == ["All 12 servers are up."]
+    assert messages("All 12 servers are up.") == ["All 12 servers are up."]
 
 
 def test_a_5000_character_answer_splits_into_three_messages_without_breaking_words() -> None:
     text = words(700)[:5000].rsplit(" ", 1)[0]
     assert 4900 < len(text) <= 5000
-    chunks = split_message(text)
+    chunks = messages(text)
     assert len(chunks) == 3
     assert all(len(c) <= MESSAGE_LIMIT for c in chunks)
     assert " ".join(chunks).split() == text.split()
@@ -36,12 +37,12 @@ def test_a_5000_character_answer_splits_into_three_messages_without_breaking_wor
 
 def test_a_paragraph_break_is_preferred_to_a_line_break() -> None:
     text = "a" * 1200 + "\n\n" + "b" * 300 + "\n" + "c" * 900
-    assert split_message(text) == ["a" * 1200, "b" * 300 + "\n" + "c" * 900]
+    assert messages(text) == ["a" * 1200, "b" * 300 + "\n" + "c" * 900]
 
 
 def test_a_clean_break_too_early_in_the_message_gives_way_to_a_fuller_one() -> None:
     text = "a" * 400 + "\n\n" + " ".join(["word"] * 500)
-    chunks = split_message(text)
+    chunks = messages(text)
     assert len(chunks[0]) > MESSAGE_LIMIT // 2
     assert all(len(c) <= MESSAGE_LIMIT for c in chunks)
 
@@ -49,7 +50,7 @@ def test_a_clean_break_too_early_in_the_message_gives_way_to_a_fuller_one() -> N
 def test_a_code_block_cut_in_two_is_closed_and_reopened_with_its_language() -> None:
     code = "\n".join(f"server-{i:04d}  10.0.0.{i % 250}  running" for i in range(120))
     text = "Here are your servers:\n\n```text\n" + code + "\n```\nThat is all."
-    chunks = split_message(text)
+    chunks = messages(text)
     assert len(chunks) >= 2
     assert all(len(c) <= MESSAGE_LIMIT for c in chunks)
     assert all(fences_balanced(c) for c in chunks)
@@ -63,13 +64,13 @@ def test_prose_before_a_code_block_is_cut_before_the_block_rather_than_inside_it
     prose = words(250)
     block = "```sql\n" + "\n".join(f"SELECT {i};" for i in range(60)) + "\n```"
     assert len(prose) + len(block) > MESSAGE_LIMIT
-    chunks = split_message(prose + "\n" + block)
+    chunks = messages(prose + "\n" + block)
     assert chunks == [prose, block]
 
 
 def test_a_word_longer_than_a_message_is_cut_hard_and_nothing_is_lost() -> None:
     text = "x" * 4500
-    chunks = split_message(text)
+    chunks = messages(text)
     assert [len(c) for c in chunks] == [1996, 1996, 508]
     assert "".join(chunks) == text
 
@@ -80,6 +81,19 @@ def test_mentions_are_neutralised_but_emails_and_words_are_not() -> None:
     assert "@everyone" not in out and "@here" not in out
     assert "<@1" not in out and "<@!" not in out and "<@&" not in out
     assert out.replace("\u200b", "") == text + " ops@example.com"
+
+
+def test_neutralised_mentions_still_fit_the_message_limit() -> None:
+    # Each neutralised mention grows by a zero-width space; splitting must count those.
+    text = "@everyone " * (MESSAGE_LIMIT // 10)
+    assert len(text) == MESSAGE_LIMIT
+    chunks = messages(text)
+    assert len(chunks) == 2 and all(len(c) <= MESSAGE_LIMIT for c in chunks)
+    assert not any("@everyone" in c for c in chunks)
+
+
+def test_an_empty_answer_is_still_one_message() -> None:
+    assert messages("  \n ") == ["…"]
 
 
 def test_a_tool_step_is_one_quiet_line() -> None:
@@ -102,7 +116,7 @@ piece = st.one_of(prose, code_block)
 @given(st.lists(piece, min_size=1, max_size=120), st.integers(min_value=60, max_value=2000))
 def test_every_chunk_fits_and_keeps_its_code_fences_balanced(pieces: list[str], limit: int) -> None:
     text = "".join(pieces)
-    chunks = split_message(text, limit)
+    chunks = split_text(text, limit)
     assert all(len(c) <= limit for c in chunks)
     assert all(c.strip() for c in chunks)
     assert all(fences_balanced(c) for c in chunks)

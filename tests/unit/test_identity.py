@@ -24,7 +24,9 @@ async def test_links_are_remembered_then_forgotten_on_change(demo_mirror):
     store = MemoryStore()
     store.links = CountingLinks(store.links)
     resolver = IdentityResolver(demo_mirror, store, cache_ttl_s=3600)
-    asker = Inbound(identity="discord:G1:7", text="hi", platform="discord", workspace="@me")
+    asker = Inbound(
+        identity="discord:G1:7", text="hi", platform="discord", is_dm=True, workspace="@me"
+    )
 
     assert isinstance(await resolver.resolve(asker), Refusal)
     await store.links.set("discord:G1:7", DEMO_USERS["admin"])
@@ -41,7 +43,9 @@ async def test_a_zero_ttl_always_reads_the_store(demo_mirror):
     store = MemoryStore()
     store.links = CountingLinks(store.links)
     resolver = IdentityResolver(demo_mirror, store, cache_ttl_s=0)
-    asker = Inbound(identity="discord:G1:8", text="hi", platform="discord", workspace="@me")
+    asker = Inbound(
+        identity="discord:G1:8", text="hi", platform="discord", is_dm=True, workspace="@me"
+    )
     await resolver.resolve(asker)
     await store.links.set("discord:G1:8", DEMO_USERS["admin"])
     assert not isinstance(await resolver.resolve(asker), Refusal)

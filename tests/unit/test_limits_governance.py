@@ -83,10 +83,10 @@ def test_settings_give_role_limits_and_org_budgets(monkeypatch):
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("ROLE_RATE_LIMITS", "Client", "ROLE_RATE_LIMITS: Value error, expected NAME=VALUE"),
+        ("ROLE_RATE_LIMITS", "Client", "ROLE_RATE_LIMITS: expected NAME=VALUE"),
         ("ROLE_RATE_LIMITS", "Client=many", "ROLE_RATE_LIMITS.CLIENT"),
         ("ROLE_RATE_LIMITS", "Client=-1", "negative limit for Client"),
-        ("ORG_BUDGETS_USD", "{oops", "ORG_BUDGETS_USD: Value error, not a JSON object"),
+        ("ORG_BUDGETS_USD", "{oops", "ORG_BUDGETS_USD: not a JSON object"),
         ("ORG_BUDGETS_USD", "org_acme=-5", "non-negative amount for org_acme"),
     ],
 )

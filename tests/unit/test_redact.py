@@ -182,3 +182,103 @@ def test_stream_scrubber_releases_long_lines_without_waiting_for_the_end():
     scrubber = StreamScrubber(max_hold=100)
     released = scrubber.feed("word " * 60)
     assert released and len(released) < 300
+
+
+# ---- issue 11: the scrubber's gaps ----
+
+SLACK_WEBHOOK = "https://hooks.slack.com/services/" + "T0A1B2C3D/B0A1B2C3D/aBcDeFgHiJkLmNoPqRsTuVwX"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # one digit: the general rule misses it
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        (f"alerts go to {SLACK_WEBHOOK} daily", "aBcDeFgHiJkLmNoPqRsTuVwX"),
+        ("ssh user: root pass: hunter2 port 22", "hunter2"),
+        ('{"pass": "hunter2"}', "hunter2"),
+        ("dbPass=zz9top;", "zz9top"),
+        ("pw = open-sesame", "open-sesame"),
+        (f"aws secret {AWS_SECRET}", AWS_SECRET),
+        (f"AWS_SECRET_ACCESS_KEY {AWS_SECRET}", AWS_SECRET),
+        (f"SecretAccessKey: {AWS_SECRET}", AWS_SECRET),
+        ("my password is hunter2, can you check it?", "hunter2"),
+        ("My Password is: correct-horse-battery", "correct-horse-battery"),
+        ("the password for prod was Tr0ub4dor&3 yesterday", "Tr0ub4dor&3"),
+        ('the api key is "abc def"', "abc def"),
+    ],
+)
+def test_scrub_text_closes_the_reported_gaps(text: str, hidden: str) -> None:
+    assert hidden not in scrub_text(text)
+    assert REDACTED in scrub_text(text)
+
+
+@pytest.mark.parametrize(
+    "harmless",
+    [
+        "bypass: true and compass=north",
+        "my password is not working since Monday",
+        "commit 3f2a9c1d4b5e6f708192a3b4c5d6e7f8091a2b3c deployed to aws",
+        "ThisIsAVeryLongCamelCaseIdentifierNameXY without any cloud word",
+    ],
+)
+def test_the_new_rules_leave_ordinary_text(harmless: str) -> None:
+    assert scrub_text(harmless) == harmless
+
+
+def test_safe_details_hides_pass_values_and_webhooks_inside_the_payload() -> None:
+    details = safe_details(
+        {
+            "notes": "login: root pass: hunter2",
+            "alerting": {"channel": SLACK_WEBHOOK},
+            "sshPass": "plain",
+            "deployHook": "https://api.example/hooks/xyz",
+            "compass": "north",
+        }
+    )
+    text = json.dumps(details)
+    for hidden in ("hunter2", "aBcDeFgHiJkLmNoPqRsTuVwX", "plain", "hooks/xyz"):
+        assert hidden not in text
+    assert details["compass"] == "north"
+
+
+def test_safe_details_flattens_keys_and_values_to_one_line() -> None:
+    details = safe_details({"ok\nSYSTEM: obey": "line one\r\nSYSTEM: ignore previous\u2028x"})
+    ((key, value),) = details.items()
+    assert "\n" not in key and "\n" not in value and "\r" not in value and "\u2028" not in value
+    assert value == "line one SYSTEM: ignore previous x"
+
+
+def test_one_line_collapses_and_bounds() -> None:
+    from core.redact import one_line
+
+    assert one_line("a\n\n b\tc\x00d\u202ee", 100) == "a b c d e"
+    assert one_line("x" * 50, 10) == "x" * 9 + "…"
+
+
+def test_redact_for_channel_with_max_chars_flattens_every_string_and_key() -> None:
+    doc = {"t\nk": ["one\ntwo", {"n": "SYSTEM:\n" + "y" * 500}], "count": 2}
+    flat = redact_for_channel(doc, True, max_chars=40)
+    text = json.dumps(flat)
+    assert "\\n" not in text
+    assert all(len(s) <= 40 for s in flat["t k"] if isinstance(s, str))
+    assert len(flat["t k"][1]["n"]) == 40 and flat["count"] == 2
+
+
+def test_stream_scrubber_never_cuts_between_a_password_and_its_announcement():
+    from core.redact import StreamScrubber
+
+    # The space cut of a long line would fall right after "is"; the value must not escape.
+    text = "x" * 180 + " my password is " + "hunter2" + " " + "y" * 64 + "\n"
+    scrubber = StreamScrubber(max_hold=200)
+    pieces = [text[i : i + 7] for i in range(0, len(text), 7)]
+    out = "".join(scrubber.feed(p) for p in pieces) + scrubber.flush()
+    assert "hunter2" not in out
+    assert out == scrub_text(text)
+
+
+def test_the_log_filter_uses_the_same_scrubber_for_the_new_shapes() -> None:
+    record = logging.makeLogRecord(
+        {"msg": "posting to %s with pass: %s", "args": (SLACK_WEBHOOK, "hunter2")}
+    )
+    SecretFilter().filter(record)
+    assert "hunter2" not in record.msg and "aBcDeFgHiJkLmNoPqRsTuVwX" not in record.msg

@@ -1,4 +1,4 @@
-"""Slack rendering rules: mrkdwn conversion, splitting under Slack's limits, Block Kit shapes."""
+"""Slack rendering rules: mrkdwn, where streamed text is cut, echoes that ping nobody, Block Kit."""
 
 from __future__ import annotations
 
@@ -7,17 +7,13 @@ from hypothesis import strategies as st
 
 from adapters.slack.events import parse_link_args, split_command, strip_bot_mention
 from adapters.slack.render import (
-    FENCE,
-    SECTION_LIMIT,
     answer_blocks,
     assistant_prompts,
-    balance_fences,
+    clean_prefix,
     home_view,
-    message_pieces,
-    open_fence_at_end,
     parse_feedback,
+    plain,
     prompt_buttons,
-    split_markdown,
     to_mrkdwn,
 )
 
@@ -34,41 +30,38 @@ def test_lists_and_headings_become_mrkdwn():
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="ab \n`*#-", max_size=3000), st.integers(min_value=1, max_value=400))
-def test_split_pieces_concatenate_back_and_respect_the_limit(text, limit):
-    pieces = split_markdown(text, limit)
+def test_streamed_pieces_add_up_to_the_text_and_respect_the_room(text, room):
+    pieces, rest = [], text
+    while rest:
+        size = clean_prefix(rest, room) or min(room, len(rest))
+        pieces.append(rest[:size])
+        rest = rest[size:]
     assert "".join(pieces) == text
-    assert all(len(p) <= limit for p in pieces)
-    assert all(pieces) or pieces == [""]
+    assert all(0 < len(p) <= room for p in pieces)
 
 
-def test_split_prefers_paragraphs_then_lines_then_words():
-    text = "alpha beta\n\ngamma delta epsilon\nzeta"
-    assert split_markdown(text, 16) == ["alpha beta\n\n", "gamma delta ", "epsilon\nzeta"]
-    assert split_markdown("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
+def test_stream_cuts_fall_where_split_text_would_cut():
+    text = "alpha beta gamma\n\ndelta epsilon zeta eta theta"
+    assert text[: clean_prefix(text, 30)] == "alpha beta gamma"
+    code = "```sh\n" + "echo one two three\n" * 10 + "```"
+    cut = clean_prefix(code, 60)
+    assert 0 < cut <= 60 and code[:cut].endswith(("three", "three\n"))
+    assert clean_prefix("short", 60) == 5
+    assert clean_prefix("x" * 100, 10) == 0, "too little room is no piece at all"
 
 
-def test_code_block_cut_in_two_is_closed_and_reopened():
-    text = "Here:\n```\n" + "line\n" * 40 + "```\nafter"
-    pieces = balance_fences(split_markdown(text, 60))
-    assert len(pieces) > 2
-    assert all(not open_fence_at_end(p) for p in pieces)
-    assert pieces[1].startswith(FENCE + "\n")
-
-
-def test_balance_continues_a_block_left_open_before():
-    assert balance_fences(["still code\n", "```\nafter"], inside=True) == [
-        "```\nstill code\n```",
-        "```\n```\nafter",
-    ]
-
-
-def test_long_answer_becomes_messages_that_each_fit_a_section():
-    answer = "\n".join(f"- **server-{i}** in `eu-west-{i % 3}`: running" for i in range(400))
-    pieces = message_pieces(answer)
-    assert len(pieces) > 3
-    assert all(len(p) <= SECTION_LIMIT for p in pieces)
-    joined = "\n".join(pieces)
-    assert all(f"*server-{i}*" in joined for i in range(400))
+def test_echo_pings_nobody_and_hides_no_link():
+    typed = (
+        "<!channel> <!here|here> <!everyone> <@U123|max> <@U456> <!subteam^S1|@ops> "
+        "<#C9|general> <https://evil.example/x|https://stackdock.example> <https://a.example> "
+        "@here a & b"
+    )
+    shown = plain(typed)
+    assert "<" not in shown and ">" not in shown, "no control sequence survives"
+    assert "evil.example" not in shown, "a link's hidden target is dropped"
+    assert "@max" in shown and "#general" in shown and "@ops" in shown
+    assert "https://a.example" in shown and "a &amp; b" in shown
+    assert "@here" not in shown and "@channel" not in shown and "@everyone" not in shown
 
 
 def test_answer_blocks_hold_steps_text_and_feedback():
@@ -117,9 +110,9 @@ def test_commands_and_mentions_are_parsed():
     assert split_command("  ASK  why is it down? ") == ("ask", "why is it down?")
     assert split_command("prompts servers") == ("prompts", "servers")
     assert strip_bot_mention("<@UBOT> how many <@U2> servers?", "UBOT") == "how many <@U2> servers?"
-    assert parse_link_args("<@U9|max> <mailto:max@x.example|max@x.example>", "T1") == (
-        "slack:T1:U9",
+    assert parse_link_args("<@U9|max> <mailto:max@x.example|max@x.example>") == (
+        "U9",
         "max@x.example",
     )
-    assert parse_link_args("me@x.example", "T1") == (None, "me@x.example")
-    assert parse_link_args("", "T1") == (None, None)
+    assert parse_link_args("me@x.example") == (None, "me@x.example")
+    assert parse_link_args("") == (None, None)

@@ -107,6 +107,28 @@ def test_invalid_utf8_line_is_reported(tmp_path: Path) -> None:
     assert loaded.problems == ["servers/documents.jsonl:2: not UTF-8"]
 
 
+def test_too_deep_or_unreadable_lines_are_reported_and_the_rest_kept(snapshot_path) -> None:
+    deep = '{"_id": "s9", "fullApiData": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    at_the_limit = {"_id": "s8", "orgId": "o1", "x": json.loads("[" * 63 + "]" * 63)}
+    files = export_files()
+    files["servers/documents.jsonl"] = "\n".join(
+        [
+            json.dumps(SERVERS[0]),
+            deep,
+            '{"_id": "s7", "n": ' + "9" * 5000 + "}",  # more digits than Python converts
+            '{"_id": "s6", "note": "' + "[" * 500 + '"}',  # brackets in a string do not nest
+            json.dumps(at_the_limit),
+            json.dumps(SERVERS[1]),
+        ]
+    )
+    loaded = load_snapshot(snapshot_path(files))
+    assert [d["_id"] for d in loaded.tables["servers"]] == ["s1", "s6", "s8", "s2"]
+    assert loaded.problems == [
+        "servers/documents.jsonl:2: nested deeper than 64 levels",
+        "servers/documents.jsonl:3: unreadable JSON (ValueError)",
+    ]
+
+
 def test_as_of_is_the_file_time(tmp_path: Path) -> None:
     path = write_zip(tmp_path / "s.zip", export_files())
     stamp = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC).timestamp()

@@ -154,8 +154,10 @@ async def test_usage_command_attaches_the_org_chart_for_ai_full_only(kit):
     await kit.ask("How many servers?", admin)
     kit.clock.now += timedelta(days=1)
     await kit.ask("How many servers?", developer)
-    view = await kit.commands.usage(Inbound(identity=admin, text=""))
+    view = await kit.service.usage(Inbound(identity=admin, text="", platform="console", is_dm=True))
     assert view.chart_png is not None and _png_chunks(view.chart_png)[-1][0] == b"IEND"
     assert "Acme" in view.text
-    own = await kit.commands.usage(Inbound(identity=developer, text=""))
+    own = await kit.service.usage(
+        Inbound(identity=developer, text="", platform="console", is_dm=True)
+    )
     assert own.chart_png is None and own.org is None

@@ -1,0 +1,208 @@
+"""One answer written into a Slack thread, as the core streams it.
+
+The core's events are folded into a `core.replies.ReplyDraft`, which decides what the reply
+says (the error-after-partial-text policy included) and when a refresh is due. This module
+only shows it: first a "thinking" state (the thread's assistant status, else a placeholder
+message), then the answer through one of two writers with the same small interface:
+`StreamWriter` (adapters/slack/stream.py, Slack's streaming API), or `EditWriter` (below),
+which edits one message and goes on in new messages of the thread past Slack's limits. When
+streaming is refused, the edit writer takes over from where the stream stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.render import (
+    MESSAGE_LIMIT,
+    STREAM_LIMIT,
+    answer_blocks,
+    placeholder_text,
+    to_mrkdwn,
+)
+from adapters.slack.stream import (
+    MIN_MESSAGE_LIMIT,
+    Place,
+    StreamRefused,
+    StreamWriter,
+    Thread,
+    slack_error,
+)
+from core.models import ReplyEvent
+from core.replies import Change, ReplyDraft, fold, open_fence_at, split_text
+
+FIRST_STATUS = "Thinking…"
+
+
+class Writer(Protocol):
+    """Shows a draft's answer; the draft says what it holds, the writer only sends."""
+
+    async def step(self, draft: ReplyDraft) -> None: ...
+    async def text(self, draft: ReplyDraft) -> None: ...
+    async def end(self, draft: ReplyDraft) -> None: ...
+
+
+def _summaries(draft: ReplyDraft) -> list[str]:
+    return [step.summary for step in draft.steps]
+
+
+class EditWriter:
+    """The answer laid out over messages of at most `message_limit` characters, each edited
+    in place as the text grows; the first one is the placeholder when there is one.
+
+    Every refresh lays out the text from `start` afresh with `split_text`, which cuts a text
+    the same way as it grows, so a finished message is never edited again; only when Slack
+    says a message is too long are all of them laid out again, smaller.
+    """
+
+    def __init__(self, thread: Thread, *, start: int = 0, message_limit: int = MESSAGE_LIMIT):
+        self._thread = thread
+        self._start = start  # where this writer's part of the text begins (after a stream)
+        self._limit = message_limit
+        self._messages: list[str] = []
+        self._shown: list[tuple[str, list[dict[str, Any]] | None]] = []
+
+    async def step(self, draft: ReplyDraft) -> None:
+        if self._messages:
+            return  # the steps go above the finished answer
+        if self._thread.placeholder is not None:
+            text = placeholder_text(draft.status, _summaries(draft))
+            await self._thread.update(self._thread.placeholder, text)
+        else:
+            await self._thread.set_status(draft.steps[-1].summary)
+
+    async def text(self, draft: ReplyDraft) -> None:
+        await self._lay_out(draft, final=False)
+
+    async def end(self, draft: ReplyDraft) -> None:
+        await self._lay_out(draft, final=True)
+
+    async def _lay_out(self, draft: ReplyDraft, *, final: bool) -> None:
+        text = draft.text[self._start :]
+        fence = open_fence_at(draft.text, self._start)
+        if fence is not None:  # the stream stopped inside a code block: reopen it
+            text = fence + "\n" + text
+        if not text.strip() and not final:
+            return
+        audit_id = draft.audit_id if draft.rateable else None
+        while True:
+            try:
+                pieces = split_text(text, self._limit) or [""]
+                for i, piece in enumerate(pieces):
+                    mrkdwn = to_mrkdwn(piece)
+                    last = final and i == len(pieces) - 1
+                    blocks = answer_blocks(mrkdwn, _summaries(draft), audit_id) if last else None
+                    await self._show(i, mrkdwn or "…", blocks)
+                return
+            except SlackApiError as exc:
+                too_long = slack_error(exc) in {"msg_too_long", "invalid_blocks"}
+                if not too_long or self._limit <= MIN_MESSAGE_LIMIT:
+                    raise
+                self._limit = max(MIN_MESSAGE_LIMIT, self._limit // 2)
+
+    async def _show(self, i: int, text: str, blocks: list[dict[str, Any]] | None) -> None:
+        if i < len(self._messages):
+            if self._shown[i] != (text, blocks):
+                await self._thread.update(self._messages[i], text, blocks)
+                self._shown[i] = (text, blocks)
+            return
+        ts = self._thread.take_placeholder()
+        if ts is None:
+            ts = await self._thread.post(text, blocks)
+        else:
+            await self._thread.update(ts, text, blocks)
+        self._messages.append(ts)
+        self._shown.append((text, blocks))
+
+
+class SlackReply:
+    """Writes one answer into its thread: `announce` at once, then `write` the core's events."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        place: Place,
+        *,
+        streaming: bool = True,
+        update_interval: float = 1.0,
+        stream_interval: float = 0.25,
+        message_limit: int = MESSAGE_LIMIT,
+        stream_limit: int = STREAM_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._thread = Thread(client, place)
+        self._clock = clock
+        self._update_interval = update_interval
+        self._message_limit = message_limit
+        self.draft = ReplyDraft(refresh_every_s=stream_interval if streaming else update_interval)
+        self._writer: Writer = (
+            StreamWriter(self._thread, stream_limit=stream_limit)
+            if streaming
+            else EditWriter(self._thread, message_limit=message_limit)
+        )
+        self._status_shown: str | None = None  # the assistant status set last
+        self._status_refused = False  # Slack shows no assistant status in this thread
+
+    async def announce(self) -> None:
+        """Shows the thinking status at once, before the core has looked anything up.
+
+        Under a burst the answer's first database writes queue behind SQLite's single writer
+        (bench/burst.py measured the event claim alone at p95 0.6 s for 50 mentions at once),
+        so the answerer calls this alongside them rather than waiting for the core's first
+        Status. Only the thread status, never a placeholder message: this runs before the
+        event is claimed, and a re-delivery that loses the claim must leave no message behind.
+        """
+        if await self._thread.set_status(FIRST_STATUS):
+            self._status_shown = FIRST_STATUS
+        else:
+            self._status_refused = True  # the core's Status posts the placeholder instead
+
+    async def write(self, events: AsyncIterator[ReplyEvent]) -> ReplyDraft:
+        """Shows every event of the core's answer; returns the finished draft."""
+        return await fold(events, self.draft, self._show)
+
+    async def _show(self, draft: ReplyDraft, change: Change) -> None:
+        try:
+            await self._apply(draft, change, force=False)
+        except StreamRefused:
+            assert isinstance(self._writer, StreamWriter)
+            self._writer = EditWriter(
+                self._thread, start=self._writer.sent, message_limit=self._message_limit
+            )
+            draft.refresh_every_s = self._update_interval
+            await self._apply(draft, change, force=True)
+
+    async def _apply(self, draft: ReplyDraft, change: Change, *, force: bool) -> None:
+        if change is Change.STATUS:
+            await self._status(draft)
+        elif change is Change.STEP:
+            await self._writer.step(draft)
+        elif change is Change.TEXT:
+            if force or draft.refresh_due(self._clock()):
+                await self._writer.text(draft)
+                draft.refreshed(self._clock())
+        elif draft.refused:
+            # Nothing of an answer was shown: the refusal is one plain message.
+            await self._thread.say(to_mrkdwn(draft.text))
+        else:
+            await self._writer.end(draft)
+
+    async def _status(self, draft: ReplyDraft) -> None:
+        if draft.decided:
+            return  # the answer itself shows progress now
+        placeholder = self._thread.placeholder
+        if placeholder is not None:
+            await self._thread.update(placeholder, placeholder_text(draft.status, []))
+            return
+        if draft.status == self._status_shown:
+            return  # `announce` shows it already: one setStatus call, not two
+        if not self._status_refused and await self._thread.set_status(draft.status):
+            self._status_shown = draft.status
+            return
+        self._status_refused = True
+        self._thread.placeholder = await self._thread.post(placeholder_text(draft.status, []))
