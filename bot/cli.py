@@ -8,7 +8,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.settings import Settings, SettingsError, load_settings
+from sqlalchemy.exc import DBAPIError
+
+from bot.settings import Settings, SettingsError, load_settings, refused_database_url
 
 log = logging.getLogger("stackdock_assistant")
 
@@ -122,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 130
+    except DBAPIError as exc:
+        refused = refused_database_url(exc)
+        if refused is None:
+            raise
+        print(f"stackdock-assistant: invalid setting DATABASE_URL: {refused}", file=sys.stderr)
+        return USAGE_ERROR
     except (OSError, ConnectionError) as exc:
         # Typically the database is unreachable at start-up; one line, no traceback.
         print(f"stackdock-assistant: cannot start: {exc}", file=sys.stderr)

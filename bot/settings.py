@@ -44,6 +44,22 @@ def check_database_url(value: str) -> str:
     return value
 
 
+# SQLSTATE classes that mean DATABASE_URL itself is wrong (28: its user or password; 3D: its
+# database name), as opposed to a server that is down or busy.
+_URL_REFUSED = ("28", "3D")
+
+
+def refused_database_url(exc: BaseException) -> str | None:
+    """What the server said when it refused the URL's user, password or database; None for
+    any other error. The server's words name the user, never the password."""
+    orig = getattr(exc, "orig", None)
+    state = str(getattr(orig, "sqlstate", None) or "")
+    if not state.startswith(_URL_REFUSED):
+        return None
+    said = str(orig).strip().splitlines()
+    return said[0] if said else f"refused (SQLSTATE {state})"
+
+
 def check_snapshot(path: Path) -> None:
     """A snapshot must be a `npx convex export` ZIP or the directory it unpacks to."""
     if not path.exists():

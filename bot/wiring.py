@@ -18,7 +18,7 @@ from adapters.stackdock.demo import load_demo
 from adapters.stackdock.snapshot import SnapshotLoad
 from adapters.stackdock.sources import SnapshotSource, StoreFollower, every
 from adapters.store.database import SqlStore, open_store
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, refused_database_url
 from core.assistant import Assistant, AssistantConfig
 from core.budget_notices import BudgetNotices, LogNotifier, Notifiers
 from core.identity import IdentityResolver
@@ -55,6 +55,7 @@ class Runtime:
     mirror: InMemoryMirror
     assistant: Assistant
     service: AssistantService  # the driving port: all a chat adapter may use
+    spool: AuditSpool  # where the assistant keeps audit rows while the database is down
     refresher: SnapshotSource | StoreFollower | None = None
     # Who hears about budgets: a log line always; a platform adds its DM notifier on start.
     notifiers: Notifiers = field(default_factory=lambda: Notifiers(LogNotifier()))
@@ -65,10 +66,15 @@ class Runtime:
 def build_provider(name: str, settings: Settings, *, primary: bool) -> Provider:
     if name == "offline":
         return OfflineProvider()
+    provider_class: Callable[..., Provider]
     if name == "openai":
-        from adapters.llm.openai import OpenAIProvider as provider_class
+        from adapters.llm.openai import OpenAIProvider
+
+        provider_class = OpenAIProvider
     elif name == "anthropic":
-        from adapters.llm.anthropic import AnthropicProvider as provider_class
+        from adapters.llm.anthropic import AnthropicProvider
+
+        provider_class = AnthropicProvider
     else:
         raise SettingsError(f"AI_PROVIDER: unknown provider {name!r}")
     from adapters.llm.defaults import DEFAULT_MODELS
@@ -225,6 +231,7 @@ async def build_runtime(
         # Computed at scrape time, so the gauge ages between refreshes as the data does.
         MIRROR_AGE_SECONDS.set_function(lambda: _mirror_age(mirror))
         notifiers = Notifiers(LogNotifier())
+        spool = AuditSpool(settings.audit_spool_path)
         assistant = build_assistant(
             store=store,
             mirror=mirror,
@@ -232,7 +239,7 @@ async def build_runtime(
             clock=clock,
             policy=limit_policy(settings),
             config=AssistantConfig(store_content=settings.audit_store_content),
-            spool=AuditSpool(settings.audit_spool_path),
+            spool=spool,
             notifier=notifiers,
         )
     except BaseException:
@@ -244,6 +251,7 @@ async def build_runtime(
         mirror=mirror,
         assistant=assistant,
         service=build_service(assistant, clock=clock, charts=MatplotlibCharts()),
+        spool=spool,
         refresher=refresher,
         notifiers=notifiers,
     )
@@ -352,16 +360,15 @@ async def catch_up(rt: Runtime) -> None:
             await spool.replay(rt.store)
         await rt.assistant.recover_interrupted()
     except Exception as exc:
+        if refused_database_url(exc) is not None:
+            raise  # not an outage to wait out: DATABASE_URL is wrong, and the process stops
         # The database may be down at start; the periodic tasks catch up once it is back.
         log.warning("could not catch up on unrecorded questions (%s)", type(exc).__name__)
 
 
 async def replay_spool(rt: Runtime, every_s: float = 10.0) -> None:
     """Writes audit rows kept while the database was down, as soon as it is back."""
-    spool = rt.assistant.spool
-    if spool is None:
-        return
     while True:
-        if await asyncio.to_thread(spool.pending):
-            await spool.replay(rt.store)
+        if await asyncio.to_thread(rt.spool.pending):
+            await rt.spool.replay(rt.store)
         await asyncio.sleep(every_s)

@@ -14,8 +14,9 @@ role. History sent to a model may only hold what the current asker may read, so:
   who asked, and a result the current asker could fetch themselves tells them nothing new;
   keeping it spares a tool round trip in the common case, one person's own thread.
 - The people's and the assistant's text stays: it was posted in the thread, where everyone in
-  it already reads it. It is scrubbed again, and in a shared channel its network detail is
-  masked under the current policy; tool results are re-masked for a shared channel too.
+  it already reads it. Everything was scrubbed before it was stored, so it is not scrubbed
+  again here (that would cost milliseconds per question); in a shared channel, text and tool
+  results are masked again under the current detail policy, which a binding may have changed.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from typing import Any
 from core.access import KINDS, can_read
 from core.models import ChatMessage, Principal, ToolCall
 from core.problems import PROBLEM_KINDS
-from core.redact import redact_for_channel, scrub_text
-from core.tools import STRING_CHARS, ArgumentError, check_arguments
+from core.redact import is_network_key, mask_network_detail
+from core.tools import ArgumentError, check_arguments
 
 WITHHELD = json.dumps(
     {
@@ -43,21 +44,31 @@ _CARRIES_EVERY_KIND = frozenset({"projects", "docks"})  # linked resources, coun
 
 def visible_history(history: Sequence[ChatMessage], principal: Principal) -> list[ChatMessage]:
     """`history` as the model may see it when `principal` asks the next question."""
-    calls: dict[str, ToolCall] = {}
+    calls = [call for message in history for call in message.tool_calls]
+    withheld = {call.id for call in calls if not _may_read(call, principal.permissions)}
+    known = {call.id for call in calls}
     visible: list[ChatMessage] = []
     for message in history:
         if message.role == "tool":
-            call = calls.get(message.tool_call_id or "")
-            if call is None or not _may_read(call, principal.permissions):
+            if message.tool_call_id in withheld or message.tool_call_id not in known:
                 visible.append(dataclasses.replace(message, content=WITHHELD))
             else:
                 visible.append(_redacted_result(message, principal.show_detail))
             continue
-        for call in message.tool_calls:
-            calls[call.id] = call
-        text = str(redact_for_channel(message.content, principal.show_detail))
-        visible.append(dataclasses.replace(message, content=text))
+        if any(call.id in withheld for call in message.tool_calls):
+            # A withheld call's arguments may name what its result showed (a dock, say).
+            bare = tuple(_bare(c) if c.id in withheld else c for c in message.tool_calls)
+            message = dataclasses.replace(message, tool_calls=bare)
+        if not principal.show_detail:
+            text = mask_network_detail(message.content, hostnames=False)
+            message = dataclasses.replace(message, content=text)
+        visible.append(message)
     return visible
+
+
+def _bare(call: ToolCall) -> ToolCall:
+    kind = call.arguments.get("kind")
+    return ToolCall(call.id, call.name, {"kind": kind} if kind in KINDS else {})
 
 
 def _covered_kinds(call: ToolCall) -> frozenset[str] | None:
@@ -66,11 +77,11 @@ def _covered_kinds(call: ToolCall) -> frozenset[str] | None:
         args = check_arguments(call.name, call.arguments, max_limit=1_000)
     except (ArgumentError, KeyError):
         return None
-    kind = args.get("kind")
+    kind: str | None = args.get("kind")
     if call.name == "find_problems":
         return frozenset(PROBLEM_KINDS)
-    if call.name == "count_resources":
-        return frozenset(KINDS) if kind is None else frozenset({kind})
+    if kind is None:  # count_resources over every kind the earlier asker could read
+        return frozenset(KINDS)
     if call.name == "get_resource" and kind in _CARRIES_EVERY_KIND:
         return frozenset(KINDS)
     return frozenset({kind})
@@ -83,12 +94,21 @@ def _may_read(call: ToolCall, permissions: Mapping[str, str]) -> bool:
 
 def _redacted_result(message: ChatMessage, show_detail: bool) -> ChatMessage:
     if show_detail:
-        # Scrubbed again so that a rule added since it was stored applies to it too.
-        return dataclasses.replace(message, content=scrub_text(message.content))
+        return message
     try:
         content: Any = json.loads(message.content)
     except ValueError:
         return dataclasses.replace(message, content=WITHHELD)
-    masked = redact_for_channel(content, False, max_chars=STRING_CHARS)
-    compact = json.dumps(masked, separators=(",", ":"), ensure_ascii=False, default=str)
+    compact = json.dumps(_masked(content), separators=(",", ":"), ensure_ascii=False, default=str)
     return dataclasses.replace(message, content=compact)
+
+
+def _masked(value: Any, key: str = "") -> Any:
+    """A tool result with network detail masked as `redact_for_channel` masks it."""
+    if isinstance(value, str):
+        return mask_network_detail(value, hostnames=is_network_key(key))
+    if isinstance(value, dict):
+        return {k: _masked(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, key) for v in value]
+    return value

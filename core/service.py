@@ -53,13 +53,14 @@ class AssistantService:
         """Whether the bot holds a conversation in this thread: its later replies are answered
         without a mention; any other thread is left to the people in it.
 
-        True when the store can't say (it is down), for the reason `claim_event` gives: the
-        person then hears that the assistant is unavailable rather than nothing at all."""
+        False when the store can't say (it is down): answering "unavailable" to every reply
+        in every thread of a busy channel would be worse than the silence of one thread, and a
+        mention or a DM still gets its "temporarily unavailable" reply."""
         try:
             return bool(await self._store.conversations.history(conversation_key, 1))
         except Exception:
-            log.warning("could not read thread %s; treating it as engaged", conversation_key)
-            return True
+            log.warning("could not read thread %s; leaving its replies alone", conversation_key)
+            return False
 
     async def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen by any worker sharing the store.

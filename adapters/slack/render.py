@@ -111,7 +111,9 @@ def feedback_block(audit_id: int) -> dict[str, Any]:
 def parse_feedback(value: str) -> tuple[int, int] | None:
     """(audit_id, +1|-1) from a feedback button's value, or None if it isn't one of ours."""
     kind, _, audit = value.partition(":")
-    if kind not in {"up", "down"} or not audit.isdigit():
+    # ASCII digits that fit a database integer: `str.isdigit` also takes "²", which `int()`
+    # refuses, and an id past 2**63 overflows the query.
+    if kind not in {"up", "down"} or not re.fullmatch(r"[0-9]{1,18}", audit):
         return None
     return int(audit), 1 if kind == "up" else -1
 

@@ -31,6 +31,7 @@ from adapters.slack.stream import (
     StreamRefused,
     StreamWriter,
     Thread,
+    resume_at,
     slack_error,
 )
 from core.models import ReplyEvent
@@ -55,14 +56,15 @@ class EditWriter:
     """The answer laid out over messages of at most `message_limit` characters, each edited
     in place as the text grows; the first one is the placeholder when there is one.
 
-    Every refresh lays out the text from `start` afresh with `split_text`, which cuts a text
-    the same way as it grows, so a finished message is never edited again; only when Slack
-    says a message is too long are all of them laid out again, smaller.
+    Every refresh lays out the text (after what a stream showed, if one did) afresh with
+    `split_text`, which cuts a growing text the same way each time, so a finished message is
+    not edited again; only when Slack says a message is too long are all of them laid out
+    again, smaller. Nothing shown is ever sent twice.
     """
 
-    def __init__(self, thread: Thread, *, start: int = 0, message_limit: int = MESSAGE_LIMIT):
+    def __init__(self, thread: Thread, *, after: str = "", message_limit: int = MESSAGE_LIMIT):
         self._thread = thread
-        self._start = start  # where this writer's part of the text begins (after a stream)
+        self._after = after  # the text a stream showed before this writer took over
         self._limit = message_limit
         self._messages: list[str] = []
         self._shown: list[tuple[str, list[dict[str, Any]] | None]] = []
@@ -83,8 +85,8 @@ class EditWriter:
         await self._lay_out(draft, final=True)
 
     async def _lay_out(self, draft: ReplyDraft, *, final: bool) -> None:
-        text = draft.text[self._start :]
-        fence = open_fence_at(draft.text, self._start)
+        text = draft.text[resume_at(draft.text, self._after) :]
+        fence = open_fence_at(self._after)
         if fence is not None:  # the stream stopped inside a code block: reopen it
             text = fence + "\n" + text
         if not text.strip() and not final:
@@ -172,7 +174,7 @@ class SlackReply:
         except StreamRefused:
             assert isinstance(self._writer, StreamWriter)
             self._writer = EditWriter(
-                self._thread, start=self._writer.sent, message_limit=self._message_limit
+                self._thread, after=self._writer.shown, message_limit=self._message_limit
             )
             draft.refresh_every_s = self._update_interval
             await self._apply(draft, change, force=True)

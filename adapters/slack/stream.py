@@ -97,6 +97,16 @@ class Thread:
             log.info("could not remove the placeholder (%s)", slack_error(exc))
 
 
+def resume_at(text: str, shown: str) -> int:
+    """Where `text` goes on after `shown`, the part of it already on screen. Usually `text`
+    extends `shown`; an error after partial text trims its trailing blanks first, and then
+    the rest goes on where the two part (what is shown stays as it is)."""
+    if text.startswith(shown):
+        return len(shown)
+    pairs = enumerate(zip(text, shown, strict=False))
+    return next((i for i, (a, b) in pairs if a != b), min(len(text), len(shown)))
+
+
 class StreamRefused(Exception):
     """Slack would not stream here (or stopped mid-answer); another writer must take over."""
 
@@ -107,7 +117,7 @@ class StreamWriter:
     def __init__(self, thread: Thread, *, stream_limit: int = STREAM_LIMIT) -> None:
         self._thread = thread
         self._limit = stream_limit
-        self.sent = 0  # characters of the draft's text already in streamed messages
+        self.shown = ""  # the draft's text as far as streamed messages hold it
         self._ts: str | None = None  # the stream open now
         self._chars = 0  # characters in it
 
@@ -144,10 +154,10 @@ class StreamWriter:
         """Sends what of `text` is not yet shown, with `chunks` after it."""
         try:
             while True:
-                pending = text[self.sent :]
+                pending = text[resume_at(text, self.shown) :]
                 size = clean_prefix(pending, min(APPEND_LIMIT, self._limit))
                 last = size == len(pending)
-                await self._put(text, pending[:size] if size else pending, chunks if last else [])
+                await self._put(pending[:size] if size else pending, chunks if last else [])
                 if last or not size:
                     return
         except SlackApiError as exc:
@@ -155,34 +165,34 @@ class StreamWriter:
             await self._abandon()
             raise StreamRefused from exc
 
-    async def _put(self, text: str, piece: str, chunks: list[dict[str, Any]]) -> None:
+    async def _put(self, piece: str, chunks: list[dict[str, Any]]) -> None:
         if not piece and not chunks:
             return
         if self._ts and self._chars + len(piece) > self._limit:
             head = clean_prefix(piece, max(self._limit - self._chars, 0))
             if 0 < head < len(piece):
-                await self._put(text, piece[:head], [])
+                await self._put(piece[:head], [])
                 piece = piece[head:]
-            await self._rotate(text)
+            await self._rotate()
         try:
-            await self._call(text, piece, chunks)
+            await self._call(piece, chunks)
         except SlackApiError as exc:
             if slack_error(exc) != "msg_too_long" or not self._ts:
                 raise
             if self._chars == 0 and len(piece) > MIN_MESSAGE_LIMIT:
                 # Even a fresh message can't take it: send it in halves.
                 half = clean_prefix(piece, len(piece) // 2) or len(piece) // 2
-                await self._put(text, piece[:half], [])
-                await self._put(text, piece[half:], chunks)
+                await self._put(piece[:half], [])
+                await self._put(piece[half:], chunks)
                 return
             self._limit = max(self._chars, MIN_MESSAGE_LIMIT)
-            await self._rotate(text)
-            await self._put(text, piece, chunks)
+            await self._rotate()
+            await self._put(piece, chunks)
             return
-        self.sent += len(piece)
+        self.shown += piece
         self._chars += len(piece)
 
-    async def _call(self, text: str, piece: str, chunks: list[dict[str, Any]]) -> None:
+    async def _call(self, piece: str, chunks: list[dict[str, Any]]) -> None:
         place = self._thread.place
         content = [*([{"type": "markdown_text", "text": piece}] if piece else []), *chunks]
         if self._ts is not None:
@@ -190,7 +200,7 @@ class StreamWriter:
                 channel=place.channel, ts=self._ts, chunks=content
             )
             return
-        fence = open_fence_at(text, self.sent)
+        fence = open_fence_at(self.shown)
         if fence is not None:  # the code block the last message closed goes on here
             content.insert(0, {"type": "markdown_text", "text": fence + "\n"})
         response = await self._thread.client.chat_startStream(
@@ -205,14 +215,24 @@ class StreamWriter:
         self._chars = 0
         await self._thread.drop_placeholder()
 
-    async def _rotate(self, text: str) -> None:
+    async def _rotate(self) -> None:
         """Finishes the streamed message, so that the next piece starts a new one."""
         if self._ts:
-            open_block = open_fence_at(text, self.sent) is not None
-            closing = [{"type": "markdown_text", "text": CLOSE_FENCE}] if open_block else None
-            await self._thread.client.chat_stopStream(
-                channel=self._thread.place.channel, ts=self._ts, chunks=closing
-            )
+            channel = self._thread.place.channel
+            if open_fence_at(self.shown) is None:
+                await self._thread.client.chat_stopStream(channel=channel, ts=self._ts)
+            else:
+                closing = [{"type": "markdown_text", "text": CLOSE_FENCE}]
+                try:
+                    await self._thread.client.chat_stopStream(
+                        channel=channel, ts=self._ts, chunks=closing
+                    )
+                except SlackApiError as exc:
+                    if slack_error(exc) != "msg_too_long":
+                        raise
+                    # A full message can't take the closing fence; Markdown ends an unclosed
+                    # block with its message, so the code still shows as code.
+                    await self._thread.client.chat_stopStream(channel=channel, ts=self._ts)
         self._ts = None
         self._chars = 0
 

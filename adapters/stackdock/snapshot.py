@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -115,15 +116,19 @@ def _load_zip(path: Path) -> SnapshotLoad:
     problems: list[str] = []
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise SnapshotError(f"{path}: not a ZIP file ({exc})") from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SnapshotError(f"{path}: not a readable ZIP file ({exc})") from exc
     with archive:
         for info in sorted(archive.infolist(), key=lambda i: i.filename):
             table = _table_of(info.filename)
             if table is None or info.is_dir():
                 continue
-            with archive.open(info) as handle:
-                tables[table] = list(parse_documents(info.filename, handle, problems))
+            try:
+                with archive.open(info) as handle:
+                    tables[table] = list(parse_documents(info.filename, handle, problems))
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                # Half a table would answer "no such server" with confidence: refuse it all.
+                raise SnapshotError(f"{path}: {info.filename} is damaged ({exc})") from exc
     return SnapshotLoad(tables, problems, datetime.fromtimestamp(path.stat().st_mtime, UTC))
 
 

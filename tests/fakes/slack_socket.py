@@ -2,7 +2,8 @@
 
 `apps.connections.open` (on FakeSlackApi) hands out this websocket's URL; on connect the fake
 says hello, then sends envelopes on demand and checks that each is acknowledged with its
-`envelope_id`, recording when the ack came.
+`envelope_id`, recording when the ack came. With `refusing` set it turns every connection away
+(503 at the upgrade), and `drop()` closes the one open, as Slack does when it is unwell.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class FakeSocketMode:
         self.acks: dict[str, Ack] = {}
         self.unknown_acks: list[dict[str, Any]] = []
         self.connections = 0
+        self.refused = 0
+        self.refusing = False
         self._sent_at: dict[str, float] = {}
         self._ws: web.WebSocketResponse | None = None
         self._connected = asyncio.Event()
@@ -45,7 +48,15 @@ class FakeSocketMode:
     async def wait_connected(self, within_s: float = 10.0) -> None:
         await asyncio.wait_for(self._connected.wait(), within_s)
 
-    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+    async def drop(self) -> None:
+        """Closes the open connection, if any; the client is expected to reconnect."""
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def _link(self, request: web.Request) -> web.StreamResponse:
+        if self.refusing:
+            self.refused += 1
+            return web.Response(status=503, text="unavailable")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self.connections += 1

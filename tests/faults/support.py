@@ -22,7 +22,11 @@ async def fault_runtime(database_url: str, **settings: Any) -> AsyncIterator[Run
 
 async def ask(rt: Runtime, text: str) -> list[ReplyEvent]:
     inbound = Inbound(
-        identity=DEMO_ADMIN_USER_ID, text=text, conversation_key=f"fault:{uuid.uuid4()}"
+        identity=DEMO_ADMIN_USER_ID,
+        text=text,
+        platform="console",
+        is_dm=True,
+        conversation_key=f"fault:{uuid.uuid4()}",
     )
     return [event async for event in rt.assistant.handle(inbound)]
 

@@ -6,10 +6,11 @@ The real discord.py client runs against the fake REST API and gateway on 127.0.0
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import discord
@@ -17,6 +18,7 @@ import pytest
 
 from adapters.discord.render import messages
 from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
+from core.ports import Provider
 from tests.fakes.discord_api import CONTENT_LIMIT, slash_command, string_option
 from tests.fakes.discord_world import DiscordWorld, discord_world
 
@@ -29,11 +31,24 @@ async def world(sqlite_url: str) -> AsyncIterator[DiscordWorld]:
         yield w
 
 
+MakeWorld = Callable[..., Awaitable[DiscordWorld]]
+
+
 @pytest.fixture
-async def paced_world(sqlite_url: str) -> AsyncIterator[DiscordWorld]:
-    async with discord_world(sqlite_url) as w:
-        await w.start_bot()  # the bot's own default: about one edit a second
-        yield w
+async def world_with(sqlite_url: str) -> AsyncIterator[MakeWorld]:
+    """Worlds whose model is the one given, passed in the way bot/wiring.py takes providers.
+
+    `edit_interval=1.0` is the bot's own default (about one edit a second), for the pacing tests.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def make(model: Provider, *, edit_interval: float = 0.25) -> DiscordWorld:
+            w = await stack.enter_async_context(discord_world(sqlite_url, providers=[model]))
+            w.edit_interval = edit_interval
+            await w.start_bot()
+            return w
+
+        yield make
 
 
 @dataclass
@@ -113,11 +128,10 @@ async def test_a_mention_starts_a_thread_on_the_message_and_answers_there(
 
 
 async def test_the_answer_streams_by_edits_at_most_about_once_a_second(
-    paced_world: DiscordWorld,
+    world_with: MakeWorld,
 ) -> None:
-    world = paced_world
     pieces = [f"Part {i} of the answer.\n" for i in range(12)]  # the core lets out whole lines
-    world.rt.assistant.providers = [PacedProvider(pieces, gap_s=0.2)]
+    world = await world_with(PacedProvider(pieces, gap_s=0.2), edit_interval=1.0)
     asked = await world.fake.post_message(
         world.guild.channel_id, world.people["admin"], "Explain my setup", mention_bot=True
     )
@@ -133,11 +147,10 @@ async def test_the_answer_streams_by_edits_at_most_about_once_a_second(
 
 
 async def test_a_429_retry_after_is_waited_out_and_the_answer_still_lands(
-    paced_world: DiscordWorld,
+    world_with: MakeWorld,
 ) -> None:
-    world = paced_world
     pieces = [f"Chunk {i}.\n" for i in range(8)]
-    world.rt.assistant.providers = [PacedProvider(pieces, gap_s=0.15)]
+    world = await world_with(PacedProvider(pieces, gap_s=0.15), edit_interval=1.0)
     world.fake.rate_limit("PATCH", r"/channels/\d+/messages/\d+", retry_after=1.5)
     asked = await world.fake.post_message(
         world.guild.channel_id, world.people["admin"], "Explain", mention_bot=True
@@ -175,10 +188,10 @@ async def test_later_messages_in_the_thread_are_answered_without_a_mention(
 
 
 async def test_a_dm_is_answered_in_the_dm_with_the_detail_a_channel_masks(
-    world: DiscordWorld,
+    world_with: MakeWorld,
 ) -> None:
+    world = await world_with(EchoToolProvider("servers", "acme-web-1"))
     fake = world.fake
-    world.rt.assistant.providers = [EchoToolProvider("servers", "acme-web-1")]
     dm = fake.dm_channel(world.people["admin"])
     await fake.post_message(dm, world.people["admin"], "Where is acme-web-1?")
     in_dm = await world.wait_answered(dm)
@@ -230,16 +243,14 @@ async def test_bots_itself_system_messages_and_edits_are_ignored(world: DiscordW
 
 
 async def test_a_5000_character_answer_is_split_without_breaking_code_or_words(
-    world: DiscordWorld,
+    world_with: MakeWorld,
 ) -> None:
     prose = " ".join(f"server{i}" for i in range(200))
     code = "```python\n" + "\n".join(f"print('row {i:04d}')" for i in range(100)) + "\n```"
     text = prose + "\n\n" + code + "\n\n" + " ".join(f"domain{i}" for i in range(400))
     text = text[: text.rfind(" ", 0, 5000)]
     assert 4900 < len(text) <= 5000 and text.count("```") == 2
-    world.rt.assistant.providers = [
-        PacedProvider([text[i : i + 500] for i in range(0, len(text), 500)])
-    ]
+    world = await world_with(PacedProvider([text[i : i + 500] for i in range(0, len(text), 500)]))
     asked = await world.fake.post_message(
         world.guild.channel_id, world.people["admin"], "Everything, please", mention_bot=True
     )
@@ -255,11 +266,9 @@ async def test_a_5000_character_answer_is_split_without_breaking_code_or_words(
     assert shown[-1]["components"] and not any(m["components"] for m in shown[:-1])
 
 
-async def test_an_everyone_injection_pings_nobody(world: DiscordWorld) -> None:
-    role = "223456789012345678"
-    world.rt.assistant.providers = [
-        PacedProvider([f"@everyone @here <@&{role}> <@{world.people['developer']['id']}> hi"])
-    ]
+async def test_an_everyone_injection_pings_nobody(world_with: MakeWorld) -> None:
+    role, member = "223456789012345678", "323456789012345678"
+    world = await world_with(PacedProvider([f"@everyone @here <@&{role}> <@{member}> hi"]))
     asked = await world.fake.post_message(
         world.guild.channel_id, world.people["admin"], "say @everyone", mention_bot=True
     )
@@ -286,10 +295,8 @@ async def test_an_unknown_person_is_told_how_to_link_without_a_thread(world: Dis
 
 
 async def test_tool_steps_are_shown_while_working_and_gone_from_the_answer(
-    world: DiscordWorld,
+    world_with: MakeWorld,
 ) -> None:
-    fake = world.fake
-
     @dataclass
     class SlowTools(EchoToolProvider):
         async def turn(self, system, messages, tools):  # type: ignore[override]
@@ -298,7 +305,8 @@ async def test_tool_steps_are_shown_while_working_and_gone_from_the_answer(
             async for event in super().turn(system, messages, tools):
                 yield event
 
-    world.rt.assistant.providers = [SlowTools("servers", "acme-web-1")]
+    world = await world_with(SlowTools("servers", "acme-web-1"))
+    fake = world.fake
     asked = await fake.post_message(
         world.guild.channel_id, world.people["admin"], "Where is acme-web-1?", mention_bot=True
     )
@@ -309,7 +317,7 @@ async def test_tool_steps_are_shown_while_working_and_gone_from_the_answer(
     assert json.loads(shown[-1]["content"])["item"]["name"] == "acme-web-1"
 
 
-async def test_a_slow_answer_does_not_hold_up_anyone_else(world: DiscordWorld) -> None:
+async def test_a_slow_answer_does_not_hold_up_anyone_else(world_with: MakeWorld) -> None:
     @dataclass
     class SlowOnlyForAudits(PacedProvider):
         async def turn(self, system, messages, tools):  # type: ignore[override]
@@ -317,7 +325,7 @@ async def test_a_slow_answer_does_not_hold_up_anyone_else(world: DiscordWorld) -
             async for event in PacedProvider(self.pieces, gap).turn(system, messages, tools):
                 yield event
 
-    world.rt.assistant.providers = [SlowOnlyForAudits(["one.\n", "two.\n", "three.\n", "four."])]
+    world = await world_with(SlowOnlyForAudits(["one.\n", "two.\n", "three.\n", "four."]))
     fake, channel = world.fake, world.guild.channel_id
     slow = await fake.post_message(
         channel, world.people["admin"], "Explain audits", mention_bot=True
@@ -331,7 +339,7 @@ async def test_a_slow_answer_does_not_hold_up_anyone_else(world: DiscordWorld) -
 
 
 async def test_a_provider_failure_mid_answer_keeps_the_partial_text_and_says_so_below(
-    world: DiscordWorld,
+    world_with: MakeWorld,
 ) -> None:
     # The one reply model (core/replies.py): what was shown stays, the failure is said below
     # it, so an answer cut short never passes for a whole one (nor vanishes once read).
@@ -342,7 +350,7 @@ async def test_a_provider_failure_mid_answer_keeps_the_partial_text_and_says_so_
             await asyncio.sleep(0.3)  # long enough for the partial text to be on screen
             raise ProviderError("server", "upstream 502", provider=self.name)
 
-    world.rt.assistant.providers = [FailsMidway([])]
+    world = await world_with(FailsMidway([]))
     asked = await world.fake.post_message(
         world.guild.channel_id, world.people["admin"], "Anything", mention_bot=True
     )
@@ -441,9 +449,9 @@ async def test_without_thread_permission_the_answer_comes_in_the_channel(
 
 
 async def test_draining_finishes_answers_under_way_and_takes_no_new_ones(
-    world: DiscordWorld,
+    world_with: MakeWorld,
 ) -> None:
-    world.rt.assistant.providers = [PacedProvider(["one.\n", "two.\n", "three."], gap_s=0.3)]
+    world = await world_with(PacedProvider(["one.\n", "two.\n", "three."], gap_s=0.3))
     fake, channel = world.fake, world.guild.channel_id
     first = await fake.post_message(channel, world.people["admin"], "Explain", mention_bot=True)
     await fake.wait_for(lambda: world.bot_messages(first["id"]), what="the answer to start")

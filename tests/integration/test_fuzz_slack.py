@@ -37,6 +37,8 @@ JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 _n = itertools.count(1)
 
+SAFETY_NET = ("a Slack listener failed", "could not handle a signed Slack request")
+
 # Cases per test; 2,000 in all.
 HEADER_CASES = 500
 CONTENT_TYPE_CASES = 150
@@ -116,6 +118,10 @@ def run(bot: SlackProcess, requests: st.SearchStrategy[Request], cases: int) -> 
     time.sleep(0.5)  # work started by the last requests logs after their ack
     log = bot.log_since(mark)
     assert "Traceback" not in log, log[-3000:]
+    # The transport's safety net (adapters/slack/transport.py) never had to catch anything:
+    # every odd shape was refused before Bolt, or handled by the listener it reached.
+    caught = [line for line in log.splitlines() if any(net in line for net in SAFETY_NET)]
+    assert caught == []
     return kinds
 
 
@@ -412,7 +418,7 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 def mutate(draw: st.DrawFn, payload: dict[str, Any], as_text: bool) -> int:
     """Drops, empties or retypes up to three fields anywhere in `payload`; returns how many."""
-    changes = draw(st.integers(0, 3))
+    changes = draw(st.sampled_from([0, 0, 1, 1, 2, 3]))  # whole often: listeners run on those
     for _ in range(changes):
         paths = _paths(payload)
         if not paths:

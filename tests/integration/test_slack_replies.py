@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+
+import pytest
 
 from core.models import ChatMessage, ProviderError, TextDelta, ToolSpec, TurnEnd, Usage
+from core.replies import open_fence_at
 from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
 from tests.fakes.slack_api import FakeSlackApi, event_envelope, mention
 from tests.fakes.slack_harness import SLACK_USERS, slack_app
@@ -51,6 +55,28 @@ async def test_long_fallback_answer_splits_into_messages(sqlite_url):
         assert words("\n".join(m.text for m in messages)) == words(LONG[:20000])
         assert messages[-1].blocks[-1]["type"] == "context_actions"
         assert all(not m.blocks for m in messages[:-1])
+
+
+CODE = "Intro.\n\n```python\n" + "total = compute(1, 2)  # step\n" * 400 + "```\nDone."
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+async def test_a_long_code_block_is_closed_and_reopened_across_messages(sqlite_url, streaming):
+    # Small limits, so the block spans several messages either way (a streamed message
+    # that is found too long keeps room for its closing fence).
+    api = FakeSlackApi(SLACK_USERS, streaming=streaming, stream_limit=4100, text_limit=3000)
+    async with api, slack_app(sqlite_url, api=api, providers=[answer_by(CODE)]) as h:
+        await ask(h, "9.1")
+        messages = h.api.bot_messages("C1", "9.1")
+        assert len(messages) >= 3
+        for m in messages:
+            assert open_fence_at(m.text) is None, (
+                f"a message leaves its block open: {m.text[-60:]!r}"
+            )
+        assert all(m.text.lstrip().startswith("```python") for m in messages[1:-1])
+        assert "".join(messages[-1].text.split("```")[-1:]).strip().endswith("Done.")
+        shown = "".join(m.text for m in messages)
+        assert shown.count("total = compute(1, 2)") == 400, "nothing lost, nothing repeated"
 
 
 async def test_fallback_updates_one_message_at_most_about_once_a_second(sqlite_url):
@@ -105,6 +131,24 @@ async def test_provider_failure_is_told_plainly(sqlite_url):
         await ask(h, "6.1")
         [reply] = h.api.bot_messages("C1", "6.1")
         assert "busy" in reply.text and "30 s" in reply.text
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+async def test_an_error_after_partial_text_keeps_the_text_and_says_so_below(sqlite_url, streaming):
+    api = FakeSlackApi(SLACK_USERS, streaming=streaming)
+    cut = ProviderError("server", "connection reset", provider="s")
+    partial = ScriptedTurn(text=["You have 3 servers:  \n", "- web-1  \n", "- web-2 \n\n"])
+    provider = ScriptedProvider([replace(partial, error=cut)])
+    every_delta = {"stream_interval": 0, "update_interval": 0}  # trailing blanks get shown too
+    async with api, slack_app(sqlite_url, api=api, providers=[provider], writer=every_delta) as h:
+        await ask(h, "8.1")
+        messages = h.api.bot_messages("C1", "8.1")
+        shown = "".join(m.text for m in messages)
+        assert shown.count("You have 3 servers") == 1 and shown.count("web-2") == 1
+        error = "The AI provider failed to answer; try again in a minute."
+        assert shown.index("web-2") < shown.index(error), shown
+        assert not [b for m in messages for b in m.blocks if b["type"] == "context_actions"]
+        assert all(m.streamed == streaming for m in messages)
 
 
 async def test_rate_limited_user_gets_a_retry_time_and_no_model_call(sqlite_url):

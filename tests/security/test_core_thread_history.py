@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
-from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
+from adapters.stackdock.demo import DEMO_DIR, DEMO_ORGS, DEMO_USERS
 from core.access import can_read, effective_permissions
 from tests.fakes.model_server import FakeToolCall, Reply
 from tests.fakes.openai_server import FakeOpenAI
@@ -79,19 +79,17 @@ async def wait_healthy(port: int, proc: asyncio.subprocess.Process) -> None:
 
 
 def acme_dock_names() -> list[str]:
-    from adapters.stackdock.demo import DEMO_DIR
-
     path = DEMO_DIR / "docks" / "documents.jsonl"
     docs = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
     return [d["name"] for d in docs if d["orgId"] == DEMO_ORGS["acme"]]
 
 
 def developer_may_read_docks() -> bool:
-    from adapters.stackdock.demo import DEMO_DIR
-
     path = DEMO_DIR / "roles" / "documents.jsonl"
     roles = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
-    (developer,) = [r for r in roles if r["orgId"] == DEMO_ORGS["acme"] and r["name"] == "Developer"]
+    (developer,) = [
+        r for r in roles if r["orgId"] == DEMO_ORGS["acme"] and r["name"] == "Developer"
+    ]
     return can_read("docks", effective_permissions(developer["permissions"]))
 
 

@@ -125,6 +125,7 @@ async def test_resource_text_is_fenced_quoted_data_in_the_prompt_and_in_tool_res
             Reply(text=["One critical alert."]),
         )
         code, out, err = await ask(tmp_path, "Any critical issues I should know about?", fake)
+        assert "One critical alert." in out
         requests = list(fake.requests)
     assert code == 0, err
 

@@ -3,12 +3,15 @@ no traceback, and never the value itself (a DATABASE_URL holds a password)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 _SCRIPT = Path(sys.executable).parent / "stackdock-assistant"
 CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bot.cli"]
@@ -17,7 +20,8 @@ SETTINGS_PREFIXES = ("OPENAI_", "ANTHROPIC_", "AI_", "SLACK_", "DISCORD_", "CONV
 
 def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_PREFIXES)}
-    environ.update(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'edge.db'}", **env)
+    environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'edge.db'}"
+    environ.update(env)
     return subprocess.run(
         CLI + args, capture_output=True, text=True, env=environ, cwd=tmp_path, timeout=60
     )
@@ -76,3 +80,41 @@ def test_the_good_settings_still_start(tmp_path: Path) -> None:
     result = run(["ask", "How many servers do I have?"], tmp_path, LOG_LEVEL="warning")
     assert result.returncode == 0, result.stderr
     assert "servers" in result.stdout
+
+
+def test_a_damaged_snapshot_zip_is_named_when_it_is_read(tmp_path: Path) -> None:
+    """A ZIP whose directory is intact but whose data is not passes the start-up check; the
+    load itself must end the same way, not with a traceback or half a table."""
+    path = tmp_path / "damaged.zip"
+    rows = "".join(json.dumps({"_id": f"s{n}", "name": "web" * 20}) + "\n" for n in range(200))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("servers/documents.jsonl", rows)
+    data = bytearray(path.read_bytes())
+    data[100:104] = bytes(b ^ 0xFF for b in data[100:104])  # inside the compressed rows
+    path.write_bytes(bytes(data))
+
+    result = run(["ask", "How many servers do I have?"], tmp_path, STACKDOCK_SNAPSHOT=str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "STACKDOCK_SNAPSHOT" in line and "servers/documents.jsonl" in line, line
+
+
+@pytest.mark.parametrize("wrong", ["username", "database"])
+@pytest.mark.parametrize("command", [["ask", "How many servers do I have?"], ["audit", "verify"]])
+def test_a_database_url_the_server_refuses_is_a_bad_setting(
+    pg_url: str, tmp_path: Path, wrong: str, command: list[str]
+) -> None:
+    """A server that answers but refuses the URL's user or database: no outage to wait out
+    (spooling questions forever), but a setting to fix, said once at start."""
+    url = sa.make_url(pg_url)
+    if wrong == "username":
+        url = url.set(username="no_such_role", password="s3cr3t-pw")
+    else:
+        url = url.set(database="no_such_database")
+    result = run(command, tmp_path, DATABASE_URL=url.render_as_string(hide_password=False))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "DATABASE_URL" in line and "no_such_" in line, line
+    assert "s3cr3t-pw" not in result.stderr

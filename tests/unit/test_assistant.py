@@ -294,7 +294,12 @@ async def test_a_lower_role_replying_in_a_thread_gets_no_higher_roles_tool_resul
     await kit.store.bindings.set(Binding("slack:T1", DEMO_ORGS["acme"], allow_detail=True))
     provider = ScriptedProvider(
         [
-            ScriptedTurn(tool_calls=[ToolCall("d1", "list_resources", {"kind": "docks"})]),
+            ScriptedTurn(
+                tool_calls=[
+                    ToolCall("d1", "list_resources", {"kind": "docks"}),
+                    ToolCall("d2", "get_resource", {"kind": "docks", "id_or_name": "GridPane"}),
+                ]
+            ),
             ScriptedTurn(tool_calls=[ToolCall("s1", "count_resources", {"kind": "servers"})]),
             ScriptedTurn(text=["Here they are."]),
             ScriptedTurn(text=["Noted."]),
@@ -311,14 +316,14 @@ async def test_a_lower_role_replying_in_a_thread_gets_no_higher_roles_tool_resul
 
     await kit.ask("and what about them?", "slack:T1:UDEV", **thread)
     sent = provider.calls[-1].messages
-    text = "\n".join(m.content for m in sent)
-    assert not any(name in text for name in dock_names)
-    docks_result, servers_result = [m for m in sent if m.role == "tool"]
-    assert "withheld" in docks_result.content
+    text = json.dumps([(m.content, [dict(c.arguments) for c in m.tool_calls]) for m in sent])
+    assert not any(name in text for name in dock_names) and "GridPane" not in text
+    *docks_results, servers_result = [m for m in sent if m.role == "tool"]
+    assert all("withheld" in m.content for m in docks_results)
     # What the developer may read stays, and every call still has its result.
     assert json.loads(servers_result.content)["total"] == servers_of(kit, "acme")
     calls = [c.id for m in sent for c in m.tool_calls]
-    assert calls == [m.tool_call_id for m in sent if m.role == "tool"] == ["d1", "s1"]
+    assert calls == [m.tool_call_id for m in sent if m.role == "tool"] == ["d1", "d2", "s1"]
 
 
 async def test_the_same_role_keeps_the_threads_tool_results(kit):
@@ -335,6 +340,26 @@ async def test_the_same_role_keeps_the_threads_tool_results(kit):
     (result,) = [m for m in provider.calls[-1].messages if m.role == "tool"]
     assert "withheld" not in result.content
     assert json.loads(result.content)["kind"] == "docks"
+
+
+async def test_thread_history_follows_the_channels_current_detail_policy(kit):
+    await kit.store.links.set("slack:T1:UADMIN", DEMO_USERS["admin"])
+    await kit.store.bindings.set(Binding("slack:T1", DEMO_ORGS["acme"], allow_detail=True))
+    provider = ScriptedProvider(
+        [
+            ScriptedTurn(tool_calls=[ToolCall("s1", "list_resources", {"kind": "servers"})]),
+            ScriptedTurn(text=["acme-web-1 is at 203.0.113.10"]),
+            ScriptedTurn(text=["ok"]),
+        ]
+    )
+    kit.providers = [provider]
+    thread = {**CHANNEL, "conversation_key": "slack:T1:C1:2.1"}
+    await kit.ask("List my servers", "slack:T1:UADMIN", **thread)
+    assert "203.0.113.10" in provider.calls[1].messages[-1].content
+    await kit.store.bindings.set(Binding("slack:T1", DEMO_ORGS["acme"], allow_detail=False))
+    await kit.ask("and now?", "slack:T1:UADMIN", **thread)
+    sent = json.dumps([m.content for m in provider.calls[-1].messages])
+    assert "203.0.113.10" not in sent and "acme-web-1" in sent
 
 
 # ---- issue 11, item 9: what the model cost is recorded whatever happens to the reply ----
