@@ -108,12 +108,27 @@ def answer_listener_errors(app: AsyncApp) -> None:
     app.error(on_error)
 
 
+class _OneLine(logging.Filter):
+    """Drops the traceback from a record; its message already names the error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+# The Socket Mode client logs a full traceback for every failed attempt to connect, one every
+# ping interval for as long as Slack is unreachable; one line each says as much.
+SOCKET_LOG = logging.getLogger("adapters.slack.socket_mode")
+SOCKET_LOG.addFilter(_OneLine())
+
+
 class TimedSocketModeHandler(AsyncSocketModeHandler):
     """Bolt's Socket Mode handler; the ack is the envelope reply, timed like the HTTP one."""
 
     def __init__(
         self, app: AsyncApp, app_token: str, *, tasks: BackgroundWork | None = None, **kw: Any
     ):
+        kw.setdefault("logger", SOCKET_LOG)
         super().__init__(app, app_token, **kw)
         self._acking = tasks.acking if tasks is not None else contextlib.nullcontext
         answer_listener_errors(app)
