@@ -102,7 +102,7 @@ async def serve(kind: str, port: int, api_url: str, db: str, model_s: float) -> 
             return None
 
         web_app = web.Application(middlewares=[timed(durations)])
-        web_app.router.add_post(EVENTS_PATH, events_endpoint(bare))
+        web_app.router.add_post(EVENTS_PATH, events_endpoint(bare, signing_secret=SIGNING_SECRET))
         async with listening(web_app, "127.0.0.1", port):
             await stop.wait()
         print(json.dumps(durations))

@@ -76,7 +76,8 @@ async def _snapshot(settings: Settings, store: SqlStore, *, once: bool) -> int:
     async def save(loaded: SnapshotLoad) -> None:
         await store.mirror.replace(loaded.tables, freshness_state(loaded.as_of))
         count = sum(len(docs) for docs in loaded.tables.values())
-        print(f"loaded {count} documents from {len(loaded.tables)} tables")
+        left_out = f"; left out {', '.join(loaded.skipped)}" if loaded.skipped else ""
+        print(f"loaded {count} documents from {len(loaded.tables)} tables{left_out}")
 
     try:
         if source is None:

@@ -4,20 +4,22 @@ A role's `permissions` maps areas (projects, resources, docks, operations, setti
 optional provisioning, monitoring) to `"none" | "read" | "full"`. `full` allows read and write,
 `read` allows only a `:read` request, and `none`, a missing key or an unknown level denies.
 
-StackDock has no `ai` area yet; this bot adds one (`read` = may ask, `full` = may also see org
-usage and audit and manage links). Roles written before it existed lack the key, so
-`effective_permissions` applies this fallback:
+Real StackDock roles lack two keys this bot reads, so `effective_permissions` fills them in:
 
-- `ai = "full"` when `settings` is `"full"` (the people who administer the org),
-- else `ai = "read"` when any of `projects`, `resources` or `monitoring` is `read` or `full`
-  (they can already see the data the assistant would tell them about),
-- else `ai = "none"`.
+- `monitoring` (guards monitors and Sentry alerts). StackDock's org-creation Admin role has no
+  `monitoring` key, and neither has any role written before the area existed. The fallback is
+  what StackDock's own migration (`addNewPermissionsToRoles`) gives such a role: `read` when
+  `resources` or `projects` is `read` or `full`, else `none`. (The migration gives an Admin
+  `full`; the bot only reads, so `read` is the same to it.)
+- `ai` (this bot's own area: `read` = may ask, `full` = may also see org usage and audit and
+  manage links). StackDock has no such key at all, so every real role gets the fallback:
+  `full` when `settings` is `full` (the people who administer the org), else `read` when any of
+  `projects`, `resources` or `monitoring` is `read` or `full` (they can already see the data
+  the assistant would tell them about), else `none`.
 
-An explicit `ai` key always wins, so an org can switch the assistant off for a role.
-
-Monitors and issues (BetterStack, Sentry) are guarded by `monitoring`; a role without a
-`monitoring` key falls back to `resources`, which is how StackDock guarded them before the area
-existed.
+An explicit key always wins, so an org can switch the assistant off for a role (`ai: none`) or
+hide alerts from one (`monitoring: none`). Backup schedules are resources (GridPane syncs them
+like sites), so `resources` guards them.
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ RESOURCE_KINDS: tuple[str, ...] = (
     "deployments",
 )
 MONITORING_KINDS: tuple[str, ...] = ("monitors", "issues")
+# Configuration of resources rather than resources: not counted as resources in summaries.
+BACKUP_KINDS: tuple[str, ...] = ("backupSchedules",)
 
-# The kinds a tool can be asked about, in the order the README's tool list names them.
+# The kinds a tool can be asked about, in the order the design's tool list names them.
 KINDS: tuple[str, ...] = (
     "servers",
     "webServices",
@@ -52,9 +56,12 @@ KINDS: tuple[str, ...] = (
     "deployments",
     "docks",
     "projects",
+    "backupSchedules",
 )
 
 _AI_FALLBACK_SOURCES = ("projects", "resources", "monitoring")
+_MONITORING_FALLBACK_SOURCES = ("projects", "resources")
+_READABLE = ("read", "full")
 
 
 def _level(value: object) -> str:
@@ -62,13 +69,23 @@ def _level(value: object) -> str:
     return text if text in LEVELS else "none"
 
 
+def _with_monitoring(permissions: Mapping[str, str]) -> Mapping[str, str]:
+    """`permissions` with StackDock's migration fallback for a missing `monitoring` key."""
+    if "monitoring" in permissions:
+        return permissions
+    readable = any(_level(permissions.get(a)) in _READABLE for a in _MONITORING_FALLBACK_SOURCES)
+    return {**permissions, "monitoring": "read" if readable else "none"}
+
+
 def effective_permissions(role_permissions: Mapping[str, str]) -> dict[str, str]:
-    """The role's permissions with unknown levels read as `none` and the `ai` fallback applied."""
+    """The role's permissions with unknown levels read as `none` and the `monitoring` and `ai`
+    fallbacks applied."""
     permissions = {str(area): _level(level) for area, level in role_permissions.items()}
+    permissions = dict(_with_monitoring(permissions))
     if "ai" not in role_permissions:
         if permissions.get("settings") == "full":
             permissions["ai"] = "full"
-        elif any(permissions.get(a) in ("read", "full") for a in _AI_FALLBACK_SOURCES):
+        elif any(permissions.get(a) in _READABLE for a in _AI_FALLBACK_SOURCES):
             permissions["ai"] = "read"
         else:
             permissions["ai"] = "none"
@@ -81,16 +98,16 @@ def allows(permissions: Mapping[str, str], permission: str) -> bool:
     have = _level(permissions.get(area))
     wanted = wanted.strip().lower()
     if wanted == "read":
-        return have in ("read", "full")
+        return have in _READABLE
     if wanted in ("write", "full"):
         return have == "full"
     return False
 
 
-def area_for_kind(kind: str, permissions: Mapping[str, str]) -> str:
-    """The permission area that guards reading `kind` for a role with these permissions."""
+def area_for_kind(kind: str) -> str:
+    """The permission area that guards reading `kind`."""
     if kind in MONITORING_KINDS:
-        return "monitoring" if "monitoring" in permissions else "resources"
+        return "monitoring"
     if kind == "docks":
         return "docks"
     if kind in ("projects", "projectResources"):
@@ -99,7 +116,8 @@ def area_for_kind(kind: str, permissions: Mapping[str, str]) -> str:
 
 
 def can_read(kind: str, permissions: Mapping[str, str]) -> bool:
-    return allows(permissions, f"{area_for_kind(kind, permissions)}:read")
+    """Whether these permissions (a role's own, or effective ones) may read `kind`."""
+    return allows(_with_monitoring(permissions), f"{area_for_kind(kind)}:read")
 
 
 def readable_kinds(permissions: Mapping[str, str]) -> tuple[str, ...]:
@@ -109,8 +127,7 @@ def readable_kinds(permissions: Mapping[str, str]) -> tuple[str, ...]:
 
 def kind_denial(kind: str, permissions: Mapping[str, str], role_name: str = "") -> str | None:
     """Why this role may not read `kind`, worded for the person; None when it may."""
-    area = area_for_kind(kind, permissions)
-    if allows(permissions, f"{area}:read"):
+    if can_read(kind, permissions):
         return None
     who = f"Your role ({role_name})" if role_name else "Your role"
-    return f"{who} can't read {kind}: it needs {area}:read."
+    return f"{who} can't read {kind}: it needs {area_for_kind(kind)}:read."

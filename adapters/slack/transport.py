@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -51,7 +53,14 @@ def events_endpoint(
         # The headers alone rule out most forgeries, before a byte of the body is read.
         if not signing_secret or fresh_timestamp(request.headers) is None:
             return web.Response(status=401, text="invalid signature")
-        body = await request.read()
+        if request.headers.get("Content-Encoding", "identity").lower() != "identity":
+            # Slack never compresses a request; aiohttp would inflate it before anything checked.
+            return web.Response(status=400, text="compressed body")
+        try:
+            body = await request.read()
+        except (RequestPayloadError, ConnectionError) as exc:  # torn chunks, a client gone
+            log.info("could not read a Slack request: %s", type(exc).__name__)
+            return web.Response(status=400, text="unreadable body")
         if not signed(signing_secret, body, request.headers):
             return web.Response(status=401, text="invalid signature")
         try:
@@ -114,6 +123,22 @@ class _OneLine(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.exc_info, record.exc_text = None, None
         return True
+
+
+class _ClientFaultsInOneLine(logging.Filter):
+    """aiohttp's server logs a traceback for every malformed request it refuses with 400 (a bad
+    chunk, an unparsable header, a body that does not inflate) and for every client that hangs
+    up mid-body: input the sender controls, so one line naming the fault is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError | RequestPayloadError | ConnectionError):
+            record.msg = f"{record.getMessage()}: {type(error).__name__}"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
+logging.getLogger("aiohttp.server").addFilter(_ClientFaultsInOneLine())
 
 
 # The Socket Mode client logs a full traceback for every failed attempt to connect, one every

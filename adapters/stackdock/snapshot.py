@@ -4,7 +4,10 @@ Convex writes one folder per table at the top level, each holding `documents.jso
 document per line) and `generated_schema.jsonl`, next to a `README.md` and system folders whose
 names start with an underscore: `_tables/` (the table catalogue), `_storage/` (file storage),
 `_components/` (tables of installed components). StackDock's own tables are the top-level ones,
-so underscore folders and nested components are skipped.
+so underscore folders and nested components are skipped. Of those, only the tables the bot
+mirrors (core.stackdock.tables) are read at all, and credential fields are dropped from every
+document as it is parsed: an export of the whole deployment, audit log and billing included,
+leaves nothing else behind in the bot.
 
 A malformed line is reported as "file:line: reason" and skipped; the rest of the file still loads.
 That includes a line nested deeper than any real document (MAX_DEPTH): parsing one would exhaust
@@ -23,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.stackdock.tables import is_mirrored, kept
+
 DOCUMENTS = "documents.jsonl"
 # Provider payloads (`fullApiData`) nest a few levels; 64 leaves room and keeps every later
 # recursive walk of a document far from Python's recursion limit.
@@ -40,6 +45,7 @@ class SnapshotLoad:
     tables: dict[str, list[dict[str, Any]]]
     problems: list[str] = field(default_factory=list)
     as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
+    skipped: list[str] = field(default_factory=list)  # tables in the export the bot leaves out
 
 
 def _table_of(relative: str) -> str | None:
@@ -96,24 +102,37 @@ def parse_documents(
             yield doc
 
 
+def _kept_documents(
+    table: str, name: str, lines: Iterable[bytes], problems: list[str]
+) -> list[dict[str, Any]]:
+    """A mirrored table's documents as the bot keeps them (credential fields dropped)."""
+    documents = (kept(table, doc) for doc in parse_documents(name, lines, problems))
+    return [doc for doc in documents if doc is not None]
+
+
 def _load_directory(root: Path) -> SnapshotLoad:
     tables: dict[str, list[dict[str, Any]]] = {}
     problems: list[str] = []
+    skipped: list[str] = []
     newest = root.stat().st_mtime
     for path in sorted(root.glob(f"*/{DOCUMENTS}")):
         relative = path.relative_to(root).as_posix()
         table = _table_of(relative)
         if table is None:
             continue
+        if not is_mirrored(table):
+            skipped.append(table)
+            continue
         newest = max(newest, path.stat().st_mtime)
         with path.open("rb") as handle:
-            tables[table] = list(parse_documents(relative, handle, problems))
-    return SnapshotLoad(tables, problems, datetime.fromtimestamp(newest, UTC))
+            tables[table] = _kept_documents(table, relative, handle, problems)
+    return SnapshotLoad(tables, problems, datetime.fromtimestamp(newest, UTC), skipped)
 
 
 def _load_zip(path: Path) -> SnapshotLoad:
     tables: dict[str, list[dict[str, Any]]] = {}
     problems: list[str] = []
+    skipped: list[str] = []
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -123,17 +142,22 @@ def _load_zip(path: Path) -> SnapshotLoad:
             table = _table_of(info.filename)
             if table is None or info.is_dir():
                 continue
+            if not is_mirrored(table):
+                skipped.append(table)  # never decompressed, so never in memory
+                continue
             try:
                 with archive.open(info) as handle:
-                    tables[table] = list(parse_documents(info.filename, handle, problems))
+                    tables[table] = _kept_documents(table, info.filename, handle, problems)
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
                 # Half a table would answer "no such server" with confidence: refuse it all.
                 raise SnapshotError(f"{path}: {info.filename} is damaged ({exc})") from exc
-    return SnapshotLoad(tables, problems, datetime.fromtimestamp(path.stat().st_mtime, UTC))
+    as_of = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return SnapshotLoad(tables, problems, as_of, skipped)
 
 
 def load_snapshot(path: Path) -> SnapshotLoad:
-    """Every top-level table of the snapshot at `path`; `as_of` is the snapshot's file time."""
+    """The mirrored tables of the snapshot at `path`, without credential fields; `as_of` is the
+    snapshot's file time."""
     path = Path(path)
     if path.is_dir():
         return _load_directory(path)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from adapters.stackdock.snapshot import DOCUMENTS, SnapshotError, SnapshotLoad, load_snapshot
 from core.ports import Mirror
+from core.stackdock.tables import is_mirrored
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,11 @@ class StoreFollower:
 
 
 def _stamp(path: Path) -> tuple[Any, ...] | None:
-    """What changes when the snapshot does: size and time of the file, or of each table file."""
+    """What changes when the snapshot does: size and time of the file, or of each table file
+    the bot reads (an export's busy audit log changing alone is no reason to reload)."""
     try:
         if path.is_dir():
-            files = sorted(path.glob(f"*/{DOCUMENTS}"))
+            files = sorted(f for f in path.glob(f"*/{DOCUMENTS}") if is_mirrored(f.parent.name))
             return tuple(
                 (f.name, f.parent.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files
             )
@@ -104,6 +106,12 @@ class SnapshotSource:
         self._loaded = stamp
         for problem in loaded.problems:
             log.warning("snapshot %s: %s (line skipped)", self.path, problem)
+        if loaded.skipped:
+            log.info(
+                "snapshot %s: left out tables the bot does not use: %s",
+                self.path,
+                ", ".join(loaded.skipped),
+            )
         return loaded
 
     async def reload_if_changed(self, apply: Callable[[SnapshotLoad], Awaitable[None]]) -> bool:

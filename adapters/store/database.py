@@ -41,7 +41,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # attempt at closing the dead connection politely.
 CONNECT_TIMEOUT_S = 3.0  # TCP, TLS and authentication of a new connection
 COMMAND_TIMEOUT_S = 3.0  # one statement, advisory-lock waits included
-POOL_TIMEOUT_S = 3.0  # waiting for a pooled connection while all are busy
+# Waiting for a pooled connection while all are busy: under a burst on a healthy server the
+# chain lock can hold slots for seconds, so this is longer than the statement bound.
+POOL_TIMEOUT_S = 10.0
 # Migrations may rewrite big tables and wait on another process's migration lock.
 MIGRATION_COMMAND_TIMEOUT_S = 600.0
 

@@ -1,8 +1,11 @@
 """A fake Convex streaming-export API on 127.0.0.1: `list_snapshot` and `document_deltas`.
 
 It keeps a write log with one timestamp per write, so a snapshot at any timestamp and the deltas
-after any cursor are what a real deployment would answer. Tests can make cursors expire, and
-queue failures (an HTTP status, or a body that is not JSON) for the next requests.
+after any cursor are what a real deployment would answer. Like Convex, both endpoints take an
+optional `tableName` and then answer for that table alone (an absent table is simply empty).
+Tests can make cursors expire (answered, as Convex does, with a 400 whose code is
+`InvalidWindowToReadDocuments`), and queue failures (an HTTP status, or a body that is not JSON)
+for the next requests; a queued 400 is a different bad request, with another code.
 
 async with FakeConvex(DEPLOY_KEY, page_size=2) as convex:
     convex.put("servers", {"_id": "s1", "orgId": "o1", "name": "web-1"})
@@ -17,6 +20,8 @@ from typing import Any, Literal, Self
 from aiohttp import web
 
 DEPLOY_KEY = "prod:fake-deployment-123|eyJ2MiI6ImZha2UtZGVwbG95LWtleS1zZWNyZXQifQ"
+EXPIRED_CURSOR = "InvalidWindowToReadDocuments"
+_FAILURE_CODES = {400: "BadRequest", 429: "Overloaded"}
 
 Failure = int | Literal["garbage"]
 
@@ -65,8 +70,16 @@ class FakeConvex:
     def fail_next(self, *failures: Failure) -> None:
         self.failures.extend(failures)
 
-    def calls(self, endpoint: str) -> int:
-        return sum(1 for path, _ in self.requests if path.endswith(endpoint))
+    def calls(self, endpoint: str, table: str | None = None) -> int:
+        return sum(
+            1
+            for path, query in self.requests
+            if path.endswith(endpoint) and (table is None or query.get("tableName") == table)
+        )
+
+    def tables_asked(self) -> set[str | None]:
+        """Every `tableName` requested (None for a request that named no table)."""
+        return {query.get("tableName") for _, query in self.requests}
 
     # ---- the HTTP side ----
 
@@ -102,7 +115,7 @@ class FakeConvex:
         if failure == "garbage":
             return web.Response(text="<html>502 Bad Gateway</html>", content_type="text/html")
         headers = {"Retry-After": self.retry_after} if failure == 429 else {}
-        body = {"code": "Overloaded" if failure == 429 else "InternalError", "message": "fake"}
+        body = {"code": _FAILURE_CODES.get(failure, "InternalError"), "message": "fake"}
         return web.json_response(body, status=failure, headers=headers)
 
     def _value(self, ts: int, table: str, doc_id: str, doc: dict[str, Any] | None) -> dict:
@@ -116,9 +129,11 @@ class FakeConvex:
             return refusal
         snapshot = int(request.query.get("snapshot") or self._ts)
         offset = int(request.query.get("cursor") or 0)
+        only = request.query.get("tableName")
         rows = [
             (table, doc_id, doc)
             for table, docs in sorted(self.state(snapshot).items())
+            if only is None or table == only
             for doc_id, doc in sorted(docs.items())
         ]
         page = rows[offset : offset + self.page_size]
@@ -137,9 +152,10 @@ class FakeConvex:
             return refusal
         cursor = int(request.query["cursor"])
         if cursor < self.retained_from:
-            body = {"code": "InvalidWindowToReadDocuments", "message": "cursor too old"}
-            return web.json_response(body, status=400)
-        newer = [entry for entry in self.log if entry[0] > cursor]
+            message = f"Trying to synchronize from timestamp {cursor + 1}, which is too old."
+            return web.json_response({"code": EXPIRED_CURSOR, "message": message}, status=400)
+        only = request.query.get("tableName")
+        newer = [e for e in self.log if e[0] > cursor and (only is None or e[1] == only)]
         page = newer[: self.page_size]
         body = {
             "values": [self._value(*entry) for entry in page],

@@ -18,9 +18,10 @@ from tests.faults.tcp_proxy import TcpProxy
 # (20 s and more here); this guard only turns such a hang into a failed assertion.
 GUARD_S = 30.0
 # A call on a pooled connection: the pre-ping's statement timeout plus the dead connection's
-# close. A burst adds the wait for a pool slot or a new connection's connect timeout.
+# close. A burst larger than the pool queues for a slot: its calls wait for the first ones to
+# fail (3-5 s) and then fail the same way (up to 5 s more), or give up on the pool wait (10 s).
 ONE_CALL_S = 5.5
-BURST_S = 7.5
+BURST_S = 15.0
 
 
 async def failure_time(call: Awaitable[object]) -> float:

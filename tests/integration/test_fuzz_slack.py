@@ -198,17 +198,32 @@ CONTENT_TYPES = [
 ]  # fmt: skip
 
 
+ENCODINGS = ["identity", "gzip", "deflate", "br", "GZIP", "x-gzip", "compress", "zstd"]
+
+
 @st.composite
 def any_content_type(draw: st.DrawFn) -> Request:
     ctype = draw(st.sampled_from(CONTENT_TYPES) | header_bytes.map(lambda b: b.decode("latin-1")))
     body = good_mention()
     # A mention is JSON: under any content type that does not say JSON it is refused.
     allowed = {200, 400} if "json" in ctype.lower() else {400}
-    return signed("content_type", body, ctype, allowed)
+    request = signed("content_type", body, ctype, allowed)
+    encoding = draw(
+        st.none() | st.sampled_from(ENCODINGS) | header_bytes.map(lambda b: b.decode("latin-1"))
+    )
+    if encoding is None:
+        return request
+    # The body is not what the encoding says: Slack never sends one, so it is refused.
+    headers = [*request.headers, (b"Content-Encoding", encoding.encode())]
+    refused = encoding.lower() != "identity"
+    return Request("content_encoding", body, headers, frozenset({400} if refused else allowed))
 
 
-def test_signed_requests_of_any_content_type_get_200_or_400(bot: SlackProcess) -> None:
-    run(bot, any_content_type(), CONTENT_TYPE_CASES)
+def test_signed_requests_of_any_content_type_or_encoding_get_200_or_400(
+    bot: SlackProcess,
+) -> None:
+    kinds = run(bot, any_content_type(), CONTENT_TYPE_CASES)
+    assert set(kinds) == {"content_type", "content_encoding"}
     assert bot.post_signed(good_mention(), "text/plain") == 400
     assert bot.post_signed(good_mention(), f"{JSON}; charset=utf-8") == 200
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 
 from adapters.slack.transport import TimedSocketModeHandler
@@ -61,3 +62,18 @@ async def test_slash_command_ack_carries_the_help_payload(sqlite_url):
         ack = await socket.wait_ack(envelope)
         assert ack.payload is not None
         assert "`usage`" in json.dumps(ack.payload)
+
+
+async def test_an_envelope_no_listener_could_read_is_acked_and_ignored(sqlite_url, caplog):
+    caplog.set_level(logging.INFO)
+    async with socket_app(sqlite_url) as (h, socket):
+        # Bolt itself would index actions[0] here, raise, and leave the envelope unacked.
+        odd = {"type": "block_actions", "user": {"id": "UADMIN"}, "actions": []}
+        ack = await socket.wait_ack(await socket.send("interactive", odd))
+        assert ack.payload is None
+        payload = event_envelope(mention("List my servers", user="UADMIN", ts="3.1"))
+        await socket.wait_ack(await socket.send("events_api", payload))
+        await h.settle()
+        assert "acme-web-1" in h.api.thread_text("C1", "3.1")
+    assert "ignored a Socket Mode envelope: payload.actions is empty" in caplog.text
+    assert "Traceback" not in caplog.text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -204,3 +205,39 @@ def test_odd_but_well_formed_requests_are_acked_and_the_bot_still_answers(
         assert time.monotonic() < deadline, "the bot stopped answering"
         time.sleep(0.05)
     assert "Traceback" not in bot.log_since(mark)
+
+
+def _raw(port: int, request: bytes, hang_up_after_s: float | None = None) -> bytes:
+    """Sends bytes no HTTP client would; returns the status line, or b"" if none came."""
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(request)
+        conn.settimeout(hang_up_after_s or 5.0)
+        try:
+            return conn.recv(200).split(b"\r\n")[0]
+        except TimeoutError:
+            return b""
+
+
+def test_malformed_http_is_400_and_one_log_line(bot: SlackProcess) -> None:
+    mark = bot.log_mark()
+    body = b'{"type": "url_verification", "challenge": "c"}'
+    head = b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n"
+    head += b"".join(f"{k}: {v}\r\n".encode() for k, v in sign(body).items())
+    cases = {
+        "gzip that is not": head
+        + b"Content-Encoding: gzip\r\nContent-Length: 10\r\n\r\n0123456789",
+        "deflate that is not": head + b"Content-Encoding: deflate\r\nContent-Length: 4\r\n\r\nabcd",
+        "a bad chunk": head + b"Transfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n",
+        "a bad length": head + b"Content-Length: abc\r\n\r\n" + body,
+        "a header too long": head + b"X-Long: " + b"a" * 20_000 + b"\r\n\r\n",
+        "not HTTP": b"\x00\x01GARBAGE\r\n\r\n",
+    }
+    statuses = {what: _raw(bot.port, request) for what, request in cases.items()}
+    assert {what: line for what, line in statuses.items() if b" 400 " not in line} == {}
+    # A client that promises 100 bytes, sends fewer and hangs up gets no answer, and no trace.
+    torn = head + b"Content-Length: 100\r\n\r\n" + body
+    assert _raw(bot.port, torn, hang_up_after_s=0.5) == b""
+    log = bot.wait_for_log(mark, "could not read a Slack request")
+    assert "could not read a Slack request: ConnectionResetError" in log
+    assert "Traceback" not in log, log[-3000:]
+    assert bot.post_signed(body, JSON) == 200, "and the bot still serves"
