@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from core.access import KINDS, can_read, readable_kinds
+from core.access import BACKUP_KINDS, KINDS, can_read, readable_kinds
 from core.models import Principal
 from core.ports import Mirror
 from core.problems import PROBLEM_KINDS, Problem, find_problems
@@ -26,6 +26,8 @@ TOP_PROVIDERS = 8
 TOP_STATUSES = 6
 TOP_PROBLEMS = 8
 STALE_AFTER = timedelta(hours=1)
+# Connections, groupings and configuration: counted by kind, not as resources.
+_NOT_RESOURCES = frozenset({"docks", "projects", *BACKUP_KINDS})
 _NAME_CHARS = 48
 _DETAIL_CHARS = 90
 _VALUE_CHARS = 32  # providers and statuses: short ids in StackDock, bounded if they are not
@@ -68,8 +70,8 @@ def _org_body(mirror: Mirror, principal: Principal, now: datetime) -> str:
     for kind in kinds:
         rows = mirror.rows(principal.org_id, kind)
         by_kind[kind] = len(rows)
-        if kind in ("docks", "projects"):
-            continue  # connections and groupings, not resources
+        if kind in _NOT_RESOURCES:
+            continue
         providers.update(str(d.get("provider") or "unknown") for d in rows)
         statuses.update(str(d.get("status") or "unknown") for d in rows)
 
@@ -82,7 +84,7 @@ def _org_body(mirror: Mirror, principal: Principal, now: datetime) -> str:
             f"Note: the data was last synced from StackDock {_age(now - mirror.as_of)} ago; "
             "say so if freshness matters."
         )
-    total = sum(n for k, n in by_kind.items() if k not in ("docks", "projects"))
+    total = sum(n for k, n in by_kind.items() if k not in _NOT_RESOURCES)
     lines.append(f"Resources ({total}): " + ", ".join(f"{k} {n}" for k, n in by_kind.items()) + ".")
     lines.append(f"By provider: {_top(providers, TOP_PROVIDERS)}.")
     lines.append(f"By status: {_top(statuses, TOP_STATUSES)}.")

@@ -6,6 +6,15 @@ reason. Results are bounded, carry only each table's own fields (never `fullApiD
 `encryptedApiKey`; `get_resource` adds a redacted, bounded `details`), are scrubbed of secrets,
 and have IPs, URLs and hostnames masked when the asker is in a shared channel.
 
+Some fields are derived, so the model need not guess at provider payloads (docs/data.md):
+- `syncedAt` is StackDock's `updatedAt`, renamed because it is the sync time, not a change;
+- web services get `lastDeployedAt` and `lastDeploySource` (Vercel, Netlify) or a
+  `lastDeploySource` saying the provider reports none (core.stackdock.deploys);
+- a domain's expiry is `expiresAt` + `daysToExpiry` only when it is a registrar's date;
+  StackDock's GridPane guess is `estimatedExpiresAt`, and `expiryNote` says which it is;
+- docks get their `syncConfig` state (failures in a row, next try); backup schedules a
+  `status` (enabled/disabled: StackDock's rows have none) and the destination's name.
+
 Every string in a result (and every key of a provider payload) is one line of bounded length:
 StackDock text is data written by whoever controls a provider account, and a title with line
 breaks must not read to the model like a new message or instruction.
@@ -20,12 +29,23 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from core.access import KINDS, RESOURCE_KINDS, can_read, kind_denial, readable_kinds
+from core.access import (
+    BACKUP_KINDS,
+    KINDS,
+    MONITORING_KINDS,
+    RESOURCE_KINDS,
+    can_read,
+    kind_denial,
+    readable_kinds,
+)
 from core.models import Principal, ToolResult, ToolSpec
 from core.ports import Document, Mirror
-from core.problems import PROBLEM_KINDS, find_problems
+from core.problems import PROBLEM_KINDS, dock_sync_state, find_problems, sentry_level
 from core.redact import redact_for_channel, safe_details
-from core.stackdock.fields import TIME_FIELDS
+from core.stackdock.backups import describe, destinations, schedule_status, site_backups
+from core.stackdock.deploys import last_deploy
+from core.stackdock.expiry import domain_expiry
+from core.stackdock.fields import TIME_FIELDS, epoch_ms
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +59,7 @@ OWN_FIELDS: dict[str, tuple[str, ...]] = {
         "provisionedAt",
     ),
     "webServices": ("name", "productionUrl", "environment", "gitRepo"),
-    "domains": ("domainName", "expiresAt"),
+    "domains": ("domainName",),  # expiresAt: see _domain_expiry
     "databases": ("name", "engine", "version"),
     "blockVolumes": ("name", "sizeGb", "region", "attachedToInstance", "attachedToInstanceLabel"),
     "buckets": ("name", "region", "hostname", "s3Endpoint", "sizeBytes", "objectCount"),
@@ -57,8 +77,20 @@ OWN_FIELDS: dict[str, tuple[str, ...]] = {
     "deployments": ("name", "deploymentType", "createdAt"),
     "docks": ("name", "provider", "lastSyncStatus", "lastSyncAt", "lastSyncError"),
     "projects": ("name", "slug", "githubRepo", "teamId", "clientId"),
+    "backupSchedules": (
+        "siteUrl",
+        "siteId",
+        "type",
+        "frequency",
+        "time",
+        "dayOfWeek",
+        "serviceName",
+        "enabled",
+        "remoteBackupsEnabled",
+    ),
 }
-NAME_FIELD = {"domains": "domainName", "issues": "title"}
+NAME_FIELD = {"domains": "domainName", "issues": "title", "backupSchedules": "siteUrl"}
+_WITH_PROVIDER = frozenset(RESOURCE_KINDS + MONITORING_KINDS + BACKUP_KINDS)
 _TIMES = frozenset(TIME_FIELDS)
 _DAY_MS = 86_400_000
 STRING_CHARS = 300  # longest string a tool result carries; sync errors and descriptions run long
@@ -77,6 +109,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "deployments": ("deployment", "deployments"),
     "docks": ("dock", "docks"),
     "projects": ("project", "projects"),
+    "backupSchedules": ("backup schedule", "backup schedules"),
 }
 GROUP_BY = ("provider", "status", "kind")
 _EXTRA_KIND_NAMES = {
@@ -94,6 +127,8 @@ _EXTRA_KIND_NAMES = {
     "dbs": "databases",
     "connections": "docks",
     "uptime": "monitors",
+    "backup": "backupSchedules",
+    "backups": "backupSchedules",
 }
 
 
@@ -181,13 +216,19 @@ def tool_specs(max_limit: int) -> tuple[ToolSpec, ...]:
         ToolSpec(
             "list_resources",
             "List the asker's org's resources of one kind, optionally filtered. Returns at most "
-            "`limit` items sorted by name, with the total that matched.",
+            "`limit` items sorted by name, with the total that matched. `syncedAt` is when "
+            "StackDock last synced a row, never a change or deploy time; web services carry "
+            "`lastDeployedAt` where the provider reports it. For backupSchedules the result "
+            "also names the sites whose backups are off or missing.",
             {
                 "type": "object",
                 "properties": {
                     "kind": kind,
                     "provider": {**text, "description": "e.g. digitalocean, vercel, neon"},
-                    "status": {**text, "description": "e.g. running, down, error, active"},
+                    "status": {
+                        **text,
+                        "description": "e.g. running, stopped, error, down, open, disabled",
+                    },
                     "name_contains": {**text, "description": "case-insensitive part of the name"},
                     "limit": {"type": "integer", "minimum": 1, "maximum": max_limit},
                 },
@@ -221,8 +262,9 @@ def tool_specs(max_limit: int) -> tuple[ToolSpec, ...]:
         ),
         ToolSpec(
             "find_problems",
-            "What needs attention: docks whose last sync failed, monitors not up, high-severity "
-            "alerts, and domains expired or expiring within 30 days. Most severe first.",
+            "What needs attention: docks whose last sync failed, monitors down, open critical "
+            "and high alerts, sites with backups disabled, and domains whose registrar expiry "
+            "is within 30 days (a guessed expiry is never a problem). Most severe first.",
             {"type": "object", "properties": {}, "additionalProperties": False},
         ),
     )
@@ -233,6 +275,8 @@ def display_name(kind: str, doc: Document) -> str:
 
 
 def status_of(kind: str, doc: Document) -> str:
+    if kind == "backupSchedules":
+        return schedule_status(doc)
     value = doc.get("lastSyncStatus" if kind == "docks" else "status")
     return "" if value is None else str(value)
 
@@ -310,17 +354,67 @@ class OrgTools:
 
     def _item(self, kind: str, doc: Document, now_ms: float) -> dict[str, Any]:
         item: dict[str, Any] = {"id": doc.get("_id")}
-        if kind in RESOURCE_KINDS or kind in ("monitors", "issues"):
+        if kind in _WITH_PROVIDER:
             item["provider"] = doc.get("provider")
-            item["status"] = doc.get("status")
+            if status := status_of(kind, doc):  # repositories have no status
+                item["status"] = status
         for field in OWN_FIELDS[kind]:
             if doc.get(field) is not None:
                 item[field] = iso(doc[field]) if field in _TIMES else doc[field]
-        if kind == "domains" and isinstance(doc.get("expiresAt"), int | float):
-            item["daysToExpiry"] = round((doc["expiresAt"] - now_ms) / _DAY_MS)
+        derive = _DERIVED.get(kind)
+        if derive is not None:
+            item.update(derive(self, doc, now_ms))
         if doc.get("updatedAt") is not None:
-            item["updatedAt"] = iso(doc["updatedAt"])
+            item["syncedAt"] = iso(doc["updatedAt"])
         return item
+
+    def _domain_expiry(self, doc: Document, now_ms: float) -> dict[str, Any]:
+        expiry = domain_expiry(doc)
+        fields: dict[str, Any] = {"expiryNote": expiry.note}
+        if expiry.at_ms is not None and expiry.is_real:
+            fields["expiresAt"] = iso(expiry.at_ms)
+            fields["daysToExpiry"] = round((expiry.at_ms - now_ms) / _DAY_MS)
+        elif expiry.at_ms is not None:
+            fields["estimatedExpiresAt"] = iso(expiry.at_ms)
+        return fields
+
+    def _deploy(self, doc: Document, now_ms: float) -> dict[str, Any]:
+        deploy = last_deploy(doc)
+        if deploy.at_ms is None:
+            return {"lastDeploySource": deploy.source}
+        return {
+            "lastDeployedAt": iso(deploy.at_ms),
+            "daysSinceDeploy": round((now_ms - deploy.at_ms) / _DAY_MS),
+            "lastDeploySource": deploy.source,
+        }
+
+    def _alert(self, doc: Document, now_ms: float) -> dict[str, Any]:
+        level = sentry_level(doc)
+        return {"sentryLevel": level} if level else {}
+
+    def _dock_sync(self, doc: Document, now_ms: float) -> dict[str, Any]:
+        config = doc.get("syncConfig")
+        config = config if isinstance(config, Mapping) else {}
+        fields: dict[str, Any] = {}
+        if isinstance(config.get("enabled"), bool):
+            fields["autoSync"] = config["enabled"]
+        for source, name in (
+            ("intervalSeconds", "syncIntervalSeconds"),
+            ("consecutiveFailures", "consecutiveFailures"),
+        ):
+            if isinstance(config.get(source), int | float):
+                fields[name] = config[source]
+        if (backoff := epoch_ms(config.get("backoffUntil"))) is not None and backoff > now_ms:
+            fields["nextSyncAttemptAt"] = iso(backoff)
+        if isinstance(doc.get("syncInProgress"), bool):
+            fields["syncInProgress"] = doc["syncInProgress"]
+        if str(doc.get("lastSyncStatus") or "").lower() == "error":
+            fields["syncState"] = dock_sync_state(doc, now_ms)
+        return fields
+
+    def _schedule(self, doc: Document, now_ms: float) -> dict[str, Any]:
+        where = destinations(self._rows("backupIntegrations"))
+        return {"schedule": describe(doc, where)}
 
     # ---- the tools ----
 
@@ -358,7 +452,23 @@ class OrgTools:
         if len(rows) > len(chosen):
             more = len(rows) - len(chosen)
             content["note"] = f"{more} more not shown; narrow with provider/status/name_contains"
+        if kind == "backupSchedules":
+            content["sites"] = self._out(self._sites(name_contains))
         return ToolResult(content=content, summary=f"Looked up {label(kind, len(rows))}")
+
+    def _sites(self, name_contains: str | None = None) -> dict[str, Any]:
+        """Backups per site: which sites have them on, and which have none running."""
+        where = destinations(self._rows("backupIntegrations"))
+        sites = site_backups(self._rows("backupSchedules"), self._rows("webServices"))
+        if name_contains:
+            sites = [s for s in sites if name_contains.lower() in s.site.lower()]
+        off = [{"site": s.site, "state": s.state(where)} for s in sites if not s.on]
+        on = [s.site for s in sites if s.on]
+        return {
+            "total": len(sites),
+            "withBackupsOn": on[: self.max_limit],
+            "withoutBackups": off[: self.max_limit],
+        }
 
     def _get(self, kind: str, id_or_name: str) -> ToolResult:
         if refused := self._refusal(kind):
@@ -381,6 +491,8 @@ class OrgTools:
                 f"No {LABELS[kind][0]} with id or name '{wanted}' in {self.principal.org_name}.",
                 self._out(f"Found no {LABELS[kind][0]} matching '{wanted}'"),
             )
+        if kind == "backupSchedules" and len({display_name(kind, d) for d in found}) == 1:
+            return self._site_backups(found)
         if len(found) > 1:
             names = [{"id": d.get("_id"), "name": display_name(kind, d)} for d in found[:10]]
             return ToolResult(
@@ -403,6 +515,23 @@ class OrgTools:
         return ToolResult(
             content={"kind": kind, "item": self._out(item)},
             summary=self._out(f"Looked up {LABELS[kind][0]} {display_name(kind, doc)}"),
+        )
+
+    def _site_backups(self, schedules: Sequence[Document]) -> ToolResult:
+        """A site's schedules (a local and a remote one, usually) answer "are backups on"."""
+        site = display_name("backupSchedules", schedules[0])
+        now_ms = self.now().timestamp() * 1000
+        where = destinations(self._rows("backupIntegrations"))
+        states = site_backups(schedules)  # one per dock, should a site sit in two
+        item = {
+            "site": site,
+            "backupsOn": any(state.on for state in states),
+            "state": "; ".join(state.state(where) for state in states),
+            "schedules": [self._item("backupSchedules", d, now_ms) for d in schedules],
+        }
+        return ToolResult(
+            content={"kind": "backupSchedules", "item": self._out(item)},
+            summary=self._out(f"Looked up backups of {site}"),
         )
 
     def _project_resources(self, project_id: str) -> dict[str, Any]:
@@ -480,3 +609,12 @@ class OrgTools:
             content["not_checked"] = skipped
         n = len(found)
         return ToolResult(content=content, summary=f"Found {n} problem{'s' if n != 1 else ''}")
+
+
+_DERIVED: dict[str, Callable[[OrgTools, Document, float], dict[str, Any]]] = {
+    "domains": OrgTools._domain_expiry,
+    "webServices": OrgTools._deploy,
+    "issues": OrgTools._alert,
+    "docks": OrgTools._dock_sync,
+    "backupSchedules": OrgTools._schedule,
+}

@@ -50,4 +50,6 @@ class SqlRateLimitRepo:
                     await open_pending(conn, pending, slot)
                 return Admission(True, count + 1, 0.0)
         retry_after = (oldest + window - now).total_seconds() if oldest is not None else window_s
-        return Admission(False, count, max(retry_after, 0.0))
+        # `now` was read before the lock; a hit another process recorded meanwhile can lie a
+        # moment after it, and no wait is ever longer than the window itself.
+        return Admission(False, count, min(max(retry_after, 0.0), window_s))

@@ -3,8 +3,11 @@
 The same `n_resources` and `seed` give the same rows (times are relative to `now`). Resources
 are spread over the resource tables in proportions like a real StackDock org's, with a few
 percent of them in trouble, and some provider payloads carrying fake credentials so that
-redaction is exercised at scale too. Every org carries at least eight problems (see
-`_plant_trouble`), however small.
+redaction is exercised at scale too. Rows have the shapes StackDock's adapters write: its
+normalised statuses, `better-stack` monitors, Sentry alerts with their level in `fullApiData`,
+Cloudflare domains without expiry and GridPane ones with StackDock's guess, repositories without
+a status, and backup schedules for GridPane sites. Every org carries at least eight problems
+(see `_plant_trouble`), however small.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ _MIX: dict[str, tuple[float, tuple[str, ...], dict[str, int]]] = {
     "servers": (
         0.22,
         ("digitalocean", "vultr", "linode", "hetzner", "gridpane", "coolify"),
-        {"running": 90, "off": 8, "provisioning": 2},
+        {"running": 90, "stopped": 8, "pending": 2},
     ),
     "webServices": (
         0.18,
         ("vercel", "netlify", "cloudflare", "coolify", "gridpane"),
-        {"ready": 92, "error": 5, "building": 3},
+        {"running": 92, "error": 5, "pending": 3},
     ),
     "domains": (0.12, ("cloudflare", "gridpane"), {"active": 100}),
     "databases": (
@@ -33,12 +36,13 @@ _MIX: dict[str, tuple[float, tuple[str, ...], dict[str, int]]] = {
     ),
     "blockVolumes": (0.08, ("digitalocean", "vultr"), {"attached": 80, "available": 20}),
     "buckets": (0.05, ("linode",), {"active": 100}),
-    "monitors": (0.1, ("betterstack",), {"up": 95, "down": 2, "paused": 3}),
-    "issues": (0.08, ("sentry",), {"unresolved": 80, "resolved": 20}),
-    "repositories": (0.05, ("github",), {"active": 95, "archived": 5}),
+    "monitors": (0.1, ("better-stack",), {"up": 95, "down": 2, "paused": 3}),
+    "issues": (0.08, ("sentry",), {"open": 80, "resolved": 15, "ignored": 5}),
+    "repositories": (0.05, ("github",), {"": 100}),  # no status column
     "deployments": (0.02, ("convex",), {"active": 100}),
 }
-_SEVERITIES = {"low": 50, "medium": 35, "high": 10, "critical": 5}
+_LEVELS = {"info": 50, "warning": 35, "error": 10, "fatal": 5}  # Sentry's, and StackDock's mapping:
+_SEVERITY_OF_LEVEL = {"info": "low", "warning": "medium", "error": "high", "fatal": "critical"}
 _REGIONS = ("nyc3", "fra1", "ams", "lon1", "sfo3", "sgp1", "us-east", "eu-central")
 _FAKE_TOKEN = "sdk_live_FAKE_BENCH_SECRET_0a1b2c3d4e5f"
 _DAY_MS = 86_400_000
@@ -61,10 +65,7 @@ def _own_fields(table: str, i: int, rng: random.Random, now_ms: int) -> dict[str
             "environment": rng.choice(("production", "preview")),
         }
     if table == "domains":
-        return {
-            "domainName": f"{name}.example",
-            "expiresAt": now_ms + rng.randint(-5, 700) * _DAY_MS,
-        }
+        return {"domainName": f"{name}.example"}  # expiry: see _domain_expiry
     if table == "databases":
         return {"name": name, "engine": rng.choice(("postgres", "mysql", "libsql"))}
     if table == "blockVolumes":
@@ -76,7 +77,6 @@ def _own_fields(table: str, i: int, rng: random.Random, now_ms: int) -> dict[str
     if table == "issues":
         return {
             "title": f"Error {i} in handler",
-            "severity": _pick(rng, _SEVERITIES),
             "project": f"project-{i % 20}",
             "count": rng.randint(1, 5000),
         }
@@ -85,23 +85,89 @@ def _own_fields(table: str, i: int, rng: random.Random, now_ms: int) -> dict[str
     return {"name": name, "deploymentType": rng.choice(("prod", "dev", "preview"))}
 
 
-def _plant_trouble(tables: dict[str, list[dict[str, Any]]], now_ms: int) -> None:
+def _provider_shape(
+    row: dict[str, Any], table: str, rng: random.Random, now_ms: int
+) -> dict[str, Any]:
+    """What a provider's adapter adds: Sentry levels, expiry guesses, deploy times."""
+    provider = row["provider"]
+    api = row["fullApiData"]
+    if table == "issues":
+        level = _pick(rng, _LEVELS)
+        row["severity"] = _SEVERITY_OF_LEVEL[level]
+        raw_status = "unresolved" if row["status"] == "open" else row["status"]
+        api["issue"] = {"id": str(row["providerResourceId"]), "level": level, "status": raw_status}
+        api["project"] = {"slug": row["project"]}
+    elif table == "domains" and provider == "gridpane":
+        updated = now_ms - rng.randint(1, 500) * _DAY_MS
+        api["updated_at"] = datetime.fromtimestamp(updated / 1000, UTC).strftime(
+            "%Y-%m-%d %H:%M:%S"
+        )
+        row["expiresAt"] = updated + 365 * _DAY_MS  # StackDock's guess, never a real expiry
+    elif table == "webServices" and provider == "vercel":
+        created = now_ms - rng.randint(0, 200) * _DAY_MS
+        api["targets"] = {"production": {"createdAt": created, "readyState": "READY"}}
+    elif table == "webServices" and provider == "netlify":
+        published = datetime.fromtimestamp((now_ms - rng.randint(0, 200) * _DAY_MS) / 1000, UTC)
+        api["published_deploy"] = {"published_at": published.isoformat().replace("+00:00", "Z")}
+    if table == "repositories":
+        del row["status"]
+    return row
+
+
+def _backup_schedules(tables: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """A local and a remote schedule for every GridPane site, all enabled."""
+    rows = []
+    for site in tables.get("webServices", []):
+        if site["provider"] != "gridpane":
+            continue
+        for kind, time in (("local", "02:00"), ("remote", "03:30")):
+            rows.append(
+                {
+                    "_id": f"bks_{site['_id']}_{kind}",
+                    "orgId": site["orgId"],
+                    "dockId": site["dockId"],
+                    "provider": "gridpane",
+                    "providerResourceId": f"{site['providerResourceId']}-{kind}",
+                    "siteId": site["providerResourceId"],
+                    "siteUrl": site["name"],
+                    "type": kind,
+                    "frequency": "daily",
+                    "time": time,
+                    "enabled": True,
+                    "remoteBackupsEnabled": True,
+                    "fullApiData": {"type": kind},
+                }
+            )
+    return rows
+
+
+def _plant_trouble(tables: dict[str, list[dict[str, Any]]]) -> None:
     """At least eight problems whatever the size, so a 50-resource org exercises every
-    problem path (and a summary's problem list) just as a 10,000-resource one does."""
+    problem path (and a summary's problem list) just as a 10,000-resource one does: a failing
+    dock, two monitors down, three serious alerts, and two sites with backups off (or, with
+    fewer GridPane sites, one more serious alert for each site missing)."""
     tables["docks"][0].update(lastSyncStatus="error", lastSyncError="API rate limit exceeded")
+    tables["docks"][0]["syncConfig"] = {"enabled": True, "consecutiveFailures": 3}
     for monitor in tables.get("monitors", [])[:2]:
         monitor["status"] = "down"
-    for issue in tables.get("issues", [])[:2]:
-        issue.update(severity="critical", status="unresolved")
-    for domain, days in zip(tables.get("domains", []), (-2, 5, 20), strict=False):
-        domain["expiresAt"] = now_ms + days * _DAY_MS
+    issues = tables.get("issues", [])
+    for issue, level in zip(issues, ("fatal", "fatal", "error"), strict=False):
+        issue.update(severity=_SEVERITY_OF_LEVEL[level], status="open")
+        issue["fullApiData"]["issue"].update(level=level, status="unresolved")
+    sites = list(dict.fromkeys(s["siteId"] for s in tables.get("backupSchedules", [])))[:2]
+    for schedule in tables.get("backupSchedules", []):
+        if schedule["siteId"] in sites:
+            schedule["enabled"] = False
+    for issue in issues[3 : 3 + 2 - len(sites)]:
+        issue.update(severity="high", status="open")
+        issue["fullApiData"]["issue"].update(level="error", status="unresolved")
 
 
 def synthetic_org(
     n_resources: int, org_id: str = "org_bench", seed: int = 0, *, now: datetime | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """Tables for one org holding `n_resources` resource rows, plus its docks, projects and
-    one admin user (`usr_<org_id>_admin`)."""
+    """Tables for one org holding `n_resources` resource rows, plus its docks, projects, backup
+    schedules and one admin user (`usr_<org_id>_admin`)."""
     rng = random.Random(seed)
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
     admin = f"usr_{org_id}_admin"
@@ -117,13 +183,13 @@ def synthetic_org(
                 "defaultOrgId": org_id,
             }
         ],
-        "roles": [
+        "roles": [  # StackDock's org-creation Admin: no `monitoring`, no `ai` key
             {
                 "_id": role,
                 "orgId": org_id,
                 "name": "Admin",
                 "permissions": dict.fromkeys(
-                    ("projects", "resources", "docks", "operations", "settings", "ai"), "full"
+                    ("projects", "resources", "docks", "operations", "settings"), "full"
                 ),
             }
         ],
@@ -143,6 +209,7 @@ def synthetic_org(
                 "encryptedApiKey": _FAKE_TOKEN,
                 "lastSyncStatus": "error" if rng.random() < 0.1 else "success",
                 "lastSyncAt": now_ms - rng.randint(1, 60) * 60_000,
+                "syncConfig": {"enabled": True, "intervalSeconds": 300, "consecutiveFailures": 0},
             }
         )
     tables_list = list(_MIX)
@@ -154,21 +221,21 @@ def synthetic_org(
         api: dict[str, Any] = {"id": i, "memory": rng.choice((1024, 2048, 4096, 8192))}
         if i % 97 == 0:
             api["apiToken"] = _FAKE_TOKEN
-        tables.setdefault(table, []).append(
-            {
-                "_id": f"{table[:3]}_{org_id}_{i}",
-                "_creationTime": float(now_ms - i * 1000),
-                "orgId": org_id,
-                "dockId": f"dock_{org_id}_{provider}",
-                "provider": provider,
-                "providerResourceId": f"{provider}-{i}",
-                "status": _pick(rng, statuses),
-                **_own_fields(table, i, rng, now_ms),
-                "fullApiData": api,
-                "updatedAt": now_ms - rng.randint(1, 10_000) * 60_000,
-            }
-        )
-    _plant_trouble(tables, now_ms)
+        row = {
+            "_id": f"{table[:3]}_{org_id}_{i}",
+            "_creationTime": float(now_ms - i * 1000),
+            "orgId": org_id,
+            "dockId": f"dock_{org_id}_{provider}",
+            "provider": provider,
+            "providerResourceId": f"{provider}-{i}",
+            "status": _pick(rng, statuses),
+            **_own_fields(table, i, rng, now_ms),
+            "fullApiData": api,
+            "updatedAt": now_ms - rng.randint(1, 5) * 60_000,  # the sync time: minutes ago
+        }
+        tables.setdefault(table, []).append(_provider_shape(row, table, rng, now_ms))
+    tables["backupSchedules"] = _backup_schedules(tables)
+    _plant_trouble(tables)
     tables["projects"] = [
         {
             "_id": f"prj_{org_id}_{p}",

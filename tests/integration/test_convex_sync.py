@@ -11,13 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from adapters.stackdock.convex import CURSOR_KEY, Backoff, ConvexExport, ConvexSync, ExportError
+from adapters.stackdock.convex import (
+    CURSORS_KEY,
+    Backoff,
+    ConvexExport,
+    ConvexSync,
+    CursorExpired,
+    ExportError,
+)
 from adapters.stackdock.sources import StoreFollower
 from adapters.store import open_store
 from adapters.store.database import SqlStore
 from core.metrics import SYNC_ERRORS
 from core.stackdock.mirror import InMemoryMirror
-from tests.fakes.convex_api import DEPLOY_KEY, FakeConvex
+from core.stackdock.tables import MIRRORED_TABLES
+from tests.fakes.convex_api import DEPLOY_KEY, EXPIRED_CURSOR, FakeConvex
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,6 +38,7 @@ def seed(convex: FakeConvex) -> None:
             "servers", {"_id": f"s{n}", "orgId": "org1", "name": f"web-{n}", "status": "running"}
         )
     convex.put("_scheduled_functions", {"_id": "sys1", "name": "system table"})
+    convex.put("auditLogs", {"_id": "a1", "orgId": "org1", "action": "ai.chat"})
 
 
 def ids(mirror: InMemoryMirror, table: str) -> set[str]:
@@ -54,8 +63,10 @@ async def test_paged_snapshot_then_deltas_with_deletes(store: SqlStore) -> None:
         api = ConvexExport(convex.url, DEPLOY_KEY)
         sync = ConvexSync(api, store.mirror, mirror)
         first = await sync.sync_once()
-        assert first.snapshot_documents == 7  # the system table is skipped
-        assert convex.calls("list_snapshot") == 4  # 7 documents, 2 a page
+        assert first.snapshot_documents == 7  # the system table and the audit log stay behind
+        # One walk per mirrored table: 5 servers take 3 pages of 2, every other table one.
+        assert convex.calls("list_snapshot", "servers") == 3
+        assert convex.calls("list_snapshot") == len(MIRRORED_TABLES) - 1 + 3
         assert ids(mirror, "servers") == {f"s{n}" for n in range(5)}
 
         convex.put("servers", {"_id": "s1", "orgId": "org1", "name": "web-1b", "status": "stopped"})
@@ -73,8 +84,11 @@ async def test_paged_snapshot_then_deltas_with_deletes(store: SqlStore) -> None:
     rows = await stored(store)
     assert rows["servers"] == expected["servers"]
     assert "_table" not in rows["servers"]["s1"] and "_ts" not in rows["servers"]["s1"]
-    assert "_scheduled_functions" not in rows
-    assert await store.mirror.get_state(CURSOR_KEY) == str(convex.log[-1][0])
+    assert "_scheduled_functions" not in rows and "auditLogs" not in rows
+    cursors = json.loads(await store.mirror.get_state(CURSORS_KEY) or "{}")
+    assert set(cursors) == set(MIRRORED_TABLES) and cursors["servers"] == convex.log[-1][0]
+    # Every request named its table, and only tables the bot mirrors were ever asked for.
+    assert convex.tables_asked() == set(MIRRORED_TABLES)
 
 
 async def test_a_restart_resumes_from_the_saved_cursor(store: SqlStore) -> None:
@@ -107,6 +121,109 @@ async def test_an_expired_cursor_falls_back_to_a_fresh_snapshot(store: SqlStore)
         await api.aclose()
     assert report.snapshot_documents == 7
     assert (await stored(store))["servers"] == convex.state()["servers"]
+
+
+async def test_only_the_expired_cursor_code_is_a_cursor_expiry(store: SqlStore) -> None:
+    async with FakeConvex() as convex:
+        seed(convex)
+        api = ConvexExport(convex.url, DEPLOY_KEY)
+        await ConvexSync(api, store.mirror).sync_once()
+        convex.expire_cursors()
+        with pytest.raises(CursorExpired) as expired:
+            await api.document_deltas("servers", 1)
+        convex.fail_next(400)
+        with pytest.raises(ExportError) as other:
+            await api.document_deltas("servers", convex.log[-1][0])
+        await api.aclose()
+    assert expired.value.code == EXPIRED_CURSOR
+    assert other.value.status == 400 and not isinstance(other.value, CursorExpired)
+    assert other.value.code == "BadRequest" and "HTTP 400 BadRequest" in str(other.value)
+
+
+async def test_another_400_backs_off_and_never_restarts_the_snapshot(
+    store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="adapters.stackdock.convex")
+    errors_before = SYNC_ERRORS._value.get()
+    async with FakeConvex() as convex:
+        seed(convex)
+        api = ConvexExport(convex.url, DEPLOY_KEY)
+        mirror = InMemoryMirror()
+        sync = ConvexSync(api, store.mirror, mirror)
+        await sync.sync_once()
+        walked = convex.calls("list_snapshot")
+
+        convex.fail_next(400)
+        with pytest.raises(ExportError) as once:
+            await sync.sync_once()
+        assert once.value.status == 400 and not isinstance(once.value, CursorExpired)
+
+        convex.delete("servers", "s0")
+        convex.fail_next(400, 400)
+        backoff = RecordedBackoff()
+        stop = asyncio.Event()
+        task = asyncio.create_task(sync.run(stop, poll_s=0.05, backoff=backoff))
+        for _ in range(100):  # at most 5 s
+            if "s0" not in ids(mirror, "servers"):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        await api.aclose()
+    assert ids(mirror, "servers") == {"s1", "s2", "s3", "s4"}  # caught up through deltas
+    assert convex.calls("list_snapshot") == walked  # no snapshot walk, ever
+    assert len(backoff.delays) == 2 and backoff.failures == 0
+    assert SYNC_ERRORS._value.get() - errors_before == 2  # counted by the running syncer
+    failures = [r.getMessage() for r in caplog.records if "convex sync failed" in r.getMessage()]
+    assert len(failures) == 2 and all("HTTP 400 BadRequest" in m for m in failures)
+    assert not any("fresh snapshot" in r.getMessage() for r in caplog.records)
+
+
+async def test_cursors_of_an_older_table_list_start_over_and_drop_its_rows(
+    store: SqlStore,
+) -> None:
+    # What a version that mirrored everything left behind: one cursor, and the audit log.
+    await store.mirror.replace(
+        {"auditLogs": [{"_id": "old1", "userAgent": "curl/8.0"}], "servers": []},
+        {"convex:cursor": "1700000000000000000"},
+    )
+    async with FakeConvex() as convex:
+        seed(convex)
+        api = ConvexExport(convex.url, DEPLOY_KEY)
+        report = await ConvexSync(api, store.mirror).sync_once()
+        await api.aclose()
+    assert report.snapshot_documents == 7
+    assert set(await stored(store)) == {"organizations", "users", "servers"}
+
+
+async def test_credential_fields_are_dropped_from_snapshots_and_deltas(store: SqlStore) -> None:
+    dock = {"_id": "d1", "orgId": "org1", "name": "GridPane", "provider": "gridpane"}
+    async with FakeConvex() as convex:
+        seed(convex)
+        convex.put("docks", {**dock, "encryptedApiKey": "enc_v1_snapshot_key"})
+        convex.put("users", {"_id": "u2", "email": "bo@acme.test", "clerkId": "user_2bo"})
+        api = ConvexExport(convex.url, DEPLOY_KEY)
+        mirror = InMemoryMirror()
+        sync = ConvexSync(api, store.mirror, mirror)
+        await sync.sync_once()
+        assert mirror.get("docks", "d1") == dock
+        assert mirror.get("users", "u2") == {"_id": "u2", "email": "bo@acme.test"}
+        convex.put(
+            "docks",
+            {
+                **dock,
+                "lastSyncStatus": "error",
+                "encryptedApiKey": "enc_v1_delta_key",
+                "provisioningCredentials": "enc_v1_delta_provisioning",
+                "providerMetadata": {"encryptedToken": "enc_v1_nested", "region": "eu"},
+            },
+        )
+        report = await sync.sync_once()
+        await api.aclose()
+    assert report.changes == 1
+    expected = {**dock, "lastSyncStatus": "error", "providerMetadata": {"region": "eu"}}
+    assert mirror.get("docks", "d1") == expected
+    assert (await stored(store))["docks"]["d1"] == expected
 
 
 class RecordedBackoff(Backoff):

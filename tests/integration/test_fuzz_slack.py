@@ -12,12 +12,14 @@ to save its start-up.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import hmac
 import itertools
 import json
 import re
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -198,7 +200,10 @@ CONTENT_TYPES = [
 ]  # fmt: skip
 
 
-ENCODINGS = ["identity", "gzip", "deflate", "br", "GZIP", "x-gzip", "compress", "zstd"]
+# Ones aiohttp inflates get a body that inflates: a body that does not is torn down mid-request
+# (tests/security/test_slack_transport.py sends those, and br and zstd, byte by byte).
+ENCODINGS = ["identity", "gzip", "deflate", "GZIP", "Deflate", "x-gzip", "compress"]
+INFLATE = {"gzip": gzip.compress, "deflate": zlib.compress}
 
 
 @st.composite
@@ -213,10 +218,11 @@ def any_content_type(draw: st.DrawFn) -> Request:
     )
     if encoding is None:
         return request
-    # The body is not what the encoding says: Slack never sends one, so it is refused.
+    # Slack never compresses a request, so any encoding but identity is refused.
     headers = [*request.headers, (b"Content-Encoding", encoding.encode())]
+    encoded = INFLATE.get(encoding.lower(), lambda raw: raw)(body)
     refused = encoding.lower() != "identity"
-    return Request("content_encoding", body, headers, frozenset({400} if refused else allowed))
+    return Request("content_encoding", encoded, headers, frozenset({400} if refused else allowed))
 
 
 def test_signed_requests_of_any_content_type_or_encoding_get_200_or_400(

@@ -227,6 +227,8 @@ def test_malformed_http_is_400_and_one_log_line(bot: SlackProcess) -> None:
         "gzip that is not": head
         + b"Content-Encoding: gzip\r\nContent-Length: 10\r\n\r\n0123456789",
         "deflate that is not": head + b"Content-Encoding: deflate\r\nContent-Length: 4\r\n\r\nabcd",
+        "brotli": head + b"Content-Encoding: br\r\nContent-Length: 4\r\n\r\nabcd",
+        "zstd": head + b"Content-Encoding: zstd\r\nContent-Length: 4\r\n\r\nabcd",
         "a bad chunk": head + b"Transfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n",
         "a bad length": head + b"Content-Length: abc\r\n\r\n" + body,
         "a header too long": head + b"X-Long: " + b"a" * 20_000 + b"\r\n\r\n",
