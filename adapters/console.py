@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import uuid
 from typing import TextIO
 
-from core.models import ErrorReply, Final, Inbound, Outcome, TextDelta, ToolStep
+from core.models import Inbound, Outcome
 from core.ports import AssistantPort
+from core.replies import Change, ReplyDraft, fold
 
 EXIT_CODES = {
     Outcome.ANSWERED: 0,
@@ -26,27 +28,28 @@ async def answer(
     notes: TextIO,
 ) -> Outcome:
     """Streams one answer to `out`; tool steps go to `notes` so piped output stays the answer."""
-    streamed = False
-    outcome = Outcome.FAILED
-    async for event in service.answer(inbound):
-        if isinstance(event, TextDelta):
-            out.write(event.text)
-            out.flush()
-            streamed = True
-        elif isinstance(event, ToolStep):
-            notes.write(f"  › {event.summary}\n")
+    shown = ""  # what of the draft's text is already on `out`
+
+    async def show(draft: ReplyDraft, change: Change) -> None:
+        nonlocal shown
+        if change is Change.STEP:
+            notes.write(f"  › {draft.steps[-1].summary}\n")
             notes.flush()
-        elif isinstance(event, Final):
-            if not streamed:
-                out.write(event.text)
-            out.write("\n")
-            out.flush()
-            outcome = event.outcome
-        elif isinstance(event, ErrorReply):
-            out.write(event.text + "\n")
-            out.flush()
-            outcome = event.outcome
-    return outcome
+            return
+        if change not in (Change.TEXT, Change.END):
+            return
+        text = draft.text
+        # A terminal can't take back what it printed: write only what follows the part the
+        # draft kept (an error after partial text keeps the text and adds below it).
+        kept = len(shown) if text.startswith(shown) else len(shown.rstrip())
+        out.write(text[kept:] + ("\n" if draft.done else ""))
+        out.flush()
+        shown = text
+
+    # Closed however it ends, so the core writes the question's row while the store is open.
+    async with contextlib.aclosing(service.answer(inbound)) as events:
+        draft = await fold(events, ReplyDraft(), show)
+    return draft.outcome
 
 
 async def ask(service: AssistantPort, identity: str, question: str) -> int:

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -152,7 +152,7 @@ class Assistant:
             )
         return principal
 
-    async def handle(self, inbound: Inbound) -> AsyncIterator[ReplyEvent]:
+    async def handle(self, inbound: Inbound) -> AsyncGenerator[ReplyEvent, None]:
         """Answers one question as a stream of events; the last is a Final or an ErrorReply."""
         started = time.perf_counter()
         yield Status("Thinking…")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,7 +37,7 @@ class AssistantPort(Protocol):
     these calls and their results back into messages.
     """
 
-    def answer(self, inbound: Inbound) -> AsyncIterator[ReplyEvent]:
+    def answer(self, inbound: Inbound) -> AsyncGenerator[ReplyEvent, None]:
         """Streams the answer; the last event is a Final or an ErrorReply. Exactly one audit
         row is written for the question, however the stream ends (closed early included)."""
 

@@ -8,7 +8,7 @@ a refusal looks like) is decided here or below, once for every platform.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
 
 from core.access import allows
@@ -41,7 +41,7 @@ class AssistantService:
 
     # ---- questions ----
 
-    def answer(self, inbound: Inbound) -> AsyncIterator[ReplyEvent]:
+    def answer(self, inbound: Inbound) -> AsyncGenerator[ReplyEvent, None]:
         """The answer as a stream of events; the last is a Final or an ErrorReply."""
         return self._assistant.handle(inbound)
 
