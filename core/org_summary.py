@@ -29,7 +29,7 @@ STALE_AFTER = timedelta(hours=1)
 # Connections, groupings and configuration: counted by kind, not as resources.
 _NOT_RESOURCES = frozenset({"docks", "projects", *BACKUP_KINDS})
 _NAME_CHARS = 48
-_DETAIL_CHARS = 90
+_DETAIL_CHARS = 120  # a sync error and how long the dock has failed
 _VALUE_CHARS = 32  # providers and statuses: short ids in StackDock, bounded if they are not
 
 
@@ -73,7 +73,7 @@ def _org_body(mirror: Mirror, principal: Principal, now: datetime) -> str:
         if kind in _NOT_RESOURCES:
             continue
         providers.update(str(d.get("provider") or "unknown") for d in rows)
-        statuses.update(str(d.get("status") or "unknown") for d in rows)
+        statuses.update(str(d["status"]) for d in rows if d.get("status"))  # repos have none
 
     lines = [
         f"Organisation: {quoted(principal.org_name, _NAME_CHARS)} "

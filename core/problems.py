@@ -3,8 +3,8 @@ backups, domains whose real expiry is near.
 
 The rules, read against the values StackDock really writes (docs/data.md says the same):
 - Docks: `lastSyncStatus == "error"` is high; pending and syncing are not problems. The detail
-  says for how many syncs in a row it has failed and when StackDock tries again
-  (`syncConfig.consecutiveFailures`, `syncConfig.backoffUntil`).
+  gives the error, then for how many syncs in a row it has failed and when StackDock tries
+  again (`syncConfig.consecutiveFailures`, `syncConfig.backoffUntil`).
 - Monitors (Better Stack's own statuses): `down` is critical; `validating` (a failed check
   Better Stack is confirming from other regions) is medium; `up`, `paused`, `maintenance` and
   `pending` (created, not checked yet) are not problems. Any other status is medium.
@@ -95,7 +95,7 @@ def dock_sync_state(dock: Document, now_ms: float) -> str:
     if isinstance(failures, int) and not isinstance(failures, bool) and failures > 0:
         parts.append(f"failing for {failures} sync{'s' if failures != 1 else ''} in a row")
     else:
-        parts.append("last sync failed")
+        parts.append("the last sync failed")
     if config.get("enabled") is False:
         parts.append("automatic sync is off")
     elif (backoff := epoch_ms(config.get("backoffUntil"))) is not None and backoff > now_ms:
@@ -116,7 +116,7 @@ def _docks(rows: Iterable[Document], now_ms: float) -> Iterator[Problem]:
                 _text(dock.get("_id")),
                 _text(dock.get("name")),
                 "high",
-                f"{provider} sync {dock_sync_state(dock, now_ms)}: {error}",
+                f"{provider} sync failed: {error}; {dock_sync_state(dock, now_ms)}",
             )
 
 

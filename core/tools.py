@@ -463,7 +463,7 @@ class OrgTools:
         if name_contains:
             sites = [s for s in sites if name_contains.lower() in s.site.lower()]
         off = [{"site": s.site, "state": s.state(where)} for s in sites if not s.on]
-        on = [s.site for s in sites if s.on]
+        on = [{"site": s.site, "state": s.state(where)} for s in sites if s.on]
         return {
             "total": len(sites),
             "withBackupsOn": on[: self.max_limit],

@@ -1,5 +1,16 @@
 """Writes the bundled demo snapshot (adapters/stackdock/demo/) in Convex's export layout.
 
+The rows have the shapes StackDock's adapters really write (../shared/stackdock-facts.md):
+normalised statuses (DigitalOcean `off` is `stopped`, Vercel `READY` is `running`), monitors
+from `better-stack`, Sentry alerts whose `severity` maps the level kept in
+`fullApiData.issue.level`, Cloudflare zones without `expiresAt`, GridPane domains with StackDock's
+guessed expiry (`updated_at` + 365 days), Vercel and Netlify deploy times inside `fullApiData`,
+GridPane backup schedules, roles without an `ai` key (Acme's Admin made at org creation, so
+without `monitoring` too), docks with `syncConfig`, repositories without `status`, and
+`updatedAt` as the sync time. The story stays: two orgs, and a newcomer to Acme finds real
+problems (a dock failing for four syncs, the checkout monitor down, a fatal and an error-level
+alert, a blog whose backups are off) and no false alarm (GridPane's guessed expiries).
+
 Deterministic: the same script writes the same bytes. Times are written against REFERENCE and
 moved to the day the demo runs by adapters.stackdock.demo.load_demo.
 
@@ -22,6 +33,7 @@ from adapters.stackdock.demo import (  # noqa: E402
     DEMO_ADMIN_USER_ID,
     DEMO_API_TOKEN,
     DEMO_DB_PASSWORD,
+    DEMO_DIR,
     DEMO_ENCRYPTED_API_KEY,
     DEMO_PASSWORD,
     DEMO_USERS,
@@ -29,12 +41,24 @@ from adapters.stackdock.demo import (  # noqa: E402
 
 REFERENCE = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 ACME, GLOBEX = "org_acme", "org_globex"
-Tables = dict[str, list[dict[str, Any]]]
+Doc = dict[str, Any]
+Tables = dict[str, list[Doc]]
+AREAS = ("projects", "resources", "docks", "operations", "settings")
 
 
 def at(days: float = 0, hours: float = 0, minutes: float = 0) -> int:
     """Milliseconds since the epoch, relative to REFERENCE (negative = in the past)."""
     return int((REFERENCE + timedelta(days=days, hours=hours, minutes=minutes)).timestamp() * 1000)
+
+
+def iso(days: float = 0, hours: float = 0) -> str:
+    """A provider's own ISO 8601 time (Sentry, Netlify), relative to REFERENCE."""
+    return (REFERENCE + timedelta(days=days, hours=hours)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def gridpane_time(days: float) -> str:
+    """GridPane's `updated_at` format, relative to REFERENCE."""
+    return (REFERENCE + timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def people(tables: Tables) -> None:
@@ -47,60 +71,30 @@ def people(tables: Tables) -> None:
             "ownerId": "usr_grace",
         },
     ]
-    full = dict.fromkeys(
-        ("projects", "resources", "docks", "operations", "settings", "provisioning", "monitoring"),
-        "full",
-    )
-    none5 = dict.fromkeys(("projects", "resources", "docks", "operations", "settings"), "none")
+    full = dict.fromkeys(AREAS, "full")
+    none = dict.fromkeys(AREAS, "none")
+    # No role has an `ai` key but the Auditor's, which an org added to switch the bot off.
     roles = [
-        ("role_acme_admin", ACME, "Admin", {**full, "ai": "full"}),
-        (
-            "role_acme_developer",
-            ACME,
-            "Developer",
-            {**none5, "projects": "full", "resources": "read", "operations": "read", "ai": "read"},
-        ),
-        (
-            "role_acme_support",
-            ACME,
-            "Support",
-            {
-                **none5,
-                "projects": "read",
-                "resources": "read",
-                "docks": "read",
-                "operations": "read",
-                "monitoring": "read",
-                "ai": "read",
-            },
-        ),
-        (
-            "role_acme_client",
-            ACME,
-            "Client",
-            {**none5, "projects": "read", "resources": "read", "ai": "read"},
-        ),
-        # Written before the `ai` area existed: the documented fallback applies.
-        (
-            "role_acme_contractor",
-            ACME,
-            "Contractor",
-            {**none5, "projects": "read", "resources": "read"},
-        ),
-        (
-            "role_acme_auditor",
-            ACME,
-            "Auditor",
-            {**none5, "projects": "read", "resources": "read", "settings": "read", "ai": "none"},
-        ),
-        ("role_globex_admin", GLOBEX, "Admin", {**full, "ai": "full"}),
-        (
-            "role_globex_developer",
-            GLOBEX,
-            "Developer",
-            {**none5, "projects": "full", "resources": "read", "operations": "read", "ai": "read"},
-        ),
-    ]
+        # Made by StackDock's org creation: five areas full, no `monitoring`, no `provisioning`.
+        ("role_acme_admin", ACME, "Admin", full),
+        # Migrated roles: StackDock's migration added `monitoring` and `provisioning`.
+        ("role_acme_developer", ACME, "Developer",
+         {**none, "projects": "full", "resources": "read", "operations": "read",
+          "monitoring": "read", "provisioning": "none"}),
+        ("role_acme_support", ACME, "Support",
+         {**none, "projects": "read", "resources": "read", "monitoring": "read",
+          "provisioning": "none"}),
+        # Not migrated: no `monitoring` key.
+        ("role_acme_client", ACME, "Client", {**none, "projects": "read", "resources": "read"}),
+        ("role_acme_contractor", ACME, "Contractor",
+         {**none, "projects": "read", "resources": "read"}),
+        ("role_acme_auditor", ACME, "Auditor",
+         {**none, "projects": "read", "resources": "read", "settings": "read", "ai": "none"}),
+        ("role_globex_admin", GLOBEX, "Admin",
+         {**full, "monitoring": "full", "provisioning": "full"}),
+        ("role_globex_developer", GLOBEX, "Developer",
+         {**none, "projects": "full", "resources": "read", "operations": "read"}),
+    ]  # fmt: skip
     tables["roles"] = [
         {
             "_id": rid,
@@ -119,17 +113,12 @@ def people(tables: Tables) -> None:
         ("usr_nico", "Nico Brandt", "no_ai", None, [(ACME, "role_acme_contractor")]),
         ("usr_audrey", "Audrey Fox", "ai_none", ACME, [(ACME, "role_acme_auditor")]),
         ("usr_grace", "Grace Hopper", "globex_admin", GLOBEX, [(GLOBEX, "role_globex_admin")]),
-        (
-            "usr_max",
-            "Max Mustermann",
-            "both_orgs",
-            GLOBEX,
-            [(ACME, "role_acme_developer"), (GLOBEX, "role_globex_developer")],
-        ),
-    ]
+        ("usr_max", "Max Mustermann", "both_orgs", GLOBEX,
+         [(ACME, "role_acme_developer"), (GLOBEX, "role_globex_developer")]),
+    ]  # fmt: skip
     tables["users"], tables["memberships"] = [], []
     for uid, name, key, default_org, memberships in users:
-        user = {
+        user: Doc = {
             "_id": uid,
             "_creationTime": float(at(-180)),
             "name": name,
@@ -152,47 +141,57 @@ def people(tables: Tables) -> None:
 
 
 def docks(tables: Tables) -> None:
+    gridpane_error = "GridPane API returned 401 Unauthorized: the API token was revoked"
     rows = [
-        (ACME, "digitalocean", "DigitalOcean production", "success", None),
-        (ACME, "linode", "Linode", "success", None),
-        (
-            ACME,
-            "gridpane",
-            "GridPane WordPress",
-            "error",
-            "GridPane API returned 401 Unauthorized: the API token was revoked",
-        ),
-        (ACME, "vercel", "Vercel team", "success", None),
-        (ACME, "cloudflare", "Cloudflare", "success", None),
-        (ACME, "neon", "Neon", "success", None),
-        (ACME, "convex", "Convex", "syncing", None),
-        (ACME, "github", "GitHub acme-cloud", "success", None),
-        (ACME, "sentry", "Sentry", "success", None),
-        (ACME, "betterstack", "Better Stack", "success", None),
-        (GLOBEX, "vultr", "Vultr", "success", None),
-        (GLOBEX, "hetzner", "Hetzner Cloud", "success", None),
-        (GLOBEX, "netlify", "Netlify", "success", None),
-        (GLOBEX, "coolify", "Coolify", "success", None),
-        (GLOBEX, "turso", "Turso", "success", None),
-        (GLOBEX, "planetscale", "PlanetScale", "pending", None),
-        (GLOBEX, "betterstack", "Better Stack", "success", None),
-        (GLOBEX, "sentry", "Sentry", "success", None),
-        (GLOBEX, "github", "GitHub globex", "success", None),
+        # (org, provider, name, lastSyncStatus, error, consecutive failures, backoff minutes)
+        (ACME, "digitalocean", "DigitalOcean production", "success", None, 0, None),
+        (ACME, "linode", "Linode", "success", None, 0, None),
+        (ACME, "gridpane", "GridPane WordPress", "error", gridpane_error, 4, 25),
+        (ACME, "vercel", "Vercel team", "success", None, 0, None),
+        (ACME, "cloudflare", "Cloudflare", "success", None, 0, None),
+        (ACME, "neon", "Neon", "success", None, 0, None),
+        (ACME, "convex", "Convex", "syncing", None, 0, None),
+        (ACME, "github", "GitHub acme-cloud", "success", None, 0, None),
+        (ACME, "sentry", "Sentry", "success", None, 0, None),
+        (ACME, "better-stack", "Better Stack", "success", None, 0, None),
+        (GLOBEX, "vultr", "Vultr", "success", None, 0, None),
+        (GLOBEX, "hetzner", "Hetzner Cloud", "success", None, 0, None),
+        (GLOBEX, "netlify", "Netlify", "success", None, 0, None),
+        (GLOBEX, "coolify", "Coolify", "success", None, 0, None),
+        (GLOBEX, "turso", "Turso", "success", None, 0, None),
+        (GLOBEX, "planetscale", "PlanetScale", "pending", None, 0, None),
+        (GLOBEX, "better-stack", "Better Stack", "success", None, 0, None),
+        (GLOBEX, "sentry", "Sentry", "success", None, 0, None),
+        (GLOBEX, "github", "GitHub globex", "success", None, 0, None),
     ]
     tables["docks"] = []
-    for i, (org, provider, name, status, error) in enumerate(rows):
-        dock = {
+    for i, (org, provider, name, status, error, failures, backoff) in enumerate(rows):
+        last = at(minutes=-35 if error else -3 - i % 5)
+        dock: Doc = {
             "_id": f"dock_{org.removeprefix('org_')}_{provider}",
             "_creationTime": float(at(-150 + i)),
             "orgId": org,
             "name": name,
             "provider": provider,
             "encryptedApiKey": DEMO_ENCRYPTED_API_KEY,
+            "accountId": f"{provider}-acct-{1000 + i}",
+            "providerMetadata": {"connectedBy": "dashboard"},
             "lastSyncStatus": status,
-            "lastSyncAt": at(hours=-30 if status == "error" else 0, minutes=-7 - i),
+            "lastSyncAt": last,
+            "syncInProgress": status == "syncing",
+            "syncConfig": {
+                "enabled": True,
+                "intervalSeconds": 300,
+                "lastSyncAttempt": last,
+                "consecutiveFailures": failures,
+                **({"backoffUntil": at(minutes=backoff)} if backoff else {}),
+            },
+            "updatedAt": last,
         }
         if error:
             dock["lastSyncError"] = error
+        if provider == "digitalocean":
+            dock["provisioningCredentials"] = DEMO_ENCRYPTED_API_KEY
         tables["docks"].append(dock)
 
 
@@ -201,28 +200,33 @@ def resource(
     org: str,
     provider: str,
     key: str,
-    status: str,
-    age: int,
-    fields: dict[str, Any],
-    api: dict[str, Any] | None = None,
-) -> tuple[str, dict]:
+    fields: Doc,
+    api: Doc | None = None,
+    *,
+    age: int = 200,
+    synced_hours_ago: float = 0,
+) -> tuple[str, Doc]:
+    """One resource row as StackDock writes it; `updatedAt` is the last sync, minutes ago
+    (hours ago for a dock whose syncs fail)."""
     short = org.removeprefix("org_")
+    payload = api or {"id": f"{provider}-{key}"}
     return table, {
         "_id": f"{table[:3]}_{short}_{key}",
         "_creationTime": float(at(-age)),
         "orgId": org,
         "dockId": f"dock_{short}_{provider}",
         "provider": provider,
-        "providerResourceId": f"{provider}-{key}",
-        "status": status,
+        "providerResourceId": str(payload.get("id", f"{provider}-{key}")),
         **fields,
-        "fullApiData": api or {"id": f"{provider}-{key}"},
-        "updatedAt": at(hours=-(age % 23) - 1),
+        "fullApiData": payload,
+        "updatedAt": at(hours=-synced_hours_ago, minutes=-3 - age % 7),
     }
 
 
-def droplet(mem: int, cpus: int, disk: int, ip: str, **extra: Any) -> dict[str, Any]:
+def droplet(n: int, mem: int, cpus: int, disk: int, ip: str, status: str, **extra: Any) -> Doc:
     return {
+        "id": 360_000_000 + n,
+        "status": status,
         "memory": mem,
         "vcpus": cpus,
         "disk": disk,
@@ -232,767 +236,439 @@ def droplet(mem: int, cpus: int, disk: int, ip: str, **extra: Any) -> dict[str, 
     }
 
 
-def acme_resources() -> list[tuple[str, dict]]:
-    o = ACME
-    s = "servers"
+def acme_servers() -> list[tuple[str, Doc]]:
+    s, o = "servers", ACME
     return [
-        resource(
-            s,
-            o,
-            "digitalocean",
-            "web1",
-            "running",
-            300,
-            {
-                "name": "acme-web-1",
-                "primaryIpAddress": "203.0.113.10",
-                "region": "nyc3",
-                "provisioningSource": "api",
-                "provisionedAt": at(-300),
-            },
-            droplet(4096, 2, 80, "203.0.113.10", apiToken=DEMO_API_TOKEN),
-        ),
-        resource(
-            s,
-            o,
-            "digitalocean",
-            "web2",
-            "running",
-            280,
-            {
-                "name": "acme-web-2",
-                "primaryIpAddress": "203.0.113.11",
-                "region": "nyc3",
-                "provisioningSource": "sst",
-            },
-            droplet(4096, 2, 80, "203.0.113.11"),
-        ),
-        resource(
-            s,
-            o,
-            "digitalocean",
-            "worker1",
-            "running",
-            200,
-            {
-                "name": "acme-worker-1",
-                "primaryIpAddress": "203.0.113.20",
-                "region": "fra1",
-                "provisioningSource": "manual",
-            },
-            droplet(8192, 4, 160, "203.0.113.20"),
-        ),
-        resource(
-            s,
-            o,
-            "digitalocean",
-            "staging",
-            "off",
-            120,
-            {"name": "acme-staging", "primaryIpAddress": "203.0.113.30", "region": "nyc3"},
-            droplet(2048, 1, 50, "203.0.113.30"),
-        ),
-        resource(
-            s,
-            o,
-            "linode",
-            "dbproxy",
-            "running",
-            260,
-            {"name": "acme-db-proxy", "primaryIpAddress": "198.51.100.7", "region": "us-east"},
-            {"specs": {"memory": 2048, "vcpus": 1, "disk": 51200}, "type": "g6-standard-1"},
-        ),
-        resource(
-            s,
-            o,
-            "linode",
-            "vpn",
-            "running",
-            240,
-            {"name": "acme-vpn", "primaryIpAddress": "198.51.100.8", "region": "eu-west"},
-            {"specs": {"memory": 1024, "vcpus": 1}, "type": "g6-nanode-1"},
-        ),
-        resource(
-            s,
-            o,
-            "gridpane",
-            "wp1",
-            "running",
-            365,
-            {"name": "wp-acme-marketing", "primaryIpAddress": "192.0.2.44", "region": "lon1"},
-            {"php_version": "8.2", "webserver": "nginx", "os": "Ubuntu 22.04"},
-        ),
-        resource(
-            s,
-            o,
-            "gridpane",
-            "wp2",
-            "running",
-            330,
-            {"name": "wp-acme-blog", "primaryIpAddress": "192.0.2.45", "region": "lon1"},
-        ),
-        resource(
-            "webServices",
-            o,
-            "vercel",
-            "dashboard",
-            "ready",
-            250,
-            {
-                "name": "acme-dashboard",
-                "productionUrl": "https://dashboard.acme.example",
-                "environment": "production",
-                "gitRepo": "acme-cloud/dashboard",
-            },
-            {
-                "framework": "nextjs",
-                "nodeVersion": "20.x",
-                "latestDeployment": {"readyState": "READY", "target": "production"},
-            },
-        ),
-        resource(
-            "webServices",
-            o,
-            "vercel",
-            "docs",
-            "ready",
-            240,
-            {
-                "name": "acme-docs",
-                "productionUrl": "https://docs.acme.example",
-                "environment": "production",
-                "gitRepo": "acme-cloud/docs",
-            },
-        ),
-        resource(
-            "webServices",
-            o,
-            "vercel",
-            "landing",
-            "ready",
-            230,
-            {
-                "name": "acme-landing",
-                "productionUrl": "https://acme.example",
-                "environment": "production",
-                "gitRepo": "acme-cloud/website",
-            },
-        ),
-        resource(
-            "webServices",
-            o,
-            "vercel",
-            "gateway",
-            "error",
-            90,
-            {
-                "name": "acme-api-gateway",
-                "productionUrl": "https://api.acme.example",
-                "environment": "production",
-                "gitRepo": "acme-cloud/api",
-            },
-            {
-                "framework": "hono",
-                "env": {"auth": {"password": DEMO_PASSWORD}},
-                "latestDeployment": {"readyState": "ERROR", "errorCode": "BUILD_FAILED"},
-            },
-        ),
-        resource(
-            "webServices",
-            o,
-            "cloudflare",
-            "status",
-            "ready",
-            210,
-            {
-                "name": "acme-status-page",
-                "productionUrl": "https://status.acme.example",
-                "environment": "production",
-            },
-        ),
-        resource(
-            "webServices",
-            o,
-            "gridpane",
-            "site",
-            "ready",
-            360,
-            {
-                "name": "acme.example WordPress",
-                "productionUrl": "https://www.acme.example",
-                "environment": "production",
-            },
-        ),
-        resource(
-            "domains",
-            o,
-            "cloudflare",
-            "main",
-            "active",
-            400,
-            {"domainName": "acme.example", "expiresAt": at(200)},
-        ),
-        resource(
-            "domains",
-            o,
-            "cloudflare",
-            "dev",
-            "active",
-            380,
-            {"domainName": "acme.dev", "expiresAt": at(12)},
-            {"autoRenew": False},
-        ),
-        resource(
-            "domains",
-            o,
-            "cloudflare",
-            "status",
-            "active",
-            210,
-            {"domainName": "acme-status.example", "expiresAt": at(400)},
-        ),
-        resource(
-            "domains",
-            o,
-            "cloudflare",
-            "io",
-            "active",
-            300,
-            {"domainName": "acmecloud.io", "expiresAt": at(45)},
-        ),
-        resource(
-            "domains",
-            o,
-            "gridpane",
-            "blog",
-            "active",
-            330,
-            {"domainName": "acme-blog.example", "expiresAt": at(90)},
-        ),
-        resource(
-            "databases",
-            o,
-            "neon",
-            "prod",
-            "active",
-            250,
-            {"name": "acme-prod-db", "engine": "postgres", "version": "16"},
-            {
-                "region": "aws-eu-central-1",
-                "storageGb": 42,
-                "computeUnits": 2,
-                "psqlCommand": f"psql postgresql://app:{DEMO_DB_PASSWORD}@ep-misty-sun.neon.tech/app",
-            },
-        ),
-        resource(
-            "databases",
-            o,
-            "neon",
-            "staging",
-            "active",
-            200,
-            {"name": "acme-staging-db", "engine": "postgres", "version": "16"},
-            {"region": "aws-eu-central-1", "storageGb": 3},
-        ),
-        resource(
-            "databases",
-            o,
-            "neon",
-            "analytics",
-            "suspended",
-            150,
-            {"name": "acme-analytics", "engine": "postgres", "version": "15"},
-        ),
-        resource(
-            "databases",
-            o,
-            "convex",
-            "realtime",
-            "active",
-            140,
-            {"name": "acme-realtime", "engine": "convex"},
-        ),
-        resource(
-            "blockVolumes",
-            o,
-            "digitalocean",
-            "data",
-            "attached",
-            290,
-            {
-                "name": "acme-data-vol",
-                "sizeGb": 100,
-                "region": "nyc3",
-                "attachedToInstance": "ser_acme_web1",
-                "attachedToInstanceLabel": "acme-web-1",
-            },
-        ),
-        resource(
-            "blockVolumes",
-            o,
-            "digitalocean",
-            "backups",
-            "attached",
-            280,
-            {
-                "name": "acme-backups",
-                "sizeGb": 250,
-                "region": "fra1",
-                "attachedToInstance": "ser_acme_worker1",
-                "attachedToInstanceLabel": "acme-worker-1",
-            },
-        ),
-        resource(
-            "blockVolumes",
-            o,
-            "digitalocean",
-            "scratch",
-            "available",
-            60,
-            {"name": "acme-scratch", "sizeGb": 50, "region": "nyc3"},
-        ),
-        resource(
-            "buckets",
-            o,
-            "linode",
-            "assets",
-            "active",
-            260,
-            {
-                "name": "acme-assets",
-                "region": "us-east-1",
-                "hostname": "acme-assets.us-east-1.linodeobjects.com",
-                "s3Endpoint": "https://us-east-1.linodeobjects.com",
-                "sizeBytes": 7_340_032_000,
-                "objectCount": 18234,
-            },
-        ),
-        resource(
-            "buckets",
-            o,
-            "linode",
-            "logs",
-            "active",
-            200,
-            {
-                "name": "acme-logs",
-                "region": "eu-central-1",
-                "sizeBytes": 120_000_000_000,
-                "objectCount": 981_220,
-            },
-        ),
+        resource(s, o, "digitalocean", "web1",
+                 {"name": "acme-web-1", "status": "running", "primaryIpAddress": "203.0.113.10",
+                  "region": "nyc3", "provisioningSource": "api", "provisionedAt": at(-300)},
+                 droplet(1, 4096, 2, 80, "203.0.113.10", "active", apiToken=DEMO_API_TOKEN),
+                 age=300),
+        resource(s, o, "digitalocean", "web2",
+                 {"name": "acme-web-2", "status": "running", "primaryIpAddress": "203.0.113.11",
+                  "region": "nyc3", "provisioningSource": "sst"},
+                 droplet(2, 4096, 2, 80, "203.0.113.11", "active"), age=280),
+        resource(s, o, "digitalocean", "worker1",
+                 {"name": "acme-worker-1", "status": "running",
+                  "primaryIpAddress": "203.0.113.20", "region": "fra1",
+                  "provisioningSource": "manual"},
+                 droplet(3, 8192, 4, 160, "203.0.113.20", "active"), age=200),
+        # DigitalOcean's `off`, as StackDock writes it.
+        resource(s, o, "digitalocean", "staging",
+                 {"name": "acme-staging", "status": "stopped", "primaryIpAddress": "203.0.113.30",
+                  "region": "nyc3"},
+                 droplet(4, 2048, 1, 50, "203.0.113.30", "off"), age=120),
+        resource(s, o, "linode", "dbproxy",
+                 {"name": "acme-db-proxy", "status": "running", "primaryIpAddress": "198.51.100.7",
+                  "region": "us-east"},
+                 {"id": 51_200_001, "status": "running", "type": "g6-standard-1",
+                  "specs": {"memory": 2048, "vcpus": 1, "disk": 51200}}, age=260),
+        resource(s, o, "linode", "vpn",
+                 {"name": "acme-vpn", "status": "running", "primaryIpAddress": "198.51.100.8",
+                  "region": "eu-west"},
+                 {"id": 51_200_002, "status": "running", "type": "g6-nanode-1",
+                  "specs": {"memory": 1024, "vcpus": 1}}, age=240),
+        # GridPane's dock has failed for four syncs: its rows were last synced 30 hours ago.
+        resource(s, o, "gridpane", "wp1",
+                 {"name": "wp-acme-marketing", "status": "running",
+                  "primaryIpAddress": "192.0.2.44", "region": "lon1"},
+                 {"id": 7701, "label": "wp-acme-marketing", "ip": "192.0.2.44",
+                  "status": "active", "php_version": "8.2", "webserver": "nginx",
+                  "os": "Ubuntu 22.04"}, age=365, synced_hours_ago=30),
+        resource(s, o, "gridpane", "wp2",
+                 {"name": "wp-acme-blog", "status": "running", "primaryIpAddress": "192.0.2.45",
+                  "region": "lon1"},
+                 {"id": 7702, "label": "wp-acme-blog", "ip": "192.0.2.45", "status": "active",
+                  "php_version": "8.1"}, age=330, synced_hours_ago=30),
+    ]  # fmt: skip
+
+
+def vercel(name: str, state: str, production_days: float, *previews: float, **extra: Any) -> Doc:
+    """A Vercel project as StackDock keeps it: deploy times only in `targets`/`latestDeployments`."""
+    production = {
+        "id": f"dpl_{name}_prod",
+        "target": "production",
+        "readyState": state,
+        "createdAt": at(production_days),
+        "url": f"{name}-prod.vercel.app",
+    }
+    latest = [
+        {"uid": f"dpl_{name}_{n}", "target": "preview", "readyState": "READY", "createdAt": at(d)}
+        for n, d in enumerate(previews)
+    ]
+    latest.append({"uid": production["id"], "target": "production", "readyState": state,
+                   "createdAt": at(production_days)})  # fmt: skip
+    return {
+        "id": f"prj_{name}",
+        "name": name,
+        "framework": "nextjs",
+        "link": {"type": "github", "org": "acme-cloud", "repo": name.removeprefix("acme-")},
+        "targets": {"production": production},
+        "latestDeployments": latest,
+        **extra,
+    }
+
+
+def gridpane_site(site_id: int, url: str, updated_days: float) -> Doc:
+    return {
+        "id": site_id,
+        "url": url,
+        "ssl_status": "succeed",
+        "resolved_at": gridpane_time(-300),
+        "php_version": "8.2",
+        "updated_at": gridpane_time(updated_days),
+    }
+
+
+def acme_web_services() -> list[tuple[str, Doc]]:
+    w, o = "webServices", ACME
+    return [
+        resource(w, o, "vercel", "dashboard",
+                 {"name": "acme-dashboard", "status": "running",
+                  "productionUrl": "https://dashboard.acme.example", "environment": "production",
+                  "gitRepo": "acme-cloud/dashboard"},
+                 vercel("acme-dashboard", "READY", -2, -0.25, nodeVersion="20.x"), age=250),
+        resource(w, o, "vercel", "docs",
+                 {"name": "acme-docs", "status": "running",
+                  "productionUrl": "https://docs.acme.example", "environment": "production",
+                  "gitRepo": "acme-cloud/docs"},
+                 vercel("acme-docs", "READY", -75), age=240),
+        resource(w, o, "vercel", "landing",
+                 {"name": "acme-landing", "status": "running",
+                  "productionUrl": "https://acme.example", "environment": "production",
+                  "gitRepo": "acme-cloud/website"},
+                 vercel("acme-landing", "READY", -9, -1), age=230),
+        # Its latest production build failed: Vercel `ERROR` is StackDock's `error`.
+        resource(w, o, "vercel", "gateway",
+                 {"name": "acme-api-gateway", "status": "error",
+                  "productionUrl": "https://api.acme.example", "environment": "production",
+                  "gitRepo": "acme-cloud/api"},
+                 vercel("acme-api-gateway", "ERROR", -0.125,
+                        env={"auth": {"password": DEMO_PASSWORD}}), age=90),
+        # Cloudflare and GridPane report no deploy time.
+        resource(w, o, "cloudflare", "status",
+                 {"name": "acme-status-page", "status": "running",
+                  "productionUrl": "https://status.acme.example", "environment": "production"},
+                 {"id": "cf-pages-acme-status", "name": "acme-status-page", "subdomain": "status"},
+                 age=210),
+        resource(w, o, "gridpane", "site",
+                 {"name": "www.acme.example", "status": "running",
+                  "productionUrl": "https://www.acme.example", "environment": "production"},
+                 gridpane_site(4101, "www.acme.example", -400), age=360, synced_hours_ago=30),
+        resource(w, o, "gridpane", "blog",
+                 {"name": "blog.acme.example", "status": "running",
+                  "productionUrl": "https://blog.acme.example", "environment": "production"},
+                 gridpane_site(4102, "blog.acme.example", -353), age=330, synced_hours_ago=30),
+    ]  # fmt: skip
+
+
+def zone(key: str, name: str) -> Doc:
+    return {"id": f"zone-{key}", "name": name, "status": "active",
+            "name_servers": ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"]}  # fmt: skip
+
+
+def gridpane_domain(org: str, key: str, name: str, domain_id: int, updated_days: float) -> Doc:
+    """StackDock's GridPane adapter writes `expiresAt` = `updated_at` + 365 days: a guess."""
+    api = {"id": domain_id, "url": name, "ssl_status": "succeed",
+           "updated_at": gridpane_time(updated_days)}  # fmt: skip
+    fields = {"domainName": name, "status": "active", "expiresAt": at(updated_days + 365)}
+    return resource("domains", org, "gridpane", key, fields, api, age=330, synced_hours_ago=30)[1]
+
+
+def acme_domains() -> list[tuple[str, Doc]]:
+    d, o = "domains", ACME
+    return [
+        # Cloudflare zones carry no expiry at all.
+        resource(d, o, "cloudflare", "main", {"domainName": "acme.example", "status": "active"},
+                 zone("main", "acme.example"), age=400),
+        resource(d, o, "cloudflare", "dev", {"domainName": "acme.dev", "status": "active"},
+                 zone("dev", "acme.dev"), age=380),
+        resource(d, o, "cloudflare", "status",
+                 {"domainName": "acme-status.example", "status": "active"},
+                 zone("status", "acme-status.example"), age=210),
+        resource(d, o, "cloudflare", "io", {"domainName": "acmecloud.io", "status": "active"},
+                 zone("io", "acmecloud.io"), age=300),
+        # GridPane guesses: one "in 12 days", one "35 days ago". Neither is an alarm.
+        (d, gridpane_domain(o, "blog", "blog.acme.example", 8802, -353)),
+        (d, gridpane_domain(o, "www", "www.acme.example", 8801, -400)),
+    ]  # fmt: skip
+
+
+def acme_data() -> list[tuple[str, Doc]]:
+    o = ACME
+    psql = f"psql postgresql://app:{DEMO_DB_PASSWORD}@ep-misty-sun.neon.tech/app"
+    return [
+        resource("databases", o, "neon", "prod",
+                 {"name": "acme-prod-db", "status": "active", "engine": "postgres",
+                  "version": "16"},
+                 {"id": "ep-misty-sun-100", "region": "aws-eu-central-1", "storageGb": 42,
+                  "computeUnits": 2, "psqlCommand": psql}, age=250),
+        resource("databases", o, "neon", "staging",
+                 {"name": "acme-staging-db", "status": "active", "engine": "postgres",
+                  "version": "16"},
+                 {"id": "ep-calm-sea-200", "region": "aws-eu-central-1", "storageGb": 3}),
+        resource("databases", o, "neon", "analytics",
+                 {"name": "acme-analytics", "status": "suspended", "engine": "postgres",
+                  "version": "15"}, age=150),
+        resource("databases", o, "convex", "realtime",
+                 {"name": "acme-realtime", "status": "active", "engine": "convex"}, age=140),
+        resource("blockVolumes", o, "digitalocean", "data",
+                 {"name": "acme-data-vol", "status": "attached", "sizeGb": 100, "region": "nyc3",
+                  "attachedToInstance": "ser_acme_web1", "attachedToInstanceLabel": "acme-web-1"},
+                 age=290),
+        resource("blockVolumes", o, "digitalocean", "backups",
+                 {"name": "acme-backups", "status": "attached", "sizeGb": 250, "region": "fra1",
+                  "attachedToInstance": "ser_acme_worker1",
+                  "attachedToInstanceLabel": "acme-worker-1"}, age=280),
+        resource("blockVolumes", o, "digitalocean", "scratch",
+                 {"name": "acme-scratch", "status": "available", "sizeGb": 50, "region": "nyc3"},
+                 age=60),
+        resource("buckets", o, "linode", "assets",
+                 {"name": "acme-assets", "status": "active", "region": "us-east-1",
+                  "hostname": "acme-assets.us-east-1.linodeobjects.com",
+                  "s3Endpoint": "https://us-east-1.linodeobjects.com",
+                  "sizeBytes": 7_340_032_000, "objectCount": 18234}, age=260),
+        resource("buckets", o, "linode", "logs",
+                 {"name": "acme-logs", "status": "active", "region": "eu-central-1",
+                  "sizeBytes": 120_000_000_000, "objectCount": 981_220}),
         *[
-            resource(
-                "monitors",
-                o,
-                "betterstack",
-                key,
-                status,
-                200,
-                {
-                    "name": name,
-                    "url": url,
-                    "monitorType": "status",
-                    "lastCheckedAt": at(minutes=-2),
-                    "checkFrequency": 180,
-                },
-            )
-            for key, name, url, status in [
-                ("api", "Acme API health", "https://api.acme.example/health", "up"),
-                ("dash", "Dashboard", "https://dashboard.acme.example", "up"),
-                ("statuspage", "Status page", "https://status.acme.example", "up"),
-                ("checkout", "Checkout", "https://acme.example/checkout", "down"),
-                ("ftp", "Legacy FTP", "ftp://files.acme.example", "paused"),
-            ]
+            resource("deployments", o, "convex", key,
+                     {"name": f"acme-realtime-{key}", "status": "active",
+                      "deploymentType": kind, "createdAt": at(-days)}, age=140)
+            for key, kind, days in [("prod", "prod", 140), ("dev", "dev", 90),
+                                    ("pr42", "preview", 2)]
         ],
         *[
-            resource(
-                "issues",
-                o,
-                "sentry",
-                key,
-                status,
-                30,
-                {
-                    "title": title,
-                    "severity": sev,
-                    "project": project,
-                    "count": count,
-                    "userCount": users,
-                    "firstSeen": at(-first),
-                    "lastSeen": at(hours=-last),
-                },
-            )
-            for key, title, sev, project, count, users, first, last, status in [
-                (
-                    "i1",
-                    "TypeError: Cannot read properties of undefined (reading 'id')",
-                    "critical",
-                    "acme-dashboard",
-                    412,
-                    87,
-                    3,
-                    1,
-                    "unresolved",
-                ),
-                (
-                    "i2",
-                    "Database connection pool exhausted",
-                    "high",
-                    "acme-api",
-                    57,
-                    12,
-                    6,
-                    5,
-                    "unresolved",
-                ),
-                ("i3", "Slow query on /reports", "medium", "acme-api", 230, 4, 20, 2, "unresolved"),
-                (
-                    "i4",
-                    "Deprecated API usage: v1 billing endpoint",
-                    "low",
-                    "acme-api",
-                    18,
-                    2,
-                    40,
-                    50,
-                    "unresolved",
-                ),
-                (
-                    "i5",
-                    "ResizeObserver loop limit exceeded",
-                    "low",
-                    "acme-dashboard",
-                    1903,
-                    311,
-                    60,
-                    1,
-                    "unresolved",
-                ),
-                (
-                    "i6",
-                    "Payment webhook signature mismatch",
-                    "high",
-                    "acme-api",
-                    9,
-                    3,
-                    15,
-                    200,
-                    "resolved",
-                ),
-            ]
-        ],
-        *[
-            resource(
-                "repositories",
-                o,
-                "github",
-                key,
-                "active",
-                500,
-                {
-                    "name": key,
-                    "fullName": f"acme-cloud/{key}",
-                    "description": desc,
-                    "language": lang,
-                    "private": private,
-                    "url": f"https://github.com/acme-cloud/{key}",
-                    "defaultBranch": "main",
-                },
-                {"stargazers_count": stars, "open_issues_count": issues},
-            )
-            for key, desc, lang, private, stars, issues in [
+            # GitHub repositories have no `status` column.
+            resource("repositories", o, "github", key,
+                     {"name": key, "fullName": f"acme-cloud/{key}", "description": desc,
+                      "language": lang, "private": private,
+                      "url": f"https://github.com/acme-cloud/{key}", "defaultBranch": "main"},
+                     {"id": 7_000_000 + n, "stargazers_count": stars, "open_issues_count": issues},
+                     age=500)
+            for n, (key, desc, lang, private, stars, issues) in enumerate([
                 ("dashboard", "Customer dashboard", "TypeScript", True, 0, 14),
                 ("api", "Public API", "Go", True, 0, 9),
                 ("docs", "Documentation site", "MDX", False, 128, 3),
                 ("infra", "Terraform and SST stacks", "HCL", True, 0, 2),
                 ("website", "Marketing site", "Astro", True, 0, 1),
-            ]
+            ])
         ],
-        *[
-            resource(
-                "deployments",
-                o,
-                "convex",
-                key,
-                "active",
-                140,
-                {"name": f"acme-realtime-{key}", "deploymentType": kind, "createdAt": at(-days)},
-            )
-            for key, kind, days in [
-                ("prod", "prod", 140),
-                ("dev", "dev", 90),
-                ("pr42", "preview", 2),
-            ]
-        ],
-    ]
+    ]  # fmt: skip
 
 
-def globex_resources() -> list[tuple[str, dict]]:
+def monitor(
+    org: str, key: str, name: str, url: str, status: str, frequency: int
+) -> tuple[str, Doc]:
+    api = {"id": f"{2_100_000 + sum(map(ord, org + key))}", "type": "monitor",
+           "attributes": {"url": url, "pronounceable_name": name, "monitor_type": "status",
+                          "status": status, "check_frequency": frequency}}  # fmt: skip
+    fields = {"name": name, "status": status, "url": url, "monitorType": "status",
+              "lastCheckedAt": at(minutes=-2), "checkFrequency": frequency}  # fmt: skip
+    return resource("monitors", org, "better-stack", key, fields, api, age=200)
+
+
+SEVERITY = {
+    "fatal": "critical",
+    "error": "high",
+    "warning": "medium",
+    "info": "low",
+    "debug": "low",
+}
+SENTRY_STATUS = {"open": "unresolved", "resolved": "resolved", "ignored": "ignored"}
+
+
+def alert(org: str, key: str, title: str, level: str, status: str, project: str,
+          count: int, users: int, first_days: float, last_hours: float) -> tuple[str, Doc]:  # fmt: skip
+    """A Sentry issue as StackDock keeps it: `severity` maps the level, raw in fullApiData."""
+    number = 4_012_345_600 + sum(map(ord, org + key))
+    api = {
+        "issue": {"id": str(number), "shortId": f"{project.upper()}-{key.upper()}",
+                  "title": title, "culprit": f"{project}/handlers", "level": level,
+                  "status": SENTRY_STATUS[status], "count": str(count), "userCount": users,
+                  "firstSeen": iso(-first_days), "lastSeen": iso(hours=-last_hours),
+                  "permalink": f"https://{org.removeprefix('org_')}.sentry.io/issues/{number}/"},
+        "project": {"id": str(450_000 + len(project)), "slug": project, "name": project},
+    }  # fmt: skip
+    fields = {"title": title, "status": status, "severity": SEVERITY[level], "project": project,
+              "count": count, "userCount": users, "firstSeen": at(-first_days),
+              "lastSeen": at(hours=-last_hours)}  # fmt: skip
+    return resource("issues", org, "sentry", key, fields, api, age=30)
+
+
+def acme_monitoring() -> list[tuple[str, Doc]]:
+    o = ACME
+    return [
+        monitor(o, "api", "Acme API health", "https://api.acme.example/health", "up", 180),
+        monitor(o, "dash", "Dashboard", "https://dashboard.acme.example", "up", 180),
+        monitor(o, "statuspage", "Status page", "https://status.acme.example", "up", 180),
+        monitor(o, "checkout", "Checkout", "https://acme.example/checkout", "down", 60),
+        # A check failed and Better Stack is confirming it from other regions.
+        monitor(o, "search", "Search API", "https://api.acme.example/search", "validating", 60),
+        monitor(o, "ftp", "Legacy FTP", "ftp://files.acme.example", "paused", 300),
+        monitor(o, "blog", "Blog", "https://blog.acme.example", "pending", 300),
+        alert(o, "i1", "TypeError: Cannot read properties of undefined (reading 'id')", "fatal",
+              "open", "acme-dashboard", 412, 87, 3, 1),
+        alert(o, "i2", "Database connection pool exhausted", "error", "open", "acme-api",
+              57, 12, 6, 5),
+        alert(o, "i3", "Slow query on /reports", "warning", "open", "acme-api", 230, 4, 20, 2),
+        alert(o, "i4", "Deprecated API usage: v1 billing endpoint", "info", "open", "acme-api",
+              18, 2, 40, 50),
+        # Noise the team chose to ignore: error level, but not a problem.
+        alert(o, "i5", "ResizeObserver loop limit exceeded", "error", "ignored",
+              "acme-dashboard", 1903, 311, 60, 1),
+        alert(o, "i6", "Payment webhook signature mismatch", "error", "resolved", "acme-api",
+              9, 3, 15, 200),
+    ]  # fmt: skip
+
+
+def acme_backups() -> list[tuple[str, Doc]]:
+    """GridPane backups: www runs local and remote backups, the blog has both switched off."""
+    rows: list[tuple[str, Doc]] = []
+    schedules = [
+        # (key, site id, site, schedule id, type, frequency, hh, mm, day, enabled)
+        ("www_local", 4101, "www.acme.example", 9001, "local", "daily", "02", "00", None, True),
+        ("www_remote", 4101, "www.acme.example", 9002, "remote", "daily", "03", "30", None, True),
+        ("blog_local", 4102, "blog.acme.example", 9003, "local", "weekly", "04", "00", 0, False),
+        ("blog_remote", 4102, "blog.acme.example", 9004, "remote", "weekly", "04", "30", 0,
+         False),
+    ]  # fmt: skip
+    for key, site_id, site, schedule_id, kind, frequency, hour, minute, day, on in schedules:
+        api = {"id": schedule_id, "site_id": site_id, "site_url": site, "type": kind,
+               "frequency": frequency, "hour": hour, "minute": minute, "enabled": on}  # fmt: skip
+        fields: Doc = {
+            "siteId": site_id,
+            "siteUrl": site,
+            "scheduleId": schedule_id,
+            "type": kind,
+            "frequency": frequency,
+            "hour": hour,
+            "minute": minute,
+            "time": f"{hour}:{minute}",
+            "enabled": on,
+            "remoteBackupsEnabled": on,
+        }
+        if day is not None:
+            fields["dayOfWeek"] = day
+        if kind == "remote":
+            fields.update(serviceId=77, serviceName="aws-s3")
+        _, row = resource("backupSchedules", ACME, "gridpane", key, fields, api, age=300,
+                          synced_hours_ago=30)  # fmt: skip
+        row["_id"] = f"bks_acme_{key}"
+        row["providerResourceId"] = f"{site_id}-{schedule_id}"
+        rows.append(("backupSchedules", row))
+    _, integration = resource(
+        "backupIntegrations", ACME, "gridpane", "s3",
+        {"integrationId": 77, "integratedService": "aws-s3",
+         "integrationName": "Acme S3 backups", "region": "eu-west-2"},
+        {"id": 77, "integrated_service": "aws-s3", "integration_name": "Acme S3 backups",
+         "region": "eu-west-2"}, age=300, synced_hours_ago=30,
+    )  # fmt: skip
+    integration["_id"] = "bki_acme_s3"
+    rows.append(("backupIntegrations", integration))
+    return rows
+
+
+def netlify(site: str, published_days: float, **extra: Any) -> Doc:
+    return {"id": f"site-{site}", "name": site, "ssl_url": f"https://{site}.netlify.app",
+            "lifecycle_state": "active", "state": "current",
+            "published_deploy": {"id": f"dep-{site}", "state": "ready",
+                                 "published_at": iso(published_days)},
+            **extra}  # fmt: skip
+
+
+def globex_resources() -> list[tuple[str, Doc]]:
     o = GLOBEX
     return [
-        resource(
-            "servers",
-            o,
-            "vultr",
-            "app1",
-            "running",
-            150,
-            {"name": "globex-app-1", "primaryIpAddress": "45.32.0.10", "region": "ams"},
-            {"ram": 4096, "vcpu_count": 2, "os": "Debian 12", "api_key": DEMO_API_TOKEN},
-        ),
-        resource(
-            "servers",
-            o,
-            "vultr",
-            "app2",
-            "running",
-            150,
-            {"name": "globex-app-2", "primaryIpAddress": "45.32.0.11", "region": "ams"},
-            {"ram": 4096, "vcpu_count": 2, "os": "Debian 12"},
-        ),
-        resource(
-            "servers",
-            o,
-            "hetzner",
-            "ci",
-            "running",
-            100,
-            {
-                "name": "globex-ci",
-                "primaryIpAddress": "2a01:4f8:c17:1a2b::1",
-                "region": "fsn1",
-                "provisioningSource": "manual",
-            },
-            {"server_type": {"cores": 8, "memory": 16.0, "disk": 240}},
-        ),
-        resource(
-            "webServices",
-            o,
-            "netlify",
-            "site",
-            "ready",
-            140,
-            {
-                "name": "globex-site",
-                "productionUrl": "https://globex.example",
-                "environment": "production",
-                "gitRepo": "globex/site",
-            },
-        ),
-        resource(
-            "webServices",
-            o,
-            "netlify",
-            "docs",
-            "ready",
-            120,
-            {
-                "name": "globex-docs",
-                "productionUrl": "https://docs.globex.example",
-                "environment": "production",
-            },
-            {"build_settings": {"cmd": "npm run build", "auth": {"password": DEMO_PASSWORD}}},
-        ),
-        resource(
-            "webServices",
-            o,
-            "coolify",
-            "portal",
-            "running",
-            90,
-            {
-                "name": "globex-portal",
-                "productionUrl": "https://portal.globex.example",
-                "environment": "production",
-                "gitRepo": "globex/portal",
-            },
-        ),
-        resource(
-            "domains",
-            o,
-            "cloudflare",
-            "main",
-            "active",
-            190,
-            {"domainName": "globex.example", "expiresAt": at(-3)},
-        ),
-        resource(
-            "domains",
-            o,
-            "cloudflare",
-            "io",
-            "active",
-            190,
-            {"domainName": "globexlabs.io", "expiresAt": at(300)},
-        ),
-        resource(
-            "databases",
-            o,
-            "turso",
-            "edge",
-            "active",
-            120,
-            {"name": "globex-edge", "engine": "libsql"},
-            {"regions": ["ams", "iad"]},
-        ),
-        resource(
-            "databases",
-            o,
-            "planetscale",
-            "main",
-            "active",
-            110,
-            {"name": "globex-main", "engine": "mysql", "version": "8.0"},
-        ),
-        resource(
-            "databases",
-            o,
-            "coolify",
-            "pg",
-            "running",
-            90,
-            {"name": "globex-postgres", "engine": "postgres", "version": "15"},
-        ),
-        resource(
-            "blockVolumes",
-            o,
-            "vultr",
-            "vol1",
-            "attached",
-            140,
-            {
-                "name": "globex-vol-1",
-                "sizeGb": 40,
-                "region": "ams",
-                "attachedToInstance": "ser_globex_app1",
-                "attachedToInstanceLabel": "globex-app-1",
-            },
-        ),
-        resource(
-            "blockVolumes",
-            o,
-            "vultr",
-            "vol2",
-            "available",
-            40,
-            {"name": "globex-vol-2", "sizeGb": 80, "region": "ams"},
-        ),
+        resource("servers", o, "vultr", "app1",
+                 {"name": "globex-app-1", "status": "running", "primaryIpAddress": "45.32.0.10",
+                  "region": "ams"},
+                 {"id": "vultr-app1", "ram": 4096, "vcpu_count": 2, "os": "Debian 12",
+                  "power_status": "running", "api_key": DEMO_API_TOKEN}, age=150),
+        resource("servers", o, "vultr", "app2",
+                 {"name": "globex-app-2", "status": "running", "primaryIpAddress": "45.32.0.11",
+                  "region": "ams"},
+                 {"id": "vultr-app2", "ram": 4096, "vcpu_count": 2, "os": "Debian 12",
+                  "power_status": "running"}, age=150),
+        resource("servers", o, "hetzner", "ci",
+                 {"name": "globex-ci", "status": "running",
+                  "primaryIpAddress": "2a01:4f8:c17:1a2b::1", "region": "fsn1",
+                  "provisioningSource": "manual"},
+                 {"id": 48_000_001, "status": "running",
+                  "server_type": {"cores": 8, "memory": 16.0, "disk": 240}}, age=100),
+        resource("webServices", o, "netlify", "site",
+                 {"name": "globex-site", "status": "running",
+                  "productionUrl": "https://globex.example", "environment": "production",
+                  "gitRepo": "globex/site"},
+                 netlify("globex-site", -3), age=140),
+        resource("webServices", o, "netlify", "docs",
+                 {"name": "globex-docs", "status": "running",
+                  "productionUrl": "https://docs.globex.example", "environment": "production"},
+                 netlify("globex-docs", -120,
+                         build_settings={"cmd": "npm run build",
+                                         "auth": {"password": DEMO_PASSWORD}}), age=120),
+        resource("webServices", o, "coolify", "portal",
+                 {"name": "globex-portal", "status": "running",
+                  "productionUrl": "https://portal.globex.example", "environment": "production",
+                  "gitRepo": "globex/portal"},
+                 {"uuid": "cool-portal", "status": "running:healthy"}, age=90),
+        resource("domains", o, "cloudflare", "main",
+                 {"domainName": "globex.example", "status": "active"},
+                 zone("globex-main", "globex.example"), age=190),
+        resource("domains", o, "cloudflare", "io", {"domainName": "globexlabs.io",
+                                                     "status": "active"},
+                 zone("globex-io", "globexlabs.io"), age=190),
+        resource("databases", o, "turso", "edge",
+                 {"name": "globex-edge", "status": "active", "engine": "libsql"},
+                 {"id": "turso-edge", "regions": ["ams", "iad"]}, age=120),
+        resource("databases", o, "planetscale", "main",
+                 {"name": "globex-main", "status": "active", "engine": "mysql", "version": "8.0"},
+                 age=110),
+        resource("databases", o, "coolify", "pg",
+                 {"name": "globex-postgres", "status": "running", "engine": "postgres",
+                  "version": "15"}, age=90),
+        resource("blockVolumes", o, "vultr", "vol1",
+                 {"name": "globex-vol-1", "status": "active", "sizeGb": 40, "region": "ams",
+                  "attachedToInstance": "ser_globex_app1",
+                  "attachedToInstanceLabel": "globex-app-1"}, age=140),
+        resource("blockVolumes", o, "vultr", "vol2",
+                 {"name": "globex-vol-2", "status": "active", "sizeGb": 80, "region": "ams"},
+                 age=40),
+        monitor(o, "site", "Globex site", "https://globex.example", "up", 60),
+        monitor(o, "portal", "Globex portal", "https://portal.globex.example", "down", 60),
+        monitor(o, "docs", "Globex docs", "https://docs.globex.example", "maintenance", 60),
+        alert(o, "g1", "OutOfMemoryError in report worker", "fatal", "open", "globex-portal",
+              33, 9, 5, 2),
+        alert(o, "g2", "Timeout calling billing service", "warning", "open", "globex-portal",
+              120, 40, 5, 2),
+        alert(o, "g3", "Missing translation key", "info", "open", "globex-portal", 4, 1, 5, 2),
         *[
-            resource(
-                "monitors",
-                o,
-                "betterstack",
-                key,
-                status,
-                100,
-                {
-                    "name": name,
-                    "url": url,
-                    "monitorType": "status",
-                    "lastCheckedAt": at(minutes=-1),
-                    "checkFrequency": 60,
-                },
-            )
-            for key, name, url, status in [
-                ("site", "Globex site", "https://globex.example", "up"),
-                ("portal", "Globex portal", "https://portal.globex.example", "down"),
-                ("docs", "Globex docs", "https://docs.globex.example", "up"),
-            ]
+            resource("repositories", o, "github", key,
+                     {"name": key, "fullName": f"globex/{key}", "language": lang, "private": True,
+                      "url": f"https://github.com/globex/{key}", "defaultBranch": "main"},
+                     {"id": 8_000_000 + n}, age=200)
+            for n, (key, lang) in enumerate([("portal", "Python"), ("site", "Hugo")])
         ],
-        *[
-            resource(
-                "issues",
-                o,
-                "sentry",
-                key,
-                "unresolved",
-                20,
-                {
-                    "title": title,
-                    "severity": sev,
-                    "project": "globex-portal",
-                    "count": n,
-                    "userCount": u,
-                    "firstSeen": at(-5),
-                    "lastSeen": at(hours=-2),
-                },
-            )
-            for key, title, sev, n, u in [
-                ("g1", "OutOfMemoryError in report worker", "critical", 33, 9),
-                ("g2", "Timeout calling billing service", "medium", 120, 40),
-                ("g3", "Missing translation key", "low", 4, 1),
-            ]
-        ],
-        *[
-            resource(
-                "repositories",
-                o,
-                "github",
-                key,
-                "active",
-                200,
-                {
-                    "name": key,
-                    "fullName": f"globex/{key}",
-                    "language": lang,
-                    "private": True,
-                    "url": f"https://github.com/globex/{key}",
-                    "defaultBranch": "main",
-                },
-            )
-            for key, lang in [("portal", "Python"), ("site", "Hugo")]
-        ],
-    ]
+    ]  # fmt: skip
 
 
 def projects(tables: Tables) -> None:
     rows = [
-        (
-            "prj_acme_dashboard",
-            ACME,
-            "Customer Dashboard",
-            "dashboard",
-            "acme-cloud/dashboard",
-            [
-                ("webServices", "web_acme_dashboard", "acme-dashboard", "ready"),
-                ("databases", "dat_acme_prod", "acme-prod-db", "active"),
-                ("repositories", "rep_acme_dashboard", "dashboard", "active"),
-                ("monitors", "mon_acme_dash", "Dashboard", "up"),
-            ],
-        ),
-        (
-            "prj_acme_marketing",
-            ACME,
-            "Marketing Site",
-            "marketing",
-            "acme-cloud/website",
-            [
-                ("webServices", "web_acme_site", "acme.example WordPress", "ready"),
-                ("domains", "dom_acme_main", "acme.example", "active"),
-            ],
-        ),
+        ("prj_acme_dashboard", ACME, "Customer Dashboard", "dashboard", "acme-cloud/dashboard",
+         [("webServices", "web_acme_dashboard", "acme-dashboard", "running"),
+          ("databases", "dat_acme_prod", "acme-prod-db", "active"),
+          ("repositories", "rep_acme_dashboard", "dashboard", ""),
+          ("monitors", "mon_acme_dash", "Dashboard", "up")]),
+        ("prj_acme_marketing", ACME, "Marketing Site", "marketing", "acme-cloud/website",
+         [("webServices", "web_acme_site", "www.acme.example", "running"),
+          ("domains", "dom_acme_main", "acme.example", "active")]),
         ("prj_acme_api", ACME, "Internal API", "internal-api", "acme-cloud/api", []),
-        (
-            "prj_globex_portal",
-            GLOBEX,
-            "Portal",
-            "portal",
-            "globex/portal",
-            [
-                ("webServices", "web_globex_portal", "globex-portal", "running"),
-                ("databases", "dat_globex_pg", "globex-postgres", "running"),
-            ],
-        ),
-        (
-            "prj_globex_site",
-            GLOBEX,
-            "Website",
-            "website",
-            "globex/site",
-            [("webServices", "web_globex_site", "globex-site", "ready")],
-        ),
-    ]
+        ("prj_globex_portal", GLOBEX, "Portal", "portal", "globex/portal",
+         [("webServices", "web_globex_portal", "globex-portal", "running"),
+          ("databases", "dat_globex_pg", "globex-postgres", "running")]),
+        ("prj_globex_site", GLOBEX, "Website", "website", "globex/site",
+         [("webServices", "web_globex_site", "globex-site", "running")]),
+    ]  # fmt: skip
     tables["projects"], tables["projectResources"] = [], []
     for pid, org, name, slug, repo, links in rows:
         tables["projects"].append(
@@ -1004,7 +680,6 @@ def projects(tables: Tables) -> None:
                 "name": name,
                 "slug": slug,
                 "githubRepo": repo,
-                "updatedAt": at(-1),
             }
         )
         for i, (table, rid, rname, rstatus) in enumerate(links):
@@ -1012,6 +687,7 @@ def projects(tables: Tables) -> None:
                 {
                     "_id": f"pr_{pid.removeprefix('prj_')}_{i}",
                     "_creationTime": float(at(-99)),
+                    "orgId": org,
                     "projectId": pid,
                     "resourceTable": table,
                     "resourceId": rid,
@@ -1025,7 +701,15 @@ def build() -> Tables:
     tables: Tables = {}
     people(tables)
     docks(tables)
-    for table, doc in acme_resources() + globex_resources():
+    for table, doc in (
+        acme_servers()
+        + acme_web_services()
+        + acme_domains()
+        + acme_data()
+        + acme_monitoring()
+        + acme_backups()
+        + globex_resources()
+    ):
         tables.setdefault(table, []).append(doc)
     projects(tables)
     return tables
@@ -1050,4 +734,4 @@ def write(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    write(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "core" / "stackdock" / "demo")
+    write(Path(sys.argv[1]) if len(sys.argv) > 1 else DEMO_DIR)

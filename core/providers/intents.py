@@ -1,7 +1,9 @@
 """Reading a question without a model: which tools answer it, for the offline provider.
 
 Deliberately small and predictable: it recognises the catalogue's prompts and the common
-questions (counts, filtered lists, problems, expiring domains, the overview, help).
+questions (counts, filtered lists, problems, domain expiry, deploy times, backups, the overview,
+help). Statuses are StackDock's normalised ones; the providers' own words ("off", "ready") are
+read as the status StackDock writes for them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KIND_WORDS: tuple[tuple[str, str], ...] = (
-    # Longer phrases first, so "web services" wins over "services".
+    # Longer phrases first, so "web services" wins over "services"; backups before sites, so
+    # "which sites have no backups" asks about backups.
+    (r"backups?|backup schedules?", "backupSchedules"),
     (r"block ?volumes?|volumes?|disks?", "blockVolumes"),
     (r"web ?services?|websites?|sites?|services?|apps?", "webServices"),
     (r"servers?|vms?|instances?|machines?|droplets?", "servers"),
@@ -44,13 +48,19 @@ PROVIDERS: dict[str, str] = {
     "convex": "convex",
     "github": "github",
     "sentry": "sentry",
-    "betterstack": "betterstack",
-    "better stack": "betterstack",
+    "betterstack": "better-stack",
+    "better stack": "better-stack",
+    "better-stack": "better-stack",
 }
-STATUSES = (
-    "running", "stopped", "active", "inactive", "paused", "pending", "ready", "building",
-    "offline", "online", "healthy", "unhealthy", "degraded", "error", "failed", "off",
-)  # fmt: skip
+# StackDock's normalised statuses, and the providers' words for them.
+STATUSES: dict[str, str] = {
+    "running": "running", "stopped": "stopped", "pending": "pending", "archived": "archived",
+    "error": "error", "active": "active", "up": "up", "down": "down", "paused": "paused",
+    "maintenance": "maintenance", "validating": "validating", "open": "open",
+    "resolved": "resolved", "ignored": "ignored", "enabled": "enabled", "disabled": "disabled",
+    "off": "stopped", "ready": "running", "building": "pending", "unresolved": "open",
+    "failed": "error",
+}  # fmt: skip
 
 _PROBLEM = re.compile(
     r"\b(critical|problems?|wrong|broken|failing|failed|down|unhealthy|attention|"
@@ -63,6 +73,9 @@ _PROVIDERS_OF = re.compile(r"\b(which|what) (cloud )?providers\b")
 _ENGINES = re.compile(r"\bengines?\b")
 _UPDATES = re.compile(r"\b(updates?|patch(es|ed)?|upgrades?|outdated)\b")
 _DEPLOYED = re.compile(r"\b(deployed|deploys?|shipped|released)\b")
+_WHEN_DEPLOYED = re.compile(r"\bwhen (?:was|were|did) ([a-z0-9][\w.-]{1,79}) (?:last |get )*deploy")
+_EXPIRY = re.compile(r"\b(expir\w*|renew\w*)\b")
+_HOST = re.compile(r"\b([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+)\b")
 _QUOTED = re.compile(r"[\"'`“”‘’]([^\"'`“”‘’]{2,80})[\"'`“”‘’]")
 _DETAIL = re.compile(r"\b(details?|tell me about|describe|info(rmation)? (on|about))\b")
 
@@ -92,8 +105,8 @@ def find_provider(text: str) -> str | None:
 
 
 def find_status(text: str) -> str | None:
-    for status in STATUSES:
-        if re.search(rf"\b{status}\b", text):
+    for word, status in STATUSES.items():
+        if re.search(rf"\b{word}\b", text):
             return status
     return None
 
@@ -122,12 +135,27 @@ def plan_for(question: str) -> Plan:
         return Plan("count", (("count_resources", args),), kind)
     if kind == "servers" and _UPDATES.search(text):
         return Plan("updates", (("list_resources", {"kind": "servers", "limit": 50}),), kind)
-    if kind == "webServices" and _DEPLOYED.search(text) and not provider:
-        return Plan("deploys", (("list_resources", {"kind": "webServices", "limit": 50}),), kind)
+    if _DEPLOYED.search(text) and kind in (None, "webServices") and not provider:
+        named = _QUOTED.search(question) or _WHEN_DEPLOYED.search(text)
+        if named or kind == "webServices":
+            args = {"kind": "webServices", "limit": 50}
+            if named:
+                args["name_contains"] = named.group(1)
+            return Plan("deploys", (("list_resources", args),), "webServices")
+    if kind == "backupSchedules":
+        args = {"kind": "backupSchedules", "limit": 50}
+        site = _QUOTED.search(question) or _HOST.search(text)
+        if site:
+            args["name_contains"] = site.group(1)
+        return Plan("backups", (("list_resources", args),), kind)
+    if kind == "domains" and _EXPIRY.search(text):
+        return Plan("expiry", (("list_resources", {"kind": "domains", "limit": 50}),), kind)
     if kind == "databases" and _ENGINES.search(text):
         return Plan("engines", (("list_resources", {"kind": "databases", "limit": 50}),), kind)
     if _PROBLEM.search(text) and not (provider and kind):
-        only = kind if kind in {"docks", "monitors", "issues", "domains"} else None
+        only = (
+            kind if kind in {"docks", "monitors", "issues", "domains", "backupSchedules"} else None
+        )
         return Plan("problems", (("find_problems", {}),), only)
     if _OVERVIEW.search(text) and not kind:
         calls: tuple[tuple[str, dict[str, Any]], ...] = (

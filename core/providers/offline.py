@@ -19,8 +19,8 @@ from core.providers.wording import compose
 UNKNOWN_TEXT = (
     "I'm running without an AI model (offline mode), so I can only answer a fixed set of "
     "questions: counts of resources (by kind, provider or status), lists filtered by provider "
-    "or status, critical issues and problems, domains expiring soon, the status of your "
-    "infrastructure, and help. Try one of these:\n"
+    "or status, critical issues and problems, domain expiry, deploy times, backups, the "
+    "status of your infrastructure, and help. Try one of these:\n"
 )
 
 

@@ -21,7 +21,9 @@ KIND_LABELS = {
     "deployments": "deployments",
     "docks": "docks",
     "projects": "projects",
+    "backupSchedules": "backup schedules",
 }
+STALE_DEPLOY_DAYS = 30
 NAME_FIELDS = ("name", "domainName", "title", "fullName")
 
 
@@ -55,7 +57,7 @@ def _problems(content: Mapping[str, Any], only: str | None) -> list[Mapping[str,
 def _problem_line(problem: Mapping[str, Any]) -> str:
     severity = str(problem.get("severity") or "").upper()
     prefix = f"**{severity}** " if severity else ""
-    kind = label(problem.get("kind"))
+    kind = "sites" if problem.get("kind") == "backupSchedules" else label(problem.get("kind"))
     return f"- {prefix}{kind[:-1] if kind.endswith('s') else kind} `{problem.get('name')}`: " + str(
         problem.get("detail") or ""
     )
@@ -66,8 +68,9 @@ def _problem_block(content: Mapping[str, Any], only: str | None, limit: int = 12
     if not problems:
         what = f"{label(only)} problems" if only else "problems"
         return [
-            f"No {what} right now: every dock synced, monitors are up, no high-severity "
-            "alerts, and no domain expires within 30 days."
+            f"No {what} right now: no dock sync is failing, no monitor is down, no open "
+            "critical or high alert, every site's backups run, and no domain's registrar "
+            "expiry is within 30 days."
             if not only
             else f"No {what} right now."
         ]
@@ -124,7 +127,8 @@ def compose(plan: Plan, results: Mapping[str, Mapping[str, Any]]) -> str:
         lines += [f"- {label(k) if by == 'kind' else k}: {n}" for k, n in pairs]
         return "\n".join(lines)
     if intent == "list":
-        return "\n".join(_list_block(results.get("list_resources", {}), plan.kind))
+        show = ("lastDeployedAt",) if plan.kind == "webServices" else ()
+        return "\n".join(_list_block(results.get("list_resources", {}), plan.kind, show))
     if intent == "get":
         content = results.get("get_resource", {})
         item = content.get("item") or content
@@ -144,13 +148,12 @@ def compose(plan: Plan, results: Mapping[str, Mapping[str, Any]]) -> str:
             lines + _list_block(results.get("list_resources", {}), "servers", ("region",))
         )
     if intent == "deploys":
-        lines = [
-            "StackDock doesn't record deploy times for web services, so I can't tell which "
-            "haven't been deployed recently. Here are your web services:"
-        ]
-        return "\n".join(
-            lines + _list_block(results.get("list_resources", {}), "webServices", ("environment",))
-        )
+        return "\n".join(_deploy_block(results.get("list_resources", {})))
+    if intent == "backups":
+        asked = dict(plan.calls[0][1]).get("name_contains") if plan.calls else None
+        return "\n".join(_backup_block(results.get("list_resources", {}), asked))
+    if intent == "expiry":
+        return "\n".join(_expiry_block(results.get("list_resources", {})))
     if intent == "engines":
         items = results.get("list_resources", {}).get("items") or []
         engines = Counter(str(i.get("engine") or "unknown") for i in items)
@@ -160,3 +163,102 @@ def compose(plan: Plan, results: Mapping[str, Mapping[str, Any]]) -> str:
             f"- {e}: {n}" for e, n in engines.most_common()
         )
     return "I couldn't work that out."
+
+
+def _day(stamp: Any) -> str:
+    return str(stamp)[:10] if stamp else "?"
+
+
+def _deploy_block(content: Mapping[str, Any]) -> list[str]:
+    """Deploy times where the provider reports them (oldest first), and who reports none."""
+    items = list(content.get("items") or [])
+    if not items:
+        return ["No web services match."]
+    known = sorted(
+        (i for i in items if i.get("lastDeployedAt")), key=lambda i: str(i["lastDeployedAt"])
+    )
+    unknown = [i for i in items if not i.get("lastDeployedAt")]
+    if len(items) == 1 and known:
+        (one,) = known
+        return [
+            f"`{item_name(one)}` ({one.get('provider')}) was last deployed "
+            f"{_day(one['lastDeployedAt'])}, {one.get('daysSinceDeploy')} days ago "
+            f"(from {one.get('lastDeploySource')})."
+        ]
+    lines = []
+    if known:
+        stale = [i for i in known if int(i.get("daysSinceDeploy") or 0) > STALE_DEPLOY_DAYS]
+        lines.append(
+            f"**Last deploys** (oldest first; {len(stale)} not deployed in over "
+            f"{STALE_DEPLOY_DAYS} days):"
+        )
+        for i in known:
+            days = i.get("daysSinceDeploy")
+            ago = f", {days} days ago" if days is not None else ""
+            lines.append(
+                f"- `{item_name(i)}` ({i.get('provider')}): {_day(i['lastDeployedAt'])}{ago}"
+                f" — from {i.get('lastDeploySource')}"
+            )
+    if unknown:
+        providers = sorted({str(i.get("provider") or "unknown") for i in unknown})
+        names = ", ".join(f"`{item_name(i)}`" for i in unknown)
+        lines.append(
+            f"No deploy time for {names}: {', '.join(providers)} "
+            f"{'does' if len(providers) == 1 else 'do'} not report deploy times to StackDock "
+            "(its sync time is not a deploy time)."
+        )
+    return lines
+
+
+def _backup_block(content: Mapping[str, Any], asked: str | None = None) -> list[str]:
+    sites = content.get("sites") or {}
+    on = list(sites.get("withBackupsOn") or [])
+    off = list(sites.get("withoutBackups") or [])
+    if not on and not off:
+        which = f"a site matching `{asked}`" if asked else "any site"
+        return [f"StackDock holds no backup schedule for {which} (only GridPane syncs them)."]
+    if asked:  # one site asked about: its state says on or off, and how
+        return [f"`{site.get('site')}`: {site.get('state')}" for site in off + on]
+    if off:
+        lines = [f"**{len(off)} {'site has' if len(off) == 1 else 'sites have'} no backups:**"]
+        lines += [f"- `{site.get('site')}`: {site.get('state')}" for site in off]
+    else:
+        lines = ["Backups are on for every site StackDock holds backup schedules for."]
+    if on and len(on) + len(off) <= 5:
+        lines.append("Backups on:")
+        lines += [f"- `{site.get('site')}`: {site.get('state')}" for site in on]
+    elif on:
+        names = ", ".join(f"`{site.get('site')}`" for site in on)
+        lines.append(f"Backups on for {names}.")
+    return lines
+
+
+def _expiry_block(content: Mapping[str, Any]) -> list[str]:
+    """Real expiries first; StackDock's guesses labelled as such; no date said plainly."""
+    items = list(content.get("items") or [])
+    if not items:
+        return ["You have no domains in StackDock."]
+    real = sorted((i for i in items if i.get("expiresAt")), key=lambda i: str(i["expiresAt"]))
+    guessed = [i for i in items if i.get("estimatedExpiresAt")]
+    unknown = [i for i in items if not i.get("expiresAt") and not i.get("estimatedExpiresAt")]
+    lines = []
+    soon = [i for i in real if int(i.get("daysToExpiry") or 0) <= 30]
+    if real:
+        lines.append(f"**Registrar expiry** ({len(soon)} within 30 days):")
+        lines += [
+            f"- `{item_name(i)}`: {_day(i['expiresAt'])} (in {i.get('daysToExpiry')} days)"
+            for i in real
+        ]
+    else:
+        lines.append("None of your domains has a registrar expiry date in StackDock.")
+    if guessed:
+        lines.append("Estimates only, not registrar dates (never an alarm):")
+        lines += [
+            f"- `{item_name(i)}`: about {_day(i['estimatedExpiresAt'])} — {i.get('expiryNote')}"
+            for i in guessed
+        ]
+    if unknown:
+        names = ", ".join(f"`{item_name(i)}`" for i in unknown)
+        notes = sorted({str(i.get("expiryNote") or "no known expiry") for i in unknown})
+        lines.append(f"No known expiry for {names} ({'; '.join(notes)}).")
+    return lines

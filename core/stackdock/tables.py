@@ -65,6 +65,13 @@ def never_kept(field: str) -> bool:
     )
 
 
+def _shallow(value: dict[Any, Any] | list[Any]) -> dict[Any, Any] | list[Any]:
+    """A copy of one container level, without never-kept keys."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if not (isinstance(k, str) and never_kept(k))}
+    return list(value)
+
+
 def kept(table: str, doc: Mapping[str, Any]) -> dict[str, Any] | None:
     """What the bot keeps of one document: None for a table it does not mirror, else a copy
     without credential fields (and, for allow-listed tables, only the listed fields).
@@ -75,24 +82,22 @@ def kept(table: str, doc: Mapping[str, Any]) -> dict[str, Any] | None:
     if table not in MIRRORED:
         return None
     allowed = KEPT_FIELDS.get(table)
-    root = {
+    root: dict[str, Any] = {
         key: value
         for key, value in doc.items()
         if not never_kept(key) and (allowed is None or key in allowed)
     }
-    stack: list[dict[str, Any] | list[Any]] = [root]
+    stack: list[dict[Any, Any] | list[Any]] = [root]
     while stack:
         node = stack.pop()
-        entries = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, value in list(entries):
-            if isinstance(value, dict):
-                copy: dict[str, Any] | list[Any] = {
-                    k: v for k, v in value.items() if not (isinstance(k, str) and never_kept(k))
-                }
-            elif isinstance(value, list):
-                copy = list(value)
-            else:
-                continue
-            node[key] = copy  # type: ignore[index]
-            stack.append(copy)
+        if isinstance(node, dict):
+            for key, value in node.items():  # values are replaced in place, keys stay
+                if isinstance(value, dict | list):
+                    node[key] = copy = _shallow(value)
+                    stack.append(copy)
+        else:
+            for index, value in enumerate(node):
+                if isinstance(value, dict | list):
+                    node[index] = copy = _shallow(value)
+                    stack.append(copy)
     return root

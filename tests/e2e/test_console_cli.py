@@ -43,11 +43,13 @@ def test_piped_console_names_the_demos_real_problems(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "resources" in out
-    # The demo's problems: a failed dock sync, a monitor down, high-severity alerts, a domain
-    # expiring soon. Each must be named in the answers.
-    for needle in ("sync", "down", "expire"):
+    # The demo's problems: a dock failing for four syncs, a monitor down, a fatal and an
+    # error-level alert, a site with backups off. Each must be named in the answers; GridPane's
+    # guessed domain expiry must not be.
+    for needle in ("failing for 4 syncs", "down", "sentry level fatal", "backups off"):
         assert needle in out.lower(), needle
     assert out.lower().count("critical") + out.lower().count("high") >= 1
+    assert "expire" not in out.lower()
     for secret in DEMO_SECRETS:
         assert secret not in out and secret not in result.stderr
 

@@ -70,22 +70,42 @@ def test_effective_permissions_keeps_areas_and_normalises_levels() -> None:
 
 
 def test_area_for_kind() -> None:
-    assert area_for_kind("servers", CLIENT) == "resources"
-    assert area_for_kind("docks", CLIENT) == "docks"
-    assert area_for_kind("projects", CLIENT) == "projects"
-    assert area_for_kind("projectResources", CLIENT) == "projects"
-    assert area_for_kind("monitors", CLIENT) == "resources"  # no monitoring key: fallback
-    assert area_for_kind("issues", {**CLIENT, "monitoring": "none"}) == "monitoring"
+    assert area_for_kind("servers") == "resources"
+    assert area_for_kind("backupSchedules") == "resources"
+    assert area_for_kind("docks") == "docks"
+    assert area_for_kind("projects") == "projects"
+    assert area_for_kind("projectResources") == "projects"
+    assert area_for_kind("monitors") == "monitoring"
+    assert area_for_kind("issues") == "monitoring"
 
 
 def test_monitoring_key_overrides_resources() -> None:
     perms = {**CLIENT, "monitoring": "none"}
     assert "monitors" not in readable_kinds(perms)
+    assert "issues" not in readable_kinds(effective_permissions(perms))
     assert "servers" in readable_kinds(perms)
+
+
+@pytest.mark.parametrize(
+    ("readable", "expected"),
+    [
+        ({"resources": "read"}, "read"),
+        ({"resources": "full"}, "read"),
+        ({"projects": "read"}, "read"),  # StackDock's migration counts projects too
+        ({"settings": "full", "docks": "full"}, "none"),
+    ],
+)
+def test_missing_monitoring_gets_the_migrations_level(readable: dict, expected: str) -> None:
+    perms = {**dict.fromkeys(CLIENT, "none"), **readable}
+    assert effective_permissions(perms)["monitoring"] == expected
+    assert ("monitors" in readable_kinds(perms)) is (expected == "read")
 
 
 def test_client_reads_everything_but_docks() -> None:
     assert set(readable_kinds(CLIENT)) == set(KINDS) - {"docks"}
+    assert kind_denial("monitors", {**CLIENT, "monitoring": "none"}, "Client") == (
+        "Your role (Client) can't read monitors: it needs monitoring:read."
+    )
 
 
 def test_kind_denial_names_role_and_permission() -> None:
@@ -94,6 +114,36 @@ def test_kind_denial_names_role_and_permission() -> None:
     assert kind_denial("servers", CLIENT, "Client") is None
 
 
-def test_kinds_are_the_twelve_of_the_contract() -> None:
-    assert len(KINDS) == 12
-    assert "projectResources" not in KINDS
+def test_kinds_are_the_thirteen_of_the_contract() -> None:
+    assert len(KINDS) == 13
+    assert KINDS[-1] == "backupSchedules"
+    assert "projectResources" not in KINDS and "backupIntegrations" not in KINDS
+
+
+# The roles StackDock really has: none carries `ai`; org creation's Admin lacks `monitoring`.
+AREAS = ("projects", "resources", "docks", "operations", "settings")
+REAL_ROLES = {
+    "Admin": dict.fromkeys(AREAS, "full"),
+    "Developer": {**dict.fromkeys(AREAS, "none"), "projects": "full", "resources": "read",
+                  "operations": "read", "monitoring": "read"},
+    "Support": {**dict.fromkeys(AREAS, "none"), "projects": "read", "resources": "read"},
+    "Client": {**dict.fromkeys(AREAS, "none"), "projects": "read", "resources": "read"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("role", "ai", "readable"),
+    [
+        ("Admin", "full", set(KINDS)),
+        ("Developer", "read", set(KINDS) - {"docks"}),
+        ("Support", "read", set(KINDS) - {"docks"}),
+        ("Client", "read", set(KINDS) - {"docks"}),
+    ],
+)
+def test_what_each_real_role_may_ask(role: str, ai: str, readable: set[str]) -> None:
+    """The README's "Who may ask what" table, checked against StackDock's own role shapes."""
+    perms = effective_permissions(REAL_ROLES[role])
+    assert "ai" not in REAL_ROLES[role]
+    assert perms["ai"] == ai
+    assert set(readable_kinds(perms)) == readable
+    assert perms["monitoring"] == "read"  # alerts and monitors, with or without the key

@@ -39,9 +39,12 @@ def test_names_org_asker_and_the_demo_problems() -> None:
     mirror = demo_mirror()
     summary = org_summary(mirror, principal_for(mirror, DEMO_USERS["admin"]), NOW)
     assert "Acme Cloud" in summary and "Ada Lovelace" in summary and "Admin" in summary
-    for problem in ("Checkout", "GridPane WordPress", "acme.dev", "Database connection pool"):
+    for problem in ("Checkout", "GridPane WordPress", "blog.acme.example", "Database connection"):
         assert problem in summary
-    assert "servers 8" in summary
+    assert "failing for 4 syncs in a row" in summary
+    assert "www.acme.example" not in summary  # its guessed expiry is past: still no alarm
+    assert "servers 8" in summary and "Resources (51)" in summary  # backup schedules excluded
+    assert '"unknown"' not in summary  # repositories have no status: not counted as unknown
     assert "Globex" not in summary and "globex" not in summary
     for secret in DEMO_SECRETS:
         assert secret not in summary

@@ -183,11 +183,18 @@ def test_demo_orgs_people_and_roles(demo: dict) -> None:
 
     acme_names = {r["name"] for r in demo["roles"] if r["orgId"] == "org_acme"}
     assert {"Admin", "Developer", "Support", "Client"} <= acme_names
+    # Real roles: no `ai` key (but the Auditor's, set by hand); org creation's Admin has the
+    # five areas and no `monitoring`.
+    for key in ("admin", "developer", "support", "client", "no_ai", "globex_admin"):
+        assert "ai" not in role_of(demo, DEMO_USERS[key])["permissions"], key
     admin = role_of(demo, DEMO_USERS["admin"])["permissions"]
-    assert set(admin.values()) == {"full"} and admin["ai"] == "full"
-    client = role_of(demo, DEMO_USERS["client"])["permissions"]
+    assert admin == dict.fromkeys(
+        ("projects", "resources", "docks", "operations", "settings"), "full"
+    )
+    assert effective_permissions(admin)["ai"] == "full"
+    assert effective_permissions(admin)["monitoring"] == "read"
+    client = effective_permissions(role_of(demo, DEMO_USERS["client"])["permissions"])
     assert (client["projects"], client["resources"], client["ai"]) == ("read", "read", "read")
-    assert "ai" not in role_of(demo, DEMO_USERS["no_ai"])["permissions"]
     assert role_of(demo, DEMO_USERS["ai_none"])["permissions"]["ai"] == "none"
     no_ai = effective_permissions(role_of(demo, DEMO_USERS["no_ai"])["permissions"])
     assert no_ai["ai"] == "read"
@@ -213,12 +220,33 @@ def test_demo_resources_are_plenty_and_differ_per_org(demo: dict) -> None:
     assert acme != globex
 
 
-def test_demo_has_real_problems(demo: dict) -> None:
+def test_demo_has_real_problems_in_real_shapes(demo: dict) -> None:
     now_ms = NOW.timestamp() * 1000
-    assert any(d["lastSyncStatus"] == "error" and d.get("lastSyncError") for d in demo["docks"])
+    failing = [d for d in demo["docks"] if d["lastSyncStatus"] == "error"]
+    assert failing and all(d.get("lastSyncError") for d in failing)
+    assert failing[0]["syncConfig"]["consecutiveFailures"] == 4
+    assert failing[0]["syncConfig"]["backoffUntil"] > now_ms  # the next try is ahead
     assert any(m["status"] == "down" for m in demo["monitors"])
-    assert {"critical", "high"} <= {i["severity"] for i in demo["issues"]}
-    assert any(0 < d["expiresAt"] - now_ms <= 30 * DAY_MS for d in demo["domains"])
+    assert {m["provider"] for m in demo["monitors"]} == {"better-stack"}
+    open_levels = {
+        i["fullApiData"]["issue"]["level"]: i["severity"]
+        for i in demo["issues"]
+        if i["status"] == "open"
+    }
+    assert (open_levels["fatal"], open_levels["error"]) == ("critical", "high")
+    assert {i["status"] for i in demo["issues"]} == {"open", "resolved", "ignored"}
+    assert {s["status"] for s in demo["servers"]} == {"running", "stopped"}
+    assert {w["status"] for w in demo["webServices"]} == {"running", "error"}
+    assert all("status" not in r for r in demo["repositories"])
+    assert any(not s["enabled"] for s in demo["backupSchedules"])
+    # Cloudflare zones have no expiry; GridPane's is a guess, one of them within 30 days.
+    assert all("expiresAt" not in d for d in demo["domains"] if d["provider"] == "cloudflare")
+    guesses = [d["expiresAt"] - now_ms for d in demo["domains"] if d["provider"] == "gridpane"]
+    assert any(0 < days <= 30 * DAY_MS for days in guesses)
+    deployed = [w for w in demo["webServices"] if w["provider"] in ("vercel", "netlify")]
+    assert all(
+        "targets" in w["fullApiData"] or "published_deploy" in w["fullApiData"] for w in deployed
+    )
 
 
 def test_demo_times_follow_the_day_it_runs() -> None:
@@ -226,9 +254,29 @@ def test_demo_times_follow_the_day_it_runs() -> None:
     original = load_snapshot(DEMO_DIR).tables
     delta = (NOW - reference_time()).total_seconds() * 1000
     for before, after in zip(original["domains"], shifted["domains"], strict=True):
-        assert after["expiresAt"] == round(before["expiresAt"] + delta)
+        if "expiresAt" in before:
+            assert after["expiresAt"] == round(before["expiresAt"] + delta)
         assert after["_creationTime"] == pytest.approx(before["_creationTime"] + delta)
         assert after["domainName"] == before["domainName"]
+    # Provider times inside payloads move too, each in its own format.
+    pairs = zip(original["webServices"], shifted["webServices"], strict=True)
+    for before, after in pairs:
+        api, moved = before["fullApiData"], after["fullApiData"]
+        if "targets" in api:
+            created = api["targets"]["production"]["createdAt"]
+            assert moved["targets"]["production"]["createdAt"] == round(created + delta)
+            assert api["targets"]["production"]["createdAt"] == created  # the file is untouched
+        if "published_deploy" in api:
+            published = datetime.fromisoformat(api["published_deploy"]["published_at"])
+            now_published = moved["published_deploy"]["published_at"]
+            assert now_published.endswith(".000Z")
+            assert datetime.fromisoformat(now_published) - published == NOW - reference_time()
+        if "updated_at" in api:  # GridPane's own "YYYY-MM-DD HH:MM:SS"
+            updated = datetime.fromisoformat(api["updated_at"])
+            assert datetime.fromisoformat(moved["updated_at"]) - updated == NOW - reference_time()
+    (dock,) = [d for d in shifted["docks"] if d["lastSyncStatus"] == "error"]
+    (raw,) = [d for d in original["docks"] if d["lastSyncStatus"] == "error"]
+    assert dock["syncConfig"]["backoffUntil"] == round(raw["syncConfig"]["backoffUntil"] + delta)
 
 
 def test_demo_plants_every_secret_and_some_harmless_detail(demo: dict) -> None:
