@@ -100,6 +100,8 @@ class AssistantService:
 
     async def feedback(self, audit_id: int, inbound: Inbound, value: int) -> bool:
         """Rates an answer; only the person who asked the question may rate it."""
+        if not 0 < audit_id < 2**63:  # a forged id must not reach the database as an overflow
+            return False
         asker = await self._store.audit.asker(audit_id)
         if asker is None or asker != inbound.identity:
             log.info("feedback on audit row %s refused for %s", audit_id, inbound.identity)
