@@ -12,6 +12,7 @@ recorded with it. Text the model wrote is scrubbed before it is shown, stored or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -51,6 +52,7 @@ from core.prompts import HELP_TEXT, is_help, system_prompt
 from core.providers.loop import LoopDone, LoopOutcome, LoopProgress, run_tool_loop
 from core.providers.window import context_window, fit_history
 from core.redact import StreamScrubber, scrub_text
+from core.stopping import STOPPED_REASON, STOPPED_TEXT, Stopped, StopSignal, until_stopped
 from core.tools import OrgTools
 
 log = logging.getLogger(__name__)
@@ -152,8 +154,13 @@ class Assistant:
             )
         return principal
 
-    async def handle(self, inbound: Inbound) -> AsyncGenerator[ReplyEvent, None]:
-        """Answers one question as a stream of events; the last is a Final or an ErrorReply."""
+    async def handle(
+        self, inbound: Inbound, stop: StopSignal | None = None
+    ) -> AsyncGenerator[ReplyEvent, None]:
+        """Answers one question as a stream of events; the last is a Final or an ErrorReply.
+
+        A `stop` that fires while the model answers cancels the model call; the reply then
+        ends with an ErrorReply (outcome cancelled) and the row records what was spent."""
         started = time.perf_counter()
         yield Status("Thinking…")
         question = inbound.text.strip()
@@ -198,7 +205,9 @@ class Assistant:
                 return
             assert isinstance(principal, Principal)
             asker = principal
-            answering = self._answer(principal, question, key, history, record, started, progress)
+            answering = self._answer(
+                principal, question, key, history, record, started, progress, stop
+            )
             async for event in answering:
                 yield event
         except Exception as exc:
@@ -312,6 +321,7 @@ class Assistant:
         record: AuditRecord,
         started: float,
         progress: LoopProgress,
+        stop: StopSignal | None = None,
     ) -> AsyncIterator[ReplyEvent]:
         now = self.clock()
         system = system_prompt(principal, self._summaries.summary(principal, now))
@@ -329,29 +339,40 @@ class Assistant:
         outcome: LoopOutcome | None = None
         scrubber = StreamScrubber()
         first_text_seen = False
+        shown: list[str] = []  # what of the answer the person has been given
+        looping = run_tool_loop(
+            self.providers,
+            system,
+            messages,
+            tools,
+            max_steps=self.config.max_steps,
+            progress=progress,
+        )
         try:
-            async for event in run_tool_loop(
-                self.providers,
-                system,
-                messages,
-                tools,
-                max_steps=self.config.max_steps,
-                progress=progress,
-            ):
-                if isinstance(event, LoopDone):
-                    outcome = event.outcome
-                elif isinstance(event, ToolStep):
-                    record.tools.append(event.name)
-                    yield event
-                elif isinstance(event, TextDelta):
-                    clean = scrubber.feed(event.text)
-                    if clean:
-                        if not first_text_seen:
-                            first_text_seen = True
-                            metrics.FIRST_TOKEN_SECONDS.observe(time.perf_counter() - started)
-                        yield TextDelta(clean)
+            # Closed on every way out, the consumer going away included: a Stop watcher and
+            # the model stream must not outlive the answer.
+            async with contextlib.aclosing(until_stopped(looping, stop)) as events:
+                async for event in events:
+                    if isinstance(event, LoopDone):
+                        outcome = event.outcome
+                    elif isinstance(event, ToolStep):
+                        record.tools.append(event.name)
+                        yield event
+                    elif isinstance(event, TextDelta):
+                        clean = scrubber.feed(event.text)
+                        if clean:
+                            if not first_text_seen:
+                                first_text_seen = True
+                                metrics.FIRST_TOKEN_SECONDS.observe(time.perf_counter() - started)
+                            shown.append(clean)
+                            yield TextDelta(clean)
         except ProviderError as error:
             yield await self._fail(record, principal, error, started)
+            return
+        except Stopped:
+            yield await self._stopped(
+                record, principal, asked, key, "".join(shown), progress, started
+            )
             return
         assert outcome is not None, "the tool loop ends with LoopDone"
         rest = scrubber.flush()
@@ -373,6 +394,39 @@ class Assistant:
         # After the answer is out, so a notice never delays it; adapters read to the end.
         if outcome.usage is not None and outcome.usage.cost_usd:
             await self.limits.spent(principal.org_id)
+
+    async def _stopped(
+        self,
+        record: AuditRecord,
+        principal: Principal,
+        asked: ChatMessage,
+        key: str,
+        shown: str,
+        progress: LoopProgress,
+        started: float,
+    ) -> ErrorReply:
+        """The asker stopped the answer: the row says cancelled, with what was shown and what
+        the finished model turns cost (a turn cut short reports no usage, and none is made up).
+        The thread keeps the question and the part shown, so a follow-up reads in context."""
+        partial = shown.rstrip()
+        text = f"{partial}\n\n{STOPPED_TEXT}" if partial else STOPPED_TEXT
+        record.result, record.reason = Outcome.CANCELLED, STOPPED_REASON
+        record.answer = _content(text, self.config.store_content)
+        record.tools = list(progress.tools_called)
+        usage = progress.spent()
+        self._note_usage(record, usage, progress.attempts)
+        kept = [asked, ChatMessage(role="assistant", content=text)]
+        await self._record(
+            record,
+            started,
+            conversation_key=key,
+            messages=self._kept(kept),
+            usage=self._usage_record(principal, usage, record),
+        )
+        log.info("answer to %s stopped after %s model turns", record.identity, progress.steps)
+        if usage is not None and usage.cost_usd:
+            await self.limits.spent(principal.org_id)
+        return ErrorReply(STOPPED_TEXT, Outcome.CANCELLED, STOPPED_REASON, None, record.id)
 
     async def _fail(
         self, record: AuditRecord, principal: Principal, error: ProviderError, started: float

@@ -21,6 +21,7 @@ class Outcome(StrEnum):
     RATE_LIMITED = "rate_limited"
     OVER_BUDGET = "over_budget"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # the asker stopped the answer under way
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +66,19 @@ class Principal:
     permissions: Mapping[str, str]  # area -> none|read|full, the `ai` fallback already applied
     is_dm: bool = True
     show_detail: bool = True  # IPs, URLs and hostnames may be shown
+    instructions: str = ""  # the binding's words for where they asked (see Binding)
 
 
 @dataclass(frozen=True, slots=True)
 class Binding:
     """A chat workspace or channel bound to a StackDock org."""
 
-    target: str  # slack:TEAM[:CHANNEL] or discord:GUILD[:CHANNEL]
+    # slack:TEAM[:CHANNEL] or discord:GUILD[:CHANNEL]; a person's own identity binds their DMs
+    target: str
     org_id: str
     allow_detail: bool = False
+    # The org's own words for the assistant here (language, tone, focus); data, never a rule.
+    instructions: str = ""
 
 
 # ---- the model conversation, in a provider-neutral shape ----

@@ -41,6 +41,12 @@ class AssistantPort(Protocol):
         """Streams the answer; the last event is a Final or an ErrorReply. Exactly one audit
         row is written for the question, however the stream ends (closed early included)."""
 
+    async def stop(self, conversation_key: str, identity: str) -> bool:
+        """Stops the answers `identity` asked that are under way in the conversation (the
+        `conversation_key` their Inbound carried): the model call is cancelled and the answer
+        ends with ErrorReply(outcome=CANCELLED, reason="stopped"). True when one was under way
+        in this process; False otherwise (the Stop is then left for other workers)."""
+
     async def resolve(self, inbound: Inbound) -> Principal | Refusal:
         """Who is asking, or why they can't: for showing anything on someone's behalf."""
 

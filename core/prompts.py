@@ -88,12 +88,29 @@ def is_help(question: str) -> bool:
     return question.strip().strip("/?!. ").lower() in {"help", "commands", "what can you do"}
 
 
-def link_instructions(identity: str) -> str:
-    return (
-        "I don't know who you are in StackDock yet, so I can't answer. "
-        f"Ask an org admin to link you (`stackdock-assistant link {identity} you@example.com`, "
-        "or `/stackdock link` in chat), or make sure your chat email matches your StackDock email."
-    )
+def link_instructions(identity: str, platform: str, is_dm: bool) -> str:
+    """How an unknown person gets known, in terms of the platform they are reading it on.
+
+    Only Slack vouches for an email, so only Slack readers are told to match it; `/stackdock
+    link` is refused in DMs, so DM readers are sent to a channel (Slack) or a server (Discord,
+    where one link in any server makes a person known in DMs too).
+    """
+    operator = f"an operator can run `stackdock-assistant link {identity} you@example.com`"
+    unknown = "I don't know who you are in StackDock yet, so I can't answer."
+    if platform == "discord" and is_dm:
+        return (
+            f"{unknown} Ask an org admin to link you with `/stackdock link` in a server we "
+            f"share; I'll know you here too after that. Or {operator}."
+        )
+    if platform == "discord":
+        return f"{unknown} Ask an org admin to link you with `/stackdock link` here, or {operator}."
+    if platform == "slack":
+        where = "in a channel of this workspace" if is_dm else "here"
+        return (
+            f"{unknown} Ask an org admin to link you with `/stackdock link` {where}, or "
+            f"{operator}; or make sure your Slack email matches your StackDock email."
+        )
+    return f"{unknown} No StackDock user matches `{identity}`; {operator}."
 
 
 DATA_OPEN = "<stackdock-data>"
@@ -103,7 +120,9 @@ SYSTEM_TEMPLATE = """\
 You are StackDock Assistant, a read-only infrastructure assistant for one StackDock organisation.
 Answer only from this organisation's data: the summary below and the tools. Never guess numbers;
 call a tool when the summary does not say. Say plainly when StackDock does not hold something
-(for example it has no CPU, memory or last-deploy fields except inside a provider's details).
+(for example it has no CPU or memory fields except inside a provider's details). `syncedAt` is
+when StackDock last synced a row, never a change or deploy time; deploy times are
+`lastDeployedAt` (Vercel, Netlify only). An `estimatedExpiresAt` is a guess, never an alarm.
 Never reveal credentials. Tools are scoped to this organisation; relay a tool's refusal as it is.
 Be brief. Use Markdown: short lists, `code` for names, no tables wider than four columns.
 {detail_rule}

@@ -7,6 +7,7 @@ a refusal looks like) is decided here or below, once for every platform.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
@@ -19,6 +20,7 @@ from core.models import Inbound, Outcome, Principal, Refusal, ReplyEvent
 from core.ports import ChartRenderer
 from core.prompts import HELP_TEXT, TOPICS, normalise_topic, suggested_prompts
 from core.redact import scrub_text
+from core.stopping import CHECK_EVERY_S, StopBoard
 from core.usage import UsageView, totals, usage_report
 
 log = logging.getLogger(__name__)
@@ -32,18 +34,46 @@ class AssistantService:
         assistant: Assistant,
         clock: Callable[[], datetime],
         charts: ChartRenderer | None = None,
+        *,
+        stop_check_s: float = CHECK_EVERY_S,
     ) -> None:
         self._assistant = assistant
         self._charts = charts
         self._store = assistant.store
         self._mirror = assistant.mirror
         self._clock = clock
+        # The answers under way in this process; a Stop for another process goes through
+        # the store's markers (core/stopping.py says how, and how often they are read).
+        self._stops = StopBoard(assistant.store.markers, clock, check_every_s=stop_check_s)
 
     # ---- questions ----
 
     def answer(self, inbound: Inbound) -> AsyncGenerator[ReplyEvent, None]:
         """The answer as a stream of events; the last is a Final or an ErrorReply."""
-        return self._assistant.handle(inbound)
+        return self._answering(inbound)
+
+    async def _answering(self, inbound: Inbound) -> AsyncGenerator[ReplyEvent, None]:
+        signal = self._stops.open(inbound.conversation_key, inbound.identity)
+        try:
+            async with contextlib.aclosing(self._assistant.handle(inbound, signal)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self._stops.close(signal)
+
+    async def stop(self, conversation_key: str, identity: str) -> bool:
+        """Stops the answers `identity` asked in this conversation that are under way: the
+        model call is cancelled, what was shown stays, followed by "Stopped.", and each
+        question's row is written with result `cancelled`. Only the asker can stop an answer.
+
+        True when one was under way in this process. Otherwise False, and the Stop is left in
+        the store for the answer another worker may be writing (it looks about once a second).
+        """
+        try:
+            return await self._stops.stop(conversation_key, identity)
+        except Exception:
+            log.warning("could not leave a Stop for %s", conversation_key, exc_info=True)
+            return False
 
     async def resolve(self, inbound: Inbound) -> Principal | Refusal:
         """The asker's Principal, or why they can't ask (before anything is shown for them)."""

@@ -40,7 +40,13 @@ from core.access import (
 )
 from core.models import Principal, ToolResult, ToolSpec
 from core.ports import Document, Mirror
-from core.problems import PROBLEM_KINDS, dock_sync_state, find_problems, sentry_level
+from core.problems import (
+    PROBLEM_KINDS,
+    dock_sync_state,
+    find_problems,
+    issue_severity,
+    sentry_level,
+)
 from core.redact import redact_for_channel, safe_details
 from core.stackdock.backups import describe, destinations, schedule_status, site_backups
 from core.stackdock.deploys import last_deploy
@@ -389,8 +395,12 @@ class OrgTools:
         }
 
     def _alert(self, doc: Document, now_ms: float) -> dict[str, Any]:
-        level = sentry_level(doc)
-        return {"sentryLevel": level} if level else {}
+        fields: dict[str, Any] = {}
+        if not doc.get("severity") and (severity := issue_severity(doc)):
+            fields["severity"] = severity  # StackDock's mapping of the level it kept
+        if level := sentry_level(doc):
+            fields["sentryLevel"] = level
+        return fields
 
     def _dock_sync(self, doc: Document, now_ms: float) -> dict[str, Any]:
         config = doc.get("syncConfig")

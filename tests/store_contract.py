@@ -75,6 +75,18 @@ async def check_bindings(store: Store) -> None:
     assert await store.bindings.all() == [Binding("slack:T1:C1", "org2", True)]
 
 
+async def check_binding_instructions(store: Store) -> None:
+    words = "Antworte auf Deutsch. \"Quotes\", <tags> and ünïcode stay as written."
+    await store.bindings.set(Binding("discord:G1:C1", "org1", instructions=words))
+    assert await store.bindings.get("discord:G1:C1") == Binding("discord:G1:C1", "org1", False, words)
+    # Re-binding without instructions clears them: a binding is stored whole.
+    await store.bindings.set(Binding("discord:G1:C1", "org1"))
+    assert (await store.bindings.get("discord:G1:C1")).instructions == ""  # type: ignore[union-attr]
+    await store.bindings.set(Binding("discord:@me:U1", "org2", instructions="Be terse."))
+    stored = {b.target: b.instructions for b in await store.bindings.all()}
+    assert stored == {"discord:G1:C1": "", "discord:@me:U1": "Be terse."}
+
+
 async def check_history_order_and_limit(store: Store) -> None:
     call = ToolCall("call_1", "list_resources", {"kind": "servers", "filters": {"status": "up"}})
     turn = [
@@ -321,6 +333,7 @@ async def check_mirror_bulk(store: Store) -> None:
 CHECKS: list[Callable[[Store], Awaitable[None]]] = [
     check_links,
     check_bindings,
+    check_binding_instructions,
     check_history_order_and_limit,
     check_audit_round_trip,
     check_audit_chain_and_since,

@@ -19,6 +19,7 @@ class SqlBindingRepo:
             "target": binding.target,
             "org_id": binding.org_id,
             "allow_detail": binding.allow_detail,
+            "instructions": binding.instructions,
         }
         async with self._engine.begin() as conn:
             await upsert(conn, bindings, row)
@@ -32,10 +33,14 @@ class SqlBindingRepo:
         stmt = sa.select(bindings).where(bindings.c.target == target)
         async with self._engine.connect() as conn:
             row = (await conn.execute(stmt)).first()
-        return None if row is None else Binding(row.target, row.org_id, row.allow_detail)
+        return None if row is None else _binding(row)
 
     async def all(self) -> list[Binding]:
         stmt = sa.select(bindings).order_by(bindings.c.target)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [Binding(row.target, row.org_id, row.allow_detail) for row in rows]
+        return [_binding(row) for row in rows]
+
+
+def _binding(row: sa.Row[tuple[object, ...]]) -> Binding:
+    return Binding(row.target, row.org_id, row.allow_detail, row.instructions)

@@ -23,6 +23,7 @@ bindings = sa.Table(
     sa.Column("target", sa.Text, primary_key=True),
     sa.Column("org_id", sa.Text, nullable=False),
     sa.Column("allow_detail", sa.Boolean, nullable=False),
+    sa.Column("instructions", sa.Text, nullable=False, server_default=""),
 )
 
 conversations = sa.Table(

@@ -129,15 +129,19 @@ def test_sentry_fatal_is_critical_and_error_high_while_open(mirror: InMemoryMirr
             assert issues[title].severity == {"fatal": "critical", "error": "high"}[level]
 
 
-def test_a_row_without_severity_falls_back_to_stackdocks_mapping(
+async def test_a_row_without_severity_falls_back_to_stackdocks_mapping(
     tables: dict[str, list[dict[str, Any]]],
 ) -> None:
     changed = copy.deepcopy(tables)
     for issue in changed["issues"]:
         issue.pop("severity")
-    found = find_problems(InMemoryMirror(changed, REFERENCE), ORG, REFERENCE)
+    mirror = InMemoryMirror(changed, REFERENCE)
+    found = find_problems(mirror, ORG, REFERENCE)
     severities = sorted(p.severity for p in found if p.kind == "issues")
     assert severities == ["critical", "high"]
+    listed = await tools(mirror).call("list_resources", {"kind": "alerts"})
+    oom = by_name(listed.content["items"], "title")["OOMKilled: checkout worker ran out of memory"]
+    assert (oom["severity"], oom["sentryLevel"]) == ("critical", "fatal")
 
 
 # ---- statuses: StackDock's normalised ones ----

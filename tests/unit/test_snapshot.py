@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import zipfile
@@ -288,3 +289,17 @@ def test_demo_plants_every_secret_and_some_harmless_detail(demo: dict) -> None:
         assert (secret in text) == (secret != DEMO_ENCRYPTED_API_KEY)
     servers = [s["fullApiData"] for s in demo["servers"]]
     assert any("memory" in api for api in servers)
+
+
+def test_demo_files_are_what_the_build_script_writes(tmp_path: Path) -> None:
+    """The bundled demo is regenerated, never hand-edited: the script's output is the tree."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "build_demo_snapshot.py"
+    spec = importlib.util.spec_from_file_location("build_demo_snapshot", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write(tmp_path / "demo")
+    written = {p.relative_to(tmp_path / "demo"): p.read_bytes() for p in tmp_path.rglob("*.jsonl")}
+    bundled = {p.relative_to(DEMO_DIR): p.read_bytes() for p in DEMO_DIR.rglob("*.jsonl")}
+    assert written.keys() == bundled.keys()
+    assert [name for name in written if written[name] != bundled[name]] == []

@@ -1,0 +1,290 @@
+"""Tool calls a model wrote as text instead of in the API's tool-call field.
+
+Small local models often answer a question with the call itself, as text the server passes on as
+content: a fenced ```json {"name": ..., "arguments": ...}``` block, the bare JSON object,
+`<tool_call>…</tool_call>` tags (Qwen and Hermes templates), or `functions.NAME:{…}`. Such text is
+recognised as a call only when it names one of OUR tools and its arguments are a JSON object, and
+it is never shown to a person: `TextCallFilter` holds back, while a turn streams, whatever could
+still turn out to be such a call, and lets ordinary prose through at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.models import ToolCall
+
+_TAG_OPEN, _TAG_CLOSE = "<tool_call>", "</tool_call>"
+_FENCE = "```"
+_PREFIX = "functions."
+# Fences that may hold a call; a fence of any other language is plain text.
+_CALL_FENCES = frozenset({"", "json", "tool_call", "tool_code", "tool"})
+_NAME_KEYS = ("name", "tool", "tool_name")
+_ARGUMENT_KEYS = ("arguments", "parameters", "args", "input")
+_OTHER_KEYS = frozenset({"type", "id"})
+# Past this, held text is not a call a model would write: let the person read it.
+_MAX_HELD = 16_000
+
+# Where something at a line start could open a call; `<tool_call>` may open one anywhere.
+_OPENER = re.compile(r"(?m)^[ \t]*(?:```|\{|\[|functions\.)|<tool_call>")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
+_NAMED = re.compile(r'"(?:name|tool|tool_name)"\s*:\s*"([^"]+)"')
+_PREFIXED_NAME = re.compile(r"^\s*functions\.([A-Za-z_][A-Za-z0-9_\-]*)")
+_SEPARATOR = re.compile(r"[ \t]*:?[ \t]*")
+
+
+def new_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:16]}"
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """What the text from an opener turned out to be, up to `end`."""
+
+    kind: str  # "open" (undecided yet), "call" or "text"
+    end: int = 0
+    calls: tuple[ToolCall, ...] = ()
+
+
+@dataclass
+class TextCallFilter:
+    """One turn's text in, the part a person may read out; the calls found are kept aside."""
+
+    tool_names: Collection[str]
+    text: str = ""
+    shown: int = 0  # text[:shown] has been decided (released or taken as a call)
+    visible: list[str] = field(default_factory=list)
+    calls: list[ToolCall] = field(default_factory=list)
+
+    def feed(self, piece: str) -> str:
+        """The text that can be shown now; what might still be a call is held back."""
+        self.text += piece
+        return self._release(final=False)
+
+    def finish(self, *, cut_off: bool = False) -> str:
+        """The rest of the turn's readable text. A call left unfinished by a turn that was cut
+        off is dropped: half a call is no answer."""
+        return self._release(final=True, cut_off=cut_off)
+
+    @property
+    def visible_text(self) -> str:
+        return "".join(self.visible)
+
+    def _release(self, *, final: bool, cut_off: bool = False) -> str:
+        out: list[str] = []
+        while self.shown < len(self.text):
+            match = _OPENER.search(self.text, self.shown)
+            if match is None:
+                held = 0 if final else _partial_opener(self.text)
+                end = max(self.shown, len(self.text) - held)
+                out.append(self.text[self.shown : end])
+                self.shown = end
+                break
+            start = match.start()
+            out.append(self.text[self.shown : start])
+            self.shown = start
+            # A turn that was cut off is judged as if it went on: what is unfinished stays so.
+            segment = _segment(self.text, start, self.tool_names, final=final and not cut_off)
+            if segment.kind == "open":
+                if not final and len(self.text) - start <= _MAX_HELD:
+                    break
+                if final and cut_off:
+                    self.shown = len(self.text)  # half a call is no answer
+                    break
+                segment = _Segment("text", len(self.text))
+            if segment.kind == "call":
+                self.calls.extend(segment.calls)
+            elif not _names_a_tool(self.text[start : segment.end], self.tool_names):
+                out.append(self.text[start : segment.end])
+            # else: a call to our tool that cannot be run (broken JSON, say); still not prose
+            self.shown = max(segment.end, start + 1)
+        released = "".join(out)
+        self.visible.append(released)
+        return released
+
+
+def _names_a_tool(text: str, tools: Collection[str]) -> bool:
+    """Whether held text is shaped like a call to one of our tools, though not a valid one."""
+    head = text[:400]
+    named = _NAMED.search(head) or _PREFIXED_NAME.search(head)
+    return named is not None and named.group(1) in tools
+
+
+def _partial_opener(text: str) -> int:
+    """How many characters at the end of `text` could be the start of an opener."""
+    line_start = text.rfind("\n") + 1
+    tail = text[line_start:]
+    stripped = tail.lstrip(" \t")
+    if stripped == "" or any(o.startswith(stripped) for o in (_FENCE, _PREFIX)):
+        return len(tail)
+    for size in range(min(len(_TAG_OPEN) - 1, len(text)), 0, -1):
+        if _TAG_OPEN.startswith(text[-size:]):
+            return size
+    return 0
+
+
+def _segment(text: str, start: int, tools: Collection[str], *, final: bool) -> _Segment:
+    body = text[start:].lstrip(" \t")
+    offset = len(text) - len(body)
+    if body.startswith(_TAG_OPEN):
+        return _tagged(text, offset, tools, final)
+    if body.startswith(_FENCE):
+        return _fenced(text, offset, tools, final)
+    if body.startswith(_PREFIX):
+        return _prefixed(text, offset, tools)
+    return _bare(text, offset, tools)
+
+
+def _decided(end: int, calls: tuple[ToolCall, ...] | None) -> _Segment:
+    return _Segment("call", end, calls) if calls else _Segment("text", end)
+
+
+def _tagged(text: str, start: int, tools: Collection[str], final: bool) -> _Segment:
+    inner = start + len(_TAG_OPEN)
+    close = text.find(_TAG_CLOSE, inner)
+    if close < 0:
+        if not final:
+            return _Segment("open")
+        return _decided(len(text), parse_calls(text[inner:], tools))
+    return _decided(close + len(_TAG_CLOSE), parse_calls(text[inner:close], tools))
+
+
+def _fenced(text: str, start: int, tools: Collection[str], final: bool) -> _Segment:
+    line_end = text.find("\n", start)
+    if line_end < 0:
+        if not final:
+            return _Segment("open")
+        line_end = len(text)
+    language = text[start + len(_FENCE) : line_end].strip().lower()
+    if language not in _CALL_FENCES:
+        return _Segment("text", line_end)  # the opening line; its body is read as usual
+    close = text.find(_FENCE, line_end)
+    if close < 0:
+        if not final:
+            return _Segment("open")
+        return _decided(len(text), parse_calls(text[line_end:], tools))
+    return _decided(close + len(_FENCE), parse_calls(text[line_end:close], tools))
+
+
+def _prefixed(text: str, start: int, tools: Collection[str]) -> _Segment:
+    at = start + len(_PREFIX)
+    name = _IDENTIFIER.match(text, at)
+    if name is None:
+        return _Segment("open") if at >= len(text) else _Segment("text", at)
+    separator = _SEPARATOR.match(text, name.end())
+    brace = separator.end() if separator else name.end()
+    if brace >= len(text):
+        return _Segment("open")  # the name or the colon may go on
+    if text[brace] != "{":
+        return _Segment("text", brace)
+    end = json_value_end(text, brace)
+    if end is None:
+        return _Segment("open")
+    if end < 0:
+        return _Segment("text", brace + 1)
+    arguments = _json_object(text[brace:end])
+    if name.group() in tools and arguments is not None:
+        return _Segment("call", end, (ToolCall(new_call_id(), name.group(), arguments),))
+    return _Segment("text", end)
+
+
+def _bare(text: str, start: int, tools: Collection[str]) -> _Segment:
+    end = json_value_end(text, start)
+    if end is None:
+        return _Segment("open")
+    if end < 0:
+        return _Segment("text", start + 1)
+    return _decided(end, parse_calls(text[start:end], tools))
+
+
+def json_value_end(text: str, start: int) -> int | None:
+    """Index after the JSON object (or list of objects) opening at `start`; None while it is
+    incomplete, -1 when what follows the bracket cannot be one."""
+    # A call object starts with a quoted key, a list of calls with an object; prose does not.
+    allowed = '"}' if text[start] == "{" else "{]"
+    depth = 0
+    in_string = escaped = False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if allowed and index > start and not char.isspace():
+            if char not in allowed:
+                return -1
+            allowed = ""
+        if char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return None
+
+
+def parse_calls(text: str, tools: Collection[str]) -> tuple[ToolCall, ...] | None:
+    """The calls in `text` (one object, several, a list, or `functions.NAME:{…}`); None unless
+    all of it is calls to our tools."""
+    body = text.strip()
+    if body.startswith(_PREFIX):
+        segment = _prefixed(body, 0, tools)
+        whole = segment.kind == "call" and not body[segment.end :].strip()
+        return segment.calls if whole else None
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    position = 0
+    while position < len(body):
+        try:
+            value, position = decoder.raw_decode(body, position)
+        except ValueError:
+            return None
+        values.extend(value if isinstance(value, list) else [value])
+        while position < len(body) and body[position] in " \t\r\n,;":
+            position += 1
+    calls = [_call(value, tools) for value in values]
+    if not calls or any(call is None for call in calls):
+        return None
+    return tuple(call for call in calls if call is not None)
+
+
+def _call(value: Any, tools: Collection[str]) -> ToolCall | None:
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("function"), dict):  # OpenAI's own shape, written out
+        outer = set(value) - {"function"} - _OTHER_KEYS
+        return None if outer else _call(value["function"], tools)
+    names = [key for key in _NAME_KEYS if key in value]
+    given = [key for key in _ARGUMENT_KEYS if key in value]
+    if len(names) != 1 or len(given) > 1:
+        return None
+    if set(value) - {names[0], *given} - _OTHER_KEYS:
+        return None  # data that happens to have a "name", not a call
+    name = value[names[0]]
+    if not isinstance(name, str) or name not in tools:
+        return None
+    arguments: Any = value[given[0]] if given else {}
+    if isinstance(arguments, str):
+        arguments = _json_object(arguments) if arguments.strip() else {}
+    if not isinstance(arguments, dict):
+        return None
+    return ToolCall(new_call_id(), name, arguments)
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
