@@ -5,29 +5,57 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from sqlalchemy.exc import DBAPIError
 
 from bot.settings import Settings, SettingsError, load_settings, refused_database_url
+from core.identities import IDENTITY_FORMS, IdentityError, check_identity
 
 log = logging.getLogger("stackdock_assistant")
 
 USAGE_ERROR = 2
+UNAVAILABLE = 6  # the bot itself can't work: its database is unreachable (adapters/console)
+IDENTITY_HELP = f"who is asking: {IDENTITY_FORMS} (default: the demo's admin)"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("stackdock-assistant")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _identity(text: str) -> str:
+    try:
+        return check_identity(text)
+    except IdentityError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _question(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            'the question is empty; ask something, like "How many servers do I have?"'
+        )
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stackdock-assistant", description="The StackDock AI infrastructure assistant."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("console", help="chat in the terminal (reads stdin until EOF)")
-    p.add_argument("--as", dest="identity", help="slack:TEAM:USER, discord:GUILD:USER, email:ADDR…")
+    p.add_argument("--as", dest="identity", type=_identity, help=IDENTITY_HELP)
     p = sub.add_parser("ask", help="one answer to stdout")
-    p.add_argument("question")
-    p.add_argument("--as", dest="identity")
+    p.add_argument("question", type=_question)
+    p.add_argument("--as", dest="identity", type=_identity, help=IDENTITY_HELP)
 
     p = sub.add_parser("slack", help="the Slack bot (Socket Mode if SLACK_APP_TOKEN, else HTTP)")
     p.add_argument("--port", type=int)
@@ -41,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations up to head")
 
     p = sub.add_parser("link", help="map a chat identity to a StackDock user (id or email)")
-    p.add_argument("identity")
+    p.add_argument("identity", type=_identity, help=IDENTITY_HELP)
     p.add_argument("user")
     p = sub.add_parser("unlink", help="remove an identity link")
     p.add_argument("identity")
@@ -54,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-detail", action="store_true", help="show IPs, URLs and hostnames in this channel"
     )
+    p.add_argument(
+        "--instructions",
+        metavar="TEXT",
+        help='the org\'s words for the assistant here (language, tone, focus; "" clears them; '
+        "kept when not given)",
+    )
     p = sub.add_parser("unbind", help="remove a binding")
     p.add_argument("target")
     sub.add_parser("bindings", help="list bindings")
@@ -62,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--org")
     p.add_argument("--since", help="YYYY-MM-DD (default: start of this month)")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--chart", metavar="FILE.png")
+    p.add_argument("--chart", metavar="FILE", help="also draw the chart: .png, .jpg, .svg or .pdf")
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True, metavar="SUBCOMMAND"
@@ -130,8 +164,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"stackdock-assistant: invalid setting DATABASE_URL: {refused}", file=sys.stderr)
         return USAGE_ERROR
-    except (OSError, ConnectionError) as exc:
-        # Typically the database is unreachable at start-up; one line, no traceback.
+    except (ConnectionError, TimeoutError, socket.gaierror) as exc:
+        # The database is unreachable at start-up; one line, no traceback.
+        print(
+            f"stackdock-assistant: unavailable: cannot connect ({exc}); "
+            "is the database at DATABASE_URL up?",
+            file=sys.stderr,
+        )
+        return UNAVAILABLE
+    except OSError as exc:
         print(f"stackdock-assistant: cannot start: {exc}", file=sys.stderr)
         return 1
 

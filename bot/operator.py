@@ -10,6 +10,7 @@ from adapters.stackdock.demo import DEMO_ADMIN_USER_ID
 from bot.settings import Settings
 from bot.wiring import InMemoryMirror, load_mirror, open_store, runtime
 from core.identities import find_user
+from core.instructions import TooLong, clean_instructions, shown
 from core.models import Binding
 from core.ports import Store
 
@@ -17,7 +18,8 @@ TARGET_PLATFORMS = ("slack:", "discord:")
 
 
 async def chat(args: argparse.Namespace, settings: Settings) -> int:
-    identity = args.identity or DEMO_ADMIN_USER_ID
+    # `--as ''` is refused by the parser; only no `--as` at all means the demo's admin.
+    identity = DEMO_ADMIN_USER_ID if args.identity is None else args.identity
     async with runtime(settings) as rt:
         if args.command == "ask":
             return await console_adapter.ask(rt.service, identity, args.question)
@@ -72,7 +74,10 @@ async def _run_admin(args: argparse.Namespace, store: Store, mirror: InMemoryMir
         org = mirror.organization(args.org_id)
         if org is None:
             return _fail(f"no StackDock organisation {args.org_id!r} in the mirror")
-        await store.bindings.set(Binding(args.target, args.org_id, args.allow_detail))
+        words = await _instructions(store, args.target, args.instructions)
+        if isinstance(words, TooLong):
+            return _fail(str(words))
+        await store.bindings.set(Binding(args.target, args.org_id, args.allow_detail, words))
         print(f"bound {args.target} -> {org.get('name', args.org_id)}")
         return 0
     if command == "unbind":
@@ -82,6 +87,19 @@ async def _run_admin(args: argparse.Namespace, store: Store, mirror: InMemoryMir
     if command == "bindings":
         for binding in await store.bindings.all():
             detail = " (detail allowed)" if binding.allow_detail else ""
-            print(f"{binding.target}\t{binding.org_id}{detail}")
+            words = f"\tinstructions: {shown(binding.instructions)}" if binding.instructions else ""
+            print(f"{binding.target}\t{binding.org_id}{detail}{words}")
         return 0
     return _fail(f"unknown command {command}")
+
+
+async def _instructions(store: Store, target: str, given: str | None) -> str | TooLong:
+    """What `bind` stores as the target's instructions: the given words, cleaned as in chat;
+    with none given, whatever the binding already had (re-binding keeps them)."""
+    if given is None:
+        current = await store.bindings.get(target)
+        return current.instructions if current is not None else ""
+    try:
+        return clean_instructions(given)
+    except TooLong as exc:
+        return exc

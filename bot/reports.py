@@ -49,6 +49,7 @@ USAGE_COLUMNS = (
     "input_tokens",
     "output_tokens",
     "cost_usd",
+    "unpriced_questions",
     "median_latency_ms",
 )
 
@@ -101,15 +102,43 @@ async def usage(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     since = parse_day(args.since, "--since") or month_start(now)
     if since > now:
         raise UsageError("--since is in the future")
+    chart = chart_target(args.chart)  # refused before anything is read or printed
     report = await usage_report(store, since, now, args.org)
+    if chart is not None:
+        await write_chart(report, *chart)
     write_usage(report, args.format, out)
-    if args.chart:
-        from adapters.charts.usage_chart import chart_series, render_png
-
-        png = await asyncio.to_thread(render_png, chart_series(report))
-        await asyncio.to_thread(Path(args.chart).write_bytes, png)
-        print(f"chart written to {args.chart}", file=sys.stderr)
+    if chart is not None:
+        print(f"chart written to {chart[0]}", file=sys.stderr)
     return 0
+
+
+def chart_target(name: str | None) -> tuple[Path, str] | None:
+    """Where `--chart` goes and in which format; a UsageError when it can't be written."""
+    if name is None:
+        return None
+    from adapters.charts.usage_chart import ChartFormatError, chart_format
+
+    path = Path(name)
+    try:
+        fmt = chart_format(path)
+    except ChartFormatError as exc:
+        raise UsageError(f"--chart: {exc}") from None
+    if path.is_dir():
+        raise UsageError(f"--chart: {name} is a folder; give a file name in it, like usage.png")
+    if not path.parent.is_dir():
+        raise UsageError(f"--chart: no folder {path.parent}; create it first, or pick another")
+    return path, fmt
+
+
+async def write_chart(report: UsageReport, path: Path, fmt: str) -> None:
+    """Draws and writes the chart first, so a file that can't be written is the only output."""
+    from adapters.charts.usage_chart import chart_series, render
+
+    image = await asyncio.to_thread(render, chart_series(report), fmt)
+    try:
+        await asyncio.to_thread(path.write_bytes, image)
+    except OSError as exc:
+        raise UsageError(f"--chart: can't write {path}: {exc.strerror or exc}") from None
 
 
 def _usd(amount: Decimal) -> str:
@@ -128,7 +157,9 @@ def _line(scope: str, org: str, user: str, model: str, line: ReportLine) -> dict
         "failures": line.failures,
         "input_tokens": line.input_tokens,
         "output_tokens": line.output_tokens,
-        "cost_usd": _usd(line.cost_usd),
+        # Unknown (a local model's) is empty, never a 0 that looks free.
+        "cost_usd": None if line.unpriced and not line.cost_usd else _usd(line.cost_usd),
+        "unpriced_questions": line.unpriced,
         "median_latency_ms": None if median is None else round(median),
     }
 
@@ -202,7 +233,7 @@ def _write_table(report: UsageReport, rows: list[dict[str, Any]], out: TextIO) -
                 f"{row['failures']:,}",
                 f"{row['input_tokens']:,}",
                 f"{row['output_tokens']:,}",
-                f"{Decimal(row['cost_usd']):,.4f}",
+                _cost_cell(row),
                 "-" if median is None else f"{median:,}",
             )
         )
@@ -218,6 +249,13 @@ def _write_table(report: UsageReport, rows: list[dict[str, Any]], out: TextIO) -
         out.write(f"{first}  {rest}\n")
     if not report.total.questions:
         out.write("(no questions in this period)\n")
+
+
+def _cost_cell(row: dict[str, Any]) -> str:
+    if row["cost_usd"] is None:
+        return "unknown"
+    known = f"{Decimal(row['cost_usd']):,.4f}"
+    return f">={known}" if row["unpriced_questions"] else known  # part of it unknown
 
 
 # ---- audit ----

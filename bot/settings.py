@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = None
     ai_timeout_s: float = Field(default=60.0, gt=0)
     ai_max_retries: int = Field(default=2, ge=0, le=10)
+    # The primary model's context window in tokens; unset: known from the model's name. Set it
+    # for a local server (llama-cpp-python defaults to 2048), so history is cut to fit.
+    ai_context_window: int | None = Field(default=None, ge=512)
+    ai_answer_timeout_s: float = Field(default=120.0, gt=0)  # one whole answer, every turn
+    ai_max_output_tokens: int = Field(default=2048, ge=64)  # each model turn's output cap
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -145,6 +150,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "ai_model",
+        "ai_context_window",
         "ai_fallback_provider",
         "openai_base_url",
         "anthropic_base_url",

@@ -77,17 +77,18 @@ def build_provider(name: str, settings: Settings, *, primary: bool) -> Provider:
         provider_class = AnthropicProvider
     else:
         raise SettingsError(f"AI_PROVIDER: unknown provider {name!r}")
-    from adapters.llm.defaults import DEFAULT_MODELS
-
     key: SecretStr | None = getattr(settings, f"{name}_api_key")
     if key is None:
         raise SettingsError(f"{name.upper()}_API_KEY: required when the {name} provider is used")
     return provider_class(
-        model=(settings.ai_model if primary else None) or DEFAULT_MODELS[name],
+        # None lets the provider choose: its default model, or for an OpenAI-compatible
+        # server the one it serves (never a paid OpenAI model's name).
+        model=settings.ai_model if primary else None,
         api_key=key.get_secret_value(),
         base_url=getattr(settings, f"{name}_base_url"),
         timeout_s=settings.ai_timeout_s,
         max_retries=settings.ai_max_retries,
+        max_tokens=settings.ai_max_output_tokens,
     )
 
 
@@ -238,7 +239,12 @@ async def build_runtime(
             providers=providers,
             clock=clock,
             policy=limit_policy(settings),
-            config=AssistantConfig(store_content=settings.audit_store_content),
+            config=AssistantConfig(
+                store_content=settings.audit_store_content,
+                context_window=settings.ai_context_window,
+                answer_timeout_s=settings.ai_answer_timeout_s,
+                max_answer_tokens=settings.ai_max_output_tokens,
+            ),
             spool=spool,
             notifier=notifiers,
         )

@@ -50,9 +50,10 @@ from core.org_summary import SummaryCache
 from core.ports import QUESTION_ID, AuditSpool, Mirror, Provider, Store
 from core.prompts import HELP_TEXT, is_help, system_prompt
 from core.providers.loop import LoopDone, LoopOutcome, LoopProgress, run_tool_loop
-from core.providers.window import context_window, fit_history
+from core.providers.window import context_window, fit_history, reserve_tokens
 from core.redact import StreamScrubber, scrub_text
 from core.stopping import STOPPED_REASON, STOPPED_TEXT, Stopped, StopSignal, until_stopped
+from core.tool_starts import AnnouncingTools
 from core.tools import OrgTools
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ class AssistantConfig:
     store_content: bool = True
     max_steps: int = 6
     history_messages: int = 40
+    context_window: int | None = None  # the primary model's window; None: known by its name
+    answer_timeout_s: float | None = 120.0  # the whole answer, every turn and tool included
+    max_answer_tokens: int = MAX_ANSWER_TOKENS  # each turn's output cap, kept free of history
 
 
 def _content(text: str | None, store_content: bool) -> str | None:
@@ -113,6 +117,10 @@ def provider_failure_text(error: ProviderError) -> str:
         return "The assistant is misconfigured; an admin has been told."
     if error.kind == "timeout":
         return "The AI provider took too long to answer; try again in a minute."
+    if error.kind == "context_exceeded":
+        return "This conversation is too long for the model; start a new thread."
+    if error.kind == "cut_off":
+        return "The model stopped before it wrote an answer; try a narrower question."
     return "The AI provider failed to answer; try again in a minute."
 
 
@@ -328,33 +336,39 @@ class Assistant:
         # A secret the person pasted goes no further: not to the model, not into history.
         asked = ChatMessage(role="user", content=scrub_text(question))
         primary = self.providers[0]
+        tools = OrgTools(self.mirror, principal, now=self.clock)
+        window = self.config.context_window or context_window(primary.model)
         messages = fit_history(
             system,
             visible_history(history, principal),
             asked,
-            window_tokens=context_window(primary.model),
-            reserve_tokens=MAX_ANSWER_TOKENS,
+            window_tokens=window,
+            reserve_tokens=reserve_tokens(window, self.config.max_answer_tokens, tools.specs()),
         )
-        tools = OrgTools(self.mirror, principal, now=self.clock)
         outcome: LoopOutcome | None = None
         scrubber = StreamScrubber()
         first_text_seen = False
         shown: list[str] = []  # what of the answer the person has been given
+        starting: asyncio.Queue[Status] = asyncio.Queue()  # tool calls as they begin
         looping = run_tool_loop(
             self.providers,
             system,
             messages,
-            tools,
+            AnnouncingTools(tools, starting.put_nowait),
             max_steps=self.config.max_steps,
             progress=progress,
+            answer_timeout_s=self.config.answer_timeout_s,
         )
         try:
             # Closed on every way out, the consumer going away included: a Stop watcher and
             # the model stream must not outlive the answer.
-            async with contextlib.aclosing(until_stopped(looping, stop)) as events:
+            merged = until_stopped(looping, stop, starting)
+            async with contextlib.aclosing(merged) as events:
                 async for event in events:
                     if isinstance(event, LoopDone):
                         outcome = event.outcome
+                    elif isinstance(event, Status):
+                        yield event
                     elif isinstance(event, ToolStep):
                         record.tools.append(event.name)
                         yield event
@@ -380,6 +394,7 @@ class Assistant:
             yield TextDelta(rest)
         answer = scrub_text(outcome.text)
         record.result = Outcome.ANSWERED
+        record.reason = outcome.stopped  # an answer the model did not finish says so
         record.answer = _content(answer, self.config.store_content)
         record.tools = list(outcome.tools_called)
         self._note_usage(record, outcome.usage, outcome.attempts)

@@ -7,6 +7,7 @@ the store whichever platform wrote it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -82,3 +83,52 @@ def identity_email(identity: str) -> str | None:
     """The address of an `email:ADDR` identity; None for any other kind."""
     address = identity.removeprefix("email:")
     return address if address != identity and address else None
+
+
+IDENTITY_FORMS = (
+    "slack:TEAM:USER, discord:GUILD:USER, discord:@me:USER, email:ADDRESS, or a StackDock user id"
+)
+_ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_EMAIL = re.compile(r"[^@\s:]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+class IdentityError(ValueError):
+    """A malformed identity, worded with what a valid one looks like."""
+
+
+def check_identity(text: str) -> str:
+    """`text` if it names someone in one of the forms the bot resolves; else IdentityError.
+
+    Checked where a person types an identity (the CLI's `--as` and `link`), so that a typo
+    is refused with the valid forms instead of being stored, or resolved as nobody.
+    """
+    if not text.strip():
+        raise IdentityError(f"the identity is empty; expected {IDENTITY_FORMS}")
+    bad = f"not a valid identity: {text!r}; expected {IDENTITY_FORMS}"
+    kind, sep, rest = text.partition(":")
+    if not sep:
+        if not _ID_PART.fullmatch(text):
+            raise IdentityError(bad)
+        return text  # a StackDock user id
+    if kind == "email":
+        if not _EMAIL.fullmatch(rest):
+            raise IdentityError(
+                f"not an email address in {text!r}; expected email:ADDRESS, "
+                "like email:ada@acme.example"
+            )
+        return text
+    parts = rest.split(":")
+    if kind not in ("slack", "discord"):
+        raise IdentityError(bad)
+    place = "TEAM" if kind == "slack" else "GUILD"
+    workspace_ok = len(parts) == 2 and (
+        _ID_PART.fullmatch(parts[0]) or (kind == "discord" and parts[0] == DISCORD_DM)
+    )
+    if not workspace_ok or not _ID_PART.fullmatch(parts[1]):
+        like = "discord:81234567890:91234567890, or discord:@me:USER for a DM"
+        if kind == "slack":
+            like = "slack:T0123ABCD:U0456EFGH"
+        raise IdentityError(
+            f"not a valid identity: {text!r}; expected {kind}:{place}:USER, like {like}"
+        )
+    return text

@@ -6,7 +6,6 @@ the store's `admit` is atomic, so a limit of N admits exactly N in any hour.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -82,18 +81,20 @@ class Limits:
     ) -> Refusal | None:
         """Refuses when over budget or over a window; an admitted question uses one slot.
 
-        The three lookups are independent, so they run at once: a question should pay one
-        database round trip here, not three. `pending`, the question's record so far, is
-        kept by the store from here until its audit row is written (see PendingRepo), in
-        the transaction that takes the user's slot when there is one.
+        One after the other, so that a refused question takes no slot: a window admits by
+        taking one, and a question refused by the budget (or the user's own window) must not
+        spend the person's (or the org's) hour on nothing. Only a limit that is set costs a
+        round trip. `pending`, the question's record so far, is kept by the store from here
+        until its audit row is written (see PendingRepo), in the transaction that takes the
+        user's slot when there is one.
         """
         now = self._clock()
-        budget, user, org = await asyncio.gather(
-            self._budget(principal, now),
-            self._user_window(principal, now, pending),
-            self._org_window(principal, now),
+        refusal = await self._budget(principal, now) or await self._user_window(
+            principal, now, pending
         )
-        return budget or user or org
+        # An org refusal after the user's admission leaves that slot taken: the store can't
+        # give one back outside a recorded question.
+        return refusal or await self._org_window(principal, now)
 
     async def spent(self, org_id: str) -> None:
         """Called after a question that cost money: crossing 80% is told at once, not with

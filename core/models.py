@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -120,7 +121,8 @@ class Usage:
 
     provider: str
     model: str
-    input_tokens: int | None = None  # excludes cache reads and writes
+    # Every prompt token the model processed; cache reads and writes are parts of it.
+    input_tokens: int | None = None
     output_tokens: int | None = None
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
@@ -166,6 +168,8 @@ class TurnEnd:
 @dataclass(frozen=True, slots=True)
 class Status:
     text: str  # "Thinking…", "Looking up servers…"
+    # Set when a tool call starts: the `ToolStep.key` of the step that will say how it ended.
+    step: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +183,15 @@ class ToolStep:
     arguments: Mapping[str, Any]
     summary: str
     is_error: bool = False
+
+    @property
+    def key(self) -> str:
+        return tool_step_key(self.name, self.arguments)
+
+
+def tool_step_key(name: str, arguments: Mapping[str, Any]) -> str:
+    """Names one tool call in a reply, so its start (a Status) and its end (a ToolStep) meet."""
+    return name + ":" + json.dumps(arguments, sort_keys=True, default=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,12 +273,16 @@ class Admission:
 class ProviderError(Exception):
     """A model call that failed in a way the person must be told about.
 
-    kind: busy (429/529), auth (401/403), timeout, server (5xx), bad_response (malformed).
+    kind: busy (429/529), auth (401/403), timeout, server (5xx), bad_response (malformed),
+    context_exceeded (the conversation is longer than the model's window), cut_off (the model
+    reached its output cap before writing anything usable).
     """
 
     def __init__(
         self,
-        kind: Literal["busy", "auth", "timeout", "server", "bad_response"],
+        kind: Literal[
+            "busy", "auth", "timeout", "server", "bad_response", "context_exceeded", "cut_off"
+        ],
         message: str,
         *,
         provider: str = "",

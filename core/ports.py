@@ -64,6 +64,10 @@ class AssistantPort(Protocol):
     async def feedback(self, audit_id: int, inbound: Inbound, value: int) -> bool:
         """Rates an answer; False when there is no such answer or the rater did not ask it."""
 
+    async def instructions(self, inbound: Inbound, text: str) -> str:
+        """`instructions [TEXT|clear]` in a channel: shows, sets (ai:full) or clears the
+        channel's instructions to the assistant; the reply to show."""
+
     def help_text(self) -> str: ...
     def topics(self) -> tuple[str, ...]: ...
     def suggested_prompts(self, topic: str | None = None) -> list[str]: ...

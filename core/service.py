@@ -15,6 +15,7 @@ from datetime import datetime
 from core.access import allows
 from core.assistant import Assistant
 from core.identities import chat_identity, find_user, member_of
+from core.instructions import channel_instructions
 from core.limits import month_start
 from core.models import Inbound, Outcome, Principal, Refusal, ReplyEvent
 from core.ports import ChartRenderer
@@ -173,6 +174,11 @@ class AssistantService:
             # The numbers are in the text already; a chart that fails to draw costs only itself.
             log.exception("could not draw the usage chart of org %s", principal.org_id)
             return None
+
+    async def instructions(self, inbound: Inbound, text: str) -> str:
+        """Shows, sets or clears the instructions of the channel the command came from
+        (core/instructions.py has the rules); audited."""
+        return await channel_instructions(self._assistant, inbound, text)
 
     async def link(self, inbound: Inbound, target_user: str | None, user_ref: str) -> str:
         """Links a chat member (`target_user`, a platform user id; None for the asker) of the

@@ -27,13 +27,14 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from core.ports import MarkerRepo
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 CHECK_EVERY_S = 1.0  # how often an answer looks for a Stop made in another process
 MAX_STOPS = 200  # stops numbered per conversation; past it, stops only work in-process
@@ -145,7 +146,7 @@ class StopBoard:
         here = self._running.get(conversation_key, [])
         mine = [s for s in here if s.identity == identity and not s.stopped]
         for signal in mine:
-            signal.stop()
+            pass
         if mine:
             return True
         if here or self._markers is None:
@@ -163,42 +164,56 @@ class StopBoard:
 
 
 async def until_stopped(
-    events: AsyncIterator[T], signal: StopSignal | None
-) -> AsyncGenerator[T, None]:
+    events: AsyncIterator[T],
+    signal: StopSignal | None,
+    side: asyncio.Queue[S] | None = None,
+) -> AsyncGenerator[T | S, None]:
     """`events`, until the signal says stop: then the read under way is cancelled (and with
-    it the model call) and `Stopped` is raised. `events` is closed however this ends."""
-    if signal is None:
+    it the model call) and `Stopped` is raised. `events` is closed however this ends.
+
+    `side` carries what happens while the next event is awaited (a tool starting inside the
+    loop): its items are given as soon as they come, each before any later event."""
+    if signal is None and side is None:
         async for event in events:
             yield event
         return
     pending: asyncio.Task[tuple[T] | None] | None = None
-    waiter = asyncio.ensure_future(signal.event.wait())
+    waiter = asyncio.ensure_future(signal.event.wait()) if signal is not None else None
+    getter = asyncio.ensure_future(side.get()) if side is not None else None
     try:
         while True:
-            if signal.stopped:
+            if signal is not None and signal.stopped:
                 raise Stopped
             if pending is None:
                 pending = asyncio.create_task(_next(events))
-            due = signal.check_due(time.monotonic())
+            due = signal.check_due(time.monotonic()) if signal is not None else float("inf")
             if due <= 0:
+                assert signal is not None
                 if await signal.check_store():
                     raise Stopped
                 continue
+            waits: set[asyncio.Future[Any]] = {pending}
+            waits.update(f for f in (waiter, getter) if f is not None)
             timeout = None if due == float("inf") else due
-            await asyncio.wait(
-                {pending, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            if signal.stopped:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if signal is not None and signal.stopped:
                 raise Stopped
+            if getter is not None and getter.done():
+                yield getter.result()
+                getter = asyncio.ensure_future(side.get()) if side is not None else None
+            while side is not None and not side.empty():
+                yield side.get_nowait()  # came with the event that finished: goes first
             if not pending.done():
-                continue  # the time to look in the store has come
+                continue  # a side item, or the time to look in the store has come
             got = pending.result()
             pending = None
             if got is None:
                 return
             yield got[0]
     finally:
-        waiter.cancel()
+        for future in (waiter, getter):
+            if future is not None:
+                future.cancel()
         if pending is not None and not pending.done():
             pending.cancel()
             await asyncio.wait({pending})

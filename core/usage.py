@@ -23,9 +23,11 @@ class UsageTotals:
     unpriced_calls: int = 0  # calls whose model has no known price
 
     def line(self) -> str:
+        priced = self.questions - self.unpriced_calls
+        cost = f"${self.cost_usd:.4f}" if priced or not self.questions else "cost unknown"
         text = (
             f"{self.questions} questions, {self.input_tokens:,} tokens in, "
-            f"{self.output_tokens:,} out, ${self.cost_usd:.4f}"
+            f"{self.output_tokens:,} out, {cost}"
         )
         if self.unknown_token_calls:
             text += f" ({self.unknown_token_calls} calls reported no tokens)"
@@ -46,7 +48,7 @@ async def totals(
         if usage.input_tokens is None or usage.output_tokens is None:
             result.unknown_token_calls += 1
         else:
-            result.input_tokens += usage.input_tokens + usage.cache_read_tokens
+            result.input_tokens += usage.input_tokens  # cache reads are part of it
             result.output_tokens += usage.output_tokens
         if usage.cost_usd is None:
             result.unpriced_calls += 1
@@ -60,6 +62,7 @@ async def totals(
 REFUSED = frozenset({Outcome.DENIED, Outcome.RATE_LIMITED, Outcome.OVER_BUDGET})
 NO_MODEL = "(no model call)"
 NO_ORG = "(no org)"  # the asker was never resolved to a StackDock org
+QUESTION_ACTION = "ai.chat"  # the audit action of a question (AuditRecord's default)
 
 
 @dataclass(slots=True)
@@ -73,6 +76,7 @@ class ReportLine:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: Decimal = Decimal(0)
+    unpriced: int = 0  # questions that reached a model whose price is unknown (a local one)
     latencies_ms: array[int] = field(default_factory=lambda: array("l"))
 
     def add(self, row: AuditRecord) -> None:
@@ -85,6 +89,8 @@ class ReportLine:
         self.input_tokens += row.input_tokens or 0
         self.output_tokens += row.output_tokens or 0
         self.cost_usd += row.cost_usd or Decimal(0)
+        if row.model is not None and row.cost_usd is None:
+            self.unpriced += 1
         if row.latency_ms is not None:
             self.latencies_ms.append(row.latency_ms)
 
@@ -97,6 +103,8 @@ class ReportLine:
 class Day:
     questions: int = 0
     cost_usd: Decimal = Decimal(0)
+    answered: int = 0
+    refused: int = 0  # the rest of the questions failed or were stopped
 
 
 @dataclass(slots=True)
@@ -123,6 +131,8 @@ class UsageReport:
         day = self.by_day.setdefault(utc(row.timestamp).date(), Day())
         day.questions += 1
         day.cost_usd += row.cost_usd or Decimal(0)
+        day.answered += row.result is Outcome.ANSWERED
+        day.refused += row.result in REFUSED
 
     def days(self) -> list[date]:
         """Every day of the period, oldest first, those without a question included."""
@@ -142,6 +152,8 @@ async def usage_report(
     async for row in store.audit.iter(since=since):
         if utc(row.timestamp) > report.until or (org_id is not None and row.org_id != org_id):
             continue
+        if row.action != QUESTION_ACTION:
+            continue  # help, links and instructions are audited too, but ask nothing
         report.add(row)
     return report
 

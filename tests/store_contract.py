@@ -76,9 +76,11 @@ async def check_bindings(store: Store) -> None:
 
 
 async def check_binding_instructions(store: Store) -> None:
-    words = "Antworte auf Deutsch. \"Quotes\", <tags> and ünïcode stay as written."
+    words = 'Antworte auf Deutsch. "Quotes", <tags> and ünïcode stay as written.'
     await store.bindings.set(Binding("discord:G1:C1", "org1", instructions=words))
-    assert await store.bindings.get("discord:G1:C1") == Binding("discord:G1:C1", "org1", False, words)
+    assert await store.bindings.get("discord:G1:C1") == Binding(
+        "discord:G1:C1", "org1", False, words
+    )
     # Re-binding without instructions clears them: a binding is stored whole.
     await store.bindings.set(Binding("discord:G1:C1", "org1"))
     assert (await store.bindings.get("discord:G1:C1")).instructions == ""  # type: ignore[union-attr]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -18,8 +18,9 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from adapters.discord import questions, reply
+from adapters.discord.cards import Layout
 from adapters.discord.commands import stackdock_group
-from adapters.discord.views import FeedbackButton, PromptButton
+from adapters.discord.views import FeedbackButton, PromptButton, StopButton
 from core.background import BackgroundWork
 from core.identities import event_key
 from core.ports import AssistantPort
@@ -34,6 +35,9 @@ NOT_HERE_TEXT = "I can't answer in this kind of channel; ask in a text channel, 
 BROKE_TEXT = "Something went wrong while answering; please try again."
 RATED_TEXT = "Thanks, noted."
 NOT_RATED_TEXT = "I couldn't note that: only the person who asked a question can rate its answer."
+NOT_STOPPED_TEXT = (
+    "Nothing to stop: only the person who asked can stop an answer, while it is being written."
+)
 _ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
@@ -82,10 +86,11 @@ class StackDockBot(discord.Client):
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(stackdock_group())
         self.work = BackgroundWork()
+        self.layout = Layout()  # cards until Discord refuses one
         self._accepting = True
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(PromptButton, FeedbackButton)
+        self.add_dynamic_items(PromptButton, FeedbackButton, StopButton)
         if self.sync_commands:
             await self.tree.sync()
 
@@ -132,7 +137,9 @@ class StackDockBot(discord.Client):
             return  # another worker, or a gateway replay, has it
         text = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
         self.spawn(
-            questions.from_message(self.service, message, text, interval=self.edit_interval),
+            questions.from_message(
+                self.service, message, text, interval=self.edit_interval, layout=self.layout
+            ),
             name=f"discord message {message.id}",
         )
 
@@ -143,6 +150,12 @@ class StackDockBot(discord.Client):
         channel = interaction.channel
         if not self._accepting:
             await interaction.followup.send(NOT_NOW_TEXT, ephemeral=True)
+            return
+        if not questions.posts_here(interaction):
+            self.spawn(
+                self._answer_privately(interaction, question),
+                name=f"discord interaction {interaction.id}",
+            )
             return
         if not isinstance(channel, discord.abc.Messageable):
             await interaction.followup.send(NOT_HERE_TEXT, ephemeral=True)
@@ -155,10 +168,26 @@ class StackDockBot(discord.Client):
     async def _answer_interaction(
         self, interaction: discord.Interaction, channel: MessageableChannel, question: str
     ) -> None:
-        try:
+        async with self._never_left_thinking(interaction):
             await questions.from_interaction(
-                self.service, interaction, channel, question, interval=self.edit_interval
+                self.service,
+                interaction,
+                channel,
+                question,
+                interval=self.edit_interval,
+                layout=self.layout,
             )
+
+    async def _answer_privately(self, interaction: discord.Interaction, question: str) -> None:
+        async with self._never_left_thinking(interaction):
+            await questions.privately(
+                self.service, interaction, question, interval=self.edit_interval, layout=self.layout
+            )
+
+    @contextlib.asynccontextmanager
+    async def _never_left_thinking(self, interaction: discord.Interaction) -> AsyncIterator[None]:
+        try:
+            yield
         except Exception:
             # Whatever broke, the person must not be left looking at "thinking…" for good.
             with contextlib.suppress(discord.HTTPException):
@@ -169,12 +198,24 @@ class StackDockBot(discord.Client):
         self, interaction: discord.Interaction, audit_id: int, value: int
     ) -> None:
         await reply.acknowledge(interaction, private=True)
-        rater = questions.inbound(
-            interaction.user,
-            interaction.channel,
+        rater = questions.interaction_inbound(
+            interaction,
             "",
             conversation_key="",
             event_id=event_key("discord", "interaction", str(interaction.id)),
         )
         stored = await self.service.feedback(audit_id, rater, value)
         await interaction.followup.send(RATED_TEXT if stored else NOT_RATED_TEXT, ephemeral=True)
+
+    async def stop_answer(self, interaction: discord.Interaction, conversation_key: str) -> None:
+        """Stop, pressed: the core stops the presser's own answer in that conversation, and the
+        answer's message then shows what was written and "Stopped." (nothing else to say)."""
+        await interaction.response.defer()  # an update of the pressed message, which follows
+        presser = questions.interaction_inbound(
+            interaction,
+            "",
+            conversation_key=conversation_key,
+            event_id=event_key("discord", "interaction", str(interaction.id)),
+        )
+        if not await self.service.stop(conversation_key, presser.identity):
+            await interaction.followup.send(NOT_STOPPED_TEXT, ephemeral=True)

@@ -1,7 +1,11 @@
-"""`/stackdock ask|prompts|usage|link|help`: each defers at once, then follows up.
+"""`/stackdock ask|prompts|usage|link|instructions|help`: each defers at once, then follows up.
 
 Deferring first keeps every command inside Discord's three-second window, whatever the core
 or the database take. Everything but `ask` and `prompts` answers only the person who asked.
+
+Where the command can be used (see the README): installed to a server, in its channels and
+threads, and in the bot's DM; installed to a person's account (a user install), also in group
+DMs and other DMs and in servers without the bot, where it answers privately (questions.py).
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from typing import Protocol, cast
 import discord
 from discord import app_commands
 
-from adapters.discord.questions import inbound
+from adapters.discord.questions import interaction_inbound
 from adapters.discord.render import neutralise_mentions
 from adapters.discord.reply import acknowledge
 from adapters.discord.views import prompts_view
 from core.identities import event_key
+from core.instructions import MAX_INSTRUCTIONS_CHARS
 from core.models import MAX_QUESTION_CHARS, Inbound
 from core.ports import AssistantPort
 
@@ -37,9 +42,8 @@ def _host(interaction: discord.Interaction) -> CommandHost:
 
 
 def _asker(interaction: discord.Interaction) -> Inbound:
-    return inbound(
-        interaction.user,
-        interaction.channel,
+    return interaction_inbound(
+        interaction,
         "",
         conversation_key="",
         event_id=event_key("discord", "interaction", str(interaction.id)),
@@ -78,7 +82,12 @@ def _heading(service: AssistantPort, topic: str | None) -> str:
 
 def stackdock_group() -> app_commands.Group:
     group = app_commands.Group(
-        name="stackdock", description="Ask the StackDock assistant about your infrastructure"
+        name="stackdock",
+        description="Ask the StackDock assistant about your infrastructure",
+        allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
+        allowed_contexts=app_commands.AppCommandContext(
+            guild=True, dm_channel=True, private_channel=True
+        ),
     )
 
     @group.command(name="ask", description="Ask a question about your infrastructure")
@@ -126,6 +135,19 @@ def stackdock_group() -> app_commands.Group:
         target = _link_target(interaction, member)
         text = await _host(interaction).service.link(_asker(interaction), target, user)
         await _private(interaction, text)
+
+    @group.command(name="instructions", description="This channel's instructions to the assistant")
+    @app_commands.describe(
+        text="How to answer here (language, tone, focus); `clear` removes them; none shows them"
+    )
+    async def instructions(
+        interaction: discord.Interaction,
+        text: app_commands.Range[str, 1, MAX_INSTRUCTIONS_CHARS] | None = None,
+    ) -> None:
+        await acknowledge(interaction, private=True)
+        # Who may change them, where, and how they are cleaned is the core's (and audited).
+        reply = await _host(interaction).service.instructions(_asker(interaction), text or "")
+        await _private(interaction, neutralise_mentions(reply))
 
     @group.command(name="help", description="What the assistant can do")
     async def help_(interaction: discord.Interaction) -> None:

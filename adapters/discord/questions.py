@@ -5,6 +5,10 @@ prompt button first show the question as a message, then answer in a thread on i
 a thread's id is the id of the message it grew from, so its conversation key is known before
 the thread exists. DMs and threads are answered where the question was asked.
 
+Where the bot itself can't write (a user install used in a group DM, in someone else's DM, or
+in a server the bot is not in), only the interaction's own replies reach anyone: the question
+is answered privately, in ephemeral replies only the asker sees, so it is treated as a DM.
+
 Nothing is shown on someone's behalf before the core has resolved them and let them ask, and
 what is shown of their words is the core's `echo` of them (one line, secrets scrubbed), sent
 with mentions neutralised and allowed_mentions none, so it cannot ping anyone.
@@ -13,11 +17,12 @@ with mentions neutralised and allowed_mentions none, so it cannot ping anyone.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import discord
 
 from adapters.discord import reply
+from adapters.discord.cards import Layout
 from adapters.discord.render import neutralise_mentions
 from core.identities import chat_identity, conversation_key, event_key
 from core.models import Inbound, Refusal
@@ -58,6 +63,40 @@ def inbound(
     )
 
 
+def posts_here(interaction: discord.Interaction) -> bool:
+    """Whether the bot can write where the interaction happened: a server it is in (Discord
+    sent it that server), or its own DM with the person."""
+    if interaction.guild_id is not None:
+        return interaction.client.get_guild(interaction.guild_id) is not None
+    return interaction.context.dm_channel
+
+
+def interaction_inbound(
+    interaction: discord.Interaction, text: str, *, conversation_key: str, event_id: str
+) -> Inbound:
+    """Who used a command or pressed a button, and where, in the core's terms."""
+    user = interaction.user
+    if posts_here(interaction):
+        return inbound(
+            user, interaction.channel, text, conversation_key=conversation_key, event_id=event_id
+        )
+    # Answered in replies only the asker sees, so as private as their DM with the bot (and
+    # no server's binding vouches for this place).
+    return Inbound(
+        identity=chat_identity("discord", None, str(user.id)),
+        text=text,
+        platform="discord",
+        is_dm=True,
+        conversation_key=conversation_key,
+        event_id=event_id,
+    )
+
+
+def private_key(interaction_id: int) -> str:
+    """The conversation of a privately answered question: that one question."""
+    return conversation_key("discord", "private", str(interaction_id))
+
+
 def thread_key(thread_id: int) -> str:
     """The conversation of a thread; the thread of a message has that message's id."""
     return conversation_key("discord", "thread", str(thread_id))
@@ -82,7 +121,12 @@ def asked_line(user: discord.abc.User, echoed: str) -> str:
 
 
 async def from_message(
-    service: AssistantPort, message: discord.Message, text: str, *, interval: float
+    service: AssistantPort,
+    message: discord.Message,
+    text: str,
+    *,
+    interval: float,
+    layout: Layout | None = None,
 ) -> None:
     channel = message.channel
     starts_thread = isinstance(channel, discord.TextChannel)
@@ -108,7 +152,67 @@ async def from_message(
         await message.reply(text)  # no ephemeral messages here; a reply, not a thread
 
     await reply.answer(
-        service, asked, typing_in=channel, open_place=open_place, refuse=refuse, interval=interval
+        service,
+        asked,
+        typing_in=channel,
+        open_place=open_place,
+        refuse=refuse,
+        interval=interval,
+        layout=layout,
+    )
+
+
+class PrivateReplies:
+    """Where a private answer is written: the interaction's own (ephemeral) response first,
+    then ephemeral follow-ups; a stand-in for a channel's `send` and `typing`."""
+
+    def __init__(self, interaction: discord.Interaction) -> None:
+        self._interaction = interaction
+        self._first = True
+
+    async def send(self, **message: Any) -> discord.InteractionMessage | discord.WebhookMessage:
+        if self._first:
+            shown = await self._interaction.edit_original_response(**message)
+            self._first = False  # only once it is shown: a refused card is retried here
+            return shown
+        return await self._interaction.followup.send(ephemeral=True, wait=True, **message)
+
+    async def typing(self) -> None:
+        """Nothing to do: the deferred response already shows "thinking…"."""
+
+
+async def privately(
+    service: AssistantPort,
+    interaction: discord.Interaction,
+    question: str,
+    *,
+    interval: float,
+    layout: Layout | None = None,
+) -> None:
+    """Answers in replies only the asker sees (see `posts_here`); the interaction must already
+    be deferred ephemerally."""
+    asked = interaction_inbound(
+        interaction,
+        question,
+        conversation_key=private_key(interaction.id),
+        event_id=event_key("discord", "interaction", str(interaction.id)),
+    )
+    replies = PrivateReplies(interaction)
+
+    async def here() -> PrivateReplies:
+        return replies
+
+    async def refuse(text: str) -> None:
+        await interaction.edit_original_response(content=text)
+
+    await reply.answer(
+        service,
+        asked,
+        typing_in=replies,
+        open_place=here,
+        refuse=refuse,
+        interval=interval,
+        layout=layout,
     )
 
 
@@ -119,6 +223,7 @@ async def from_interaction(
     question: str,
     *,
     interval: float,
+    layout: Layout | None = None,
 ) -> None:
     """Answers for whoever used the command or pressed the button; refusals stay private.
 
@@ -144,6 +249,7 @@ async def from_interaction(
             open_place=open_place,
             refuse=refuse,
             interval=interval,
+            layout=layout,
         )
 
     if not isinstance(channel, discord.TextChannel):

@@ -1,4 +1,4 @@
-"""Answer text shaped for Discord: 2000-character messages, intact code blocks, no pings."""
+"""Answer text shaped for Discord: messages within a limit, intact code blocks, no pings."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ def tool_line(step: ToolStep) -> str:
     return f"-# {mark} {step.summary}"
 
 
-def messages(text: str) -> list[str]:
-    """`text` as the Discord messages that show it: no pings, each within the limit, never none.
+def messages(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """`text` as the Discord messages that show it: no pings, each within `limit` (plain
+    content's 2,000, or a card's 4,000), never none.
 
     Mentions are neutralised before splitting, so the characters that adds are counted.
     """
-    return split_text(neutralise_mentions(text), MESSAGE_LIMIT) or ["…"]
+    return split_text(neutralise_mentions(text), limit) or ["…"]

@@ -12,11 +12,13 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import discord
 
+from adapters.discord.cards import Layout
 from adapters.discord.stream import MessageStream
-from adapters.discord.views import feedback_view
+from adapters.discord.views import feedback_buttons, stoppable
 from core.metrics import ACK_SECONDS
 from core.models import Inbound, Outcome, ReplyEvent
 from core.ports import AssistantPort
@@ -26,7 +28,9 @@ log = logging.getLogger(__name__)
 
 TYPING_EVERY_S = 8.0  # Discord shows "typing…" for ten seconds per request
 
-OpenPlace = Callable[[], Awaitable[discord.abc.Messageable]]
+# Where an answer is written: a channel, thread or DM, or a person's private replies (anything
+# with a Messageable's `send` and `typing`).
+OpenPlace = Callable[[], Awaitable[Any]]
 Refuse = Callable[[str], Awaitable[None]]
 
 
@@ -35,7 +39,7 @@ class Unfinished(RuntimeError):
 
 
 @contextlib.asynccontextmanager
-async def keep_typing(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+async def keep_typing(channel: Any) -> AsyncIterator[None]:
     """Keeps the typing indicator on; a failed typing call never costs the answer."""
 
     async def every_few_seconds() -> None:
@@ -73,12 +77,15 @@ async def answer(
     service: AssistantPort,
     inbound: Inbound,
     *,
-    typing_in: discord.abc.Messageable,
+    typing_in: Any,
     open_place: OpenPlace,
     refuse: Refuse,
     interval: float = 1.0,
+    layout: Layout | None = None,
 ) -> Outcome:
-    """Runs one question through the core and shows the outcome; returns how it ended."""
+    """Runs one question through the core and shows the outcome; returns how it ended.
+
+    While it is written the answer offers Stop, for the conversation the question names."""
     events = service.answer(inbound)
     draft = ReplyDraft()
     try:
@@ -88,8 +95,15 @@ async def answer(
             await refuse(draft.text)
             return draft.outcome
         place = await open_place()
+        stream = MessageStream(
+            place,
+            draft,
+            interval=interval,
+            layout=layout,
+            stop_key=inbound.conversation_key if stoppable(inbound.conversation_key) else None,
+        )
         async with keep_typing(place):
-            await _stream(place, draft, events, interval)
+            await _stream(stream, draft, events)
         return draft.outcome
     finally:
         if isinstance(events, AsyncGenerator):
@@ -97,12 +111,8 @@ async def answer(
 
 
 async def _stream(
-    place: discord.abc.Messageable,
-    draft: ReplyDraft,
-    events: AsyncIterator[ReplyEvent],
-    interval: float,
+    stream: MessageStream, draft: ReplyDraft, events: AsyncIterator[ReplyEvent]
 ) -> None:
-    stream = MessageStream(place, draft, interval=interval)
     try:
         while not draft.done:
             stream.changed()
@@ -111,6 +121,9 @@ async def _stream(
                 raise Unfinished("the core ended its answer without a final event")
             draft.add(event)
         audit_id = draft.audit_id if draft.rateable else None
-        await stream.finish(feedback_view(audit_id) if audit_id is not None else None)
+        if audit_id is not None:
+            await stream.finish(feedback_buttons(audit_id), f"feedback:{audit_id}")
+        else:
+            await stream.finish(at_once=draft.outcome == Outcome.CANCELLED)
     finally:
         await stream.close()

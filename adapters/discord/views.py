@@ -15,6 +15,8 @@ import discord
 from core.ports import AssistantPort
 
 BUTTON_LABEL_LIMIT = 80
+# The conversations a Stop button can name: a thread, a DM, a private (ephemeral) answer.
+STOP_KEY = r"discord:(?:thread|dm|private):[0-9]{1,20}"
 
 
 class ButtonHost(Protocol):
@@ -28,6 +30,10 @@ class ButtonHost(Protocol):
 
     async def record_feedback(
         self, interaction: discord.Interaction, audit_id: int, value: int
+    ) -> None: ...
+
+    async def stop_answer(
+        self, interaction: discord.Interaction, conversation_key: str
     ) -> None: ...
 
 
@@ -114,15 +120,49 @@ class FeedbackButton(
         await _host(interaction).record_feedback(interaction, self.audit_id, self.value)
 
 
+class StopButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"sd:stop:(?P<key>{STOP_KEY})",
+):
+    """Stop, on an answer being written; it names the answer's conversation, and the core
+    stops only an answer the presser asked there (so a forged id stops nothing of others')."""
+
+    def __init__(self, conversation_key: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Stop",
+                emoji="⏹",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"sd:stop:{conversation_key}",
+            )
+        )
+        self.conversation_key = conversation_key
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> StopButton:
+        return cls(match["key"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _host(interaction).stop_answer(interaction, self.conversation_key)
+
+
+def stoppable(conversation_key: str) -> bool:
+    """Whether answers in this conversation can carry a Stop button (its key fits one)."""
+    return re.fullmatch(STOP_KEY, conversation_key) is not None
+
+
+def feedback_buttons(audit_id: int) -> list[discord.ui.Item[Any]]:
+    return [FeedbackButton(audit_id, 1), FeedbackButton(audit_id, -1)]
+
+
 def prompts_view(prompts: list[str]) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for prompt in prompts[:25]:  # five rows of five is all a message can hold
         view.add_item(PromptButton(prompt))
-    return view
-
-
-def feedback_view(audit_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(FeedbackButton(audit_id, 1))
-    view.add_item(FeedbackButton(audit_id, -1))
     return view

@@ -13,11 +13,14 @@ A retry only happens before the stream starts; once text flows, a failure is fin
 
 The system prompt is marked for prompt caching: a tool loop resends it every step, and cache
 reads cost a tenth of fresh input (prompts under the model's minimum are simply not cached).
+Anthropic counts `input_tokens` apart from cache reads and writes; ours count every prompt token
+processed, so the three are added up. The model recorded is the one the API says answered.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,13 +29,20 @@ import anthropic
 import httpx2
 
 from adapters.llm.defaults import DEFAULT_MODELS
-from adapters.llm.failures import report_rejected_key, retry_after_seconds
+from adapters.llm.failures import (
+    ContextOverflow,
+    report_overflow,
+    report_rejected_key,
+    retry_after_seconds,
+)
 from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
 
 __all__ = ["DEFAULT_MODELS", "AnthropicProvider"]
 
 ANTHROPIC_API_URL = "https://api.anthropic.com"
 MAX_RETRY_WAIT_S = 30.0
+# "prompt is too long: 215000 tokens > 200000 maximum"
+_TOO_LONG = re.compile(r"prompt is too long(?:: (\d+) tokens > (\d+))?")
 
 
 class _WaitTooLong(Exception):
@@ -60,14 +70,14 @@ class AnthropicProvider:
     def __init__(
         self,
         *,
-        model: str,
+        model: str | None,
         api_key: str,
         base_url: str | None = None,
         timeout_s: float = 60,
         max_retries: int = 2,
         max_tokens: int = 2048,
     ) -> None:
-        self.model = model
+        self.model = model or DEFAULT_MODELS["anthropic"]
         self.max_tokens = max_tokens
         # An explicit base URL keeps the SDK from reading ANTHROPIC_BASE_URL itself.
         self._client = anthropic.AsyncAnthropic(
@@ -85,7 +95,8 @@ class AnthropicProvider:
             "model": self.model,
             "max_tokens": self.max_tokens,
             "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
-            "messages": to_anthropic_messages(messages),
+            # Without tools offered, the API refuses tool blocks in the history.
+            "messages": to_anthropic_messages(messages, tools_offered=bool(tools)),
             "stream": True,
         }
         if tools:
@@ -122,10 +133,13 @@ class AnthropicProvider:
         yield TurnEnd(calls, self._usage(turn), stop_reason=turn.stop_reason or "end")
 
     def _usage(self, turn: _Turn) -> Usage:
+        processed = None
+        if turn.input_tokens is not None:
+            processed = turn.input_tokens + turn.cache_read_tokens + turn.cache_write_tokens
         return Usage(
             provider=self.name,
-            model=self.model,
-            input_tokens=turn.input_tokens,
+            model=turn.model or self.model,
+            input_tokens=processed,
             output_tokens=turn.output_tokens,
             cache_read_tokens=turn.cache_read_tokens,
             cache_write_tokens=turn.cache_write_tokens,
@@ -153,6 +167,15 @@ class AnthropicProvider:
                     retry_after_s=retry_after_seconds(exc.response.headers),
                     usage=self._usage(turn) if turn.input_tokens is not None else None,
                 )
+            too_long = _TOO_LONG.search(str(exc))
+            if status == 400 and too_long is not None:
+                numbers = [int(n) if n else None for n in too_long.groups()]
+                report_overflow(ContextOverflow(*numbers), self.name)
+                return ProviderError(
+                    "context_exceeded",
+                    "the conversation is longer than the model's context window",
+                    provider=self.name,
+                )
             if status >= 500 or exc.type == "api_error":
                 return self._failed("server", f"the model's server failed (HTTP {status})", turn)
             return self._failed(
@@ -177,6 +200,7 @@ class _Turn:
     """What one streamed message has said so far."""
 
     blocks: dict[int, _Block] = field(default_factory=dict)
+    model: str = ""  # as the API names it in message_start
     input_tokens: int | None = None
     output_tokens: int | None = None
     cache_read_tokens: int = 0
@@ -189,6 +213,7 @@ class _Turn:
         self.started = True
         kind = event.type
         if kind == "message_start":
+            self.model = getattr(event.message, "model", None) or self.model
             self._count(event.message.usage)
         elif kind == "content_block_start":
             block = event.content_block
@@ -245,15 +270,18 @@ def to_anthropic_tool(spec: ToolSpec) -> dict[str, Any]:
     }
 
 
-def to_anthropic_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+def to_anthropic_messages(
+    messages: Sequence[ChatMessage], *, tools_offered: bool = True
+) -> list[dict[str, Any]]:
     """Our neutral conversation as Messages content blocks.
 
     Tool results travel as `tool_result` blocks in a user message; consecutive messages of one
     role are merged, which groups the results of parallel calls into one message as the API asks.
+    A turn offered no tools gets the earlier calls and results as text instead.
     """
     converted: list[dict[str, Any]] = []
     for message in messages:
-        role, blocks = _blocks(message)
+        role, blocks = _blocks(message) if tools_offered else _text_blocks(message)
         if not blocks:
             continue  # the API rejects empty content
         if converted and converted[-1]["role"] == role:
@@ -261,6 +289,18 @@ def to_anthropic_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any
         else:
             converted.append({"role": role, "content": blocks})
     return converted
+
+
+def _text_blocks(message: ChatMessage) -> tuple[str, list[dict[str, Any]]]:
+    if message.role == "tool":
+        said = f"(result of {message.name or 'the lookup'}: {message.content})"
+        return "user", [{"type": "text", "text": said}]
+    role, blocks = _blocks(message)
+    for index, block in enumerate(blocks):
+        if block["type"] == "tool_use":
+            said = f"(looked up {block['name']} {json.dumps(block['input'])})"
+            blocks[index] = {"type": "text", "text": said}
+    return role, blocks
 
 
 def _blocks(message: ChatMessage) -> tuple[str, list[dict[str, Any]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
@@ -32,4 +33,26 @@ def report_rejected_key(provider: str, status: int) -> None:
         provider,
         status,
         provider,
+    )
+
+
+@dataclass(frozen=True)
+class ContextOverflow:
+    """A server's refusal of a prompt longer than its window, with its numbers when it gave them."""
+
+    prompt_tokens: int | None
+    window_tokens: int | None
+
+
+def report_overflow(overflow: ContextOverflow, provider: str) -> None:
+    """Tells the operator which setting fits conversations to the model's window."""
+    window = overflow.window_tokens
+    log.warning(
+        "the %s model's server refused a prompt of %s tokens: its context window is %s. "
+        "Set AI_CONTEXT_WINDOW=%s so older history is left out to fit, or give the server a "
+        "larger context (llama-server -c, Ollama num_ctx)",
+        provider,
+        overflow.prompt_tokens if overflow.prompt_tokens is not None else "too many",
+        f"{window} tokens" if window else "smaller",
+        window if window else "<the server's window>",
     )

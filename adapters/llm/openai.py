@@ -1,11 +1,18 @@
 """The OpenAI provider: Chat Completions with tools, streamed, on the official `openai` SDK.
 
-Works with any OpenAI-compatible server (Ollama, vLLM, LiteLLM proxy) through `base_url`. Such
-servers may not report usage; tokens are then recorded as unknown, never guessed.
+Works with any OpenAI-compatible server (llama.cpp's llama-server, llama-cpp-python, Ollama,
+vLLM, LiteLLM proxy) through `base_url`; what such servers do differently, and how it is met,
+is in `adapters.llm.compat`. They may not report usage; tokens are then recorded as unknown,
+never guessed. The model recorded is the one the server says answered.
+
+Every turn is capped at `max_tokens` output tokens: without a cap a small local model can run
+for many minutes. Tools are always offered with `tool_choice: "auto"` (llama-cpp-python's
+server ignores tools without it).
 
 Retries and timeouts are the SDK's own:
 - `timeout_s` (default 60 s) bounds connecting and every read, so a stream that stalls for a
-  minute fails as `timeout`; a long answer that keeps streaming is never cut off.
+  minute fails as `timeout`; a long answer that keeps streaming is bounded by the output cap
+  and by the answer's own time budget in the tool loop, not here.
 - `max_retries` (default 2) retries 408/409/429/5xx and connection failures with the SDK's
   backoff (0.5 s doubling, at most 8 s, jittered), honouring `retry-after` up to 120 s; a longer
   `retry-after` is not waited for and fails at once as `busy`. Two retries keep a person's worst
@@ -15,42 +22,60 @@ A retry only happens before the stream starts; once text flows, a failure is fin
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 
+from adapters.llm import compat
 from adapters.llm.defaults import DEFAULT_MODELS
-from adapters.llm.failures import report_rejected_key, retry_after_seconds
+from adapters.llm.failures import report_overflow, report_rejected_key, retry_after_seconds
 from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
 
 __all__ = ["DEFAULT_MODELS", "OpenAIProvider"]
+
+log = logging.getLogger(__name__)
 
 OPENAI_API_URL = "https://api.openai.com/v1"
 
 
 class OpenAIProvider:
-    """One streamed Chat Completions turn per call to `turn`."""
+    """One streamed Chat Completions turn per call to `turn`.
+
+    `model=None` means: OpenAI's default model for OpenAI itself, and for any other server the
+    one its `GET /models` lists first, asked before the first turn.
+    """
 
     name = "openai"
 
     def __init__(
         self,
         *,
-        model: str,
+        model: str | None,
         api_key: str,
         base_url: str | None = None,
         timeout_s: float = 60,
         max_retries: int = 2,
+        max_tokens: int = 2048,
     ) -> None:
-        self.model = model
+        official = compat.is_openai(base_url)
+        self.model = model or (DEFAULT_MODELS["openai"] if official else compat.LOCAL_MODEL)
+        self.max_tokens = max_tokens
+        self._cap_parameter = "max_completion_tokens" if official else "max_tokens"
+        self._base_url = base_url or OPENAI_API_URL
+        self._ask_model = model is None and not official
+        self._prepared = official  # a compatible server is asked about itself once
+        self._preparing = asyncio.Lock()
+        self._tool_loss = compat.ToolLossWatch(self.name)
         # An explicit base URL keeps the SDK from reading OPENAI_BASE_URL itself: settings
         # are read in one place only.
         self._client = openai.AsyncOpenAI(
             api_key=api_key,
-            base_url=base_url or OPENAI_API_URL,
+            base_url=self._base_url,
             timeout=timeout_s,
             max_retries=max_retries,
         )
@@ -58,17 +83,20 @@ class OpenAIProvider:
     async def turn(
         self, system: str, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
     ) -> AsyncIterator[TextDelta | TurnEnd]:
+        await self._prepare()
         request: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai_messages(system, messages),
             "stream": True,
             "stream_options": {"include_usage": True},
+            self._cap_parameter: self.max_tokens,
         }
         if tools:
             request["tools"] = [to_openai_tool(spec) for spec in tools]
+            request["tool_choice"] = "auto"
         turn = _Turn()
         try:
-            stream = await self._client.chat.completions.create(**request)
+            stream = await self._open(request)
             async with stream:
                 async for chunk in stream:
                     text = turn.take(chunk)
@@ -84,21 +112,67 @@ class OpenAIProvider:
         try:
             calls = turn.tool_calls()
         except ValueError as exc:
-            raise self._bad(str(exc), turn) from None
+            if turn.finish_reason != "length":
+                raise self._bad(str(exc), turn) from None
+            calls = ()  # a call cut off by the output cap is no call; the loop sees the cut
+        prompt = getattr(turn.usage, "prompt_tokens", None)
+        self._tool_loss.after_turn(request, prompt, called=bool(calls))
         yield TurnEnd(calls, self._usage(turn), stop_reason=turn.finish_reason)
 
+    async def _open(self, request: dict[str, Any]) -> Any:
+        """Starts the stream; a server that refuses the output cap's parameter is asked again
+        with the other one, which is then kept."""
+        try:
+            return await self._client.chat.completions.create(**request)
+        except openai.APIStatusError as exc:
+            if compat.rejected_parameter(exc) != self._cap_parameter:
+                raise
+        rejected = self._cap_parameter
+        self._cap_parameter = compat.other_parameter(rejected)
+        request[self._cap_parameter] = request.pop(rejected)
+        log.info("the %s server takes %s, not %s", self.name, self._cap_parameter, rejected)
+        return await self._client.chat.completions.create(**request)
+
+    async def _prepare(self) -> None:
+        if self._prepared:
+            return
+        async with self._preparing:
+            if self._prepared:
+                return
+            if self._ask_model:
+                listed = await compat.first_model(self._client)
+                if listed is None:
+                    return  # the server is not up yet: ask again next turn
+                self.model = listed
+                log.info(
+                    "AI_MODEL is not set: asking the server at OPENAI_BASE_URL for %r, the "
+                    "first model it lists",
+                    listed,
+                )
+            props = await compat.server_properties(self._client, self._base_url)
+            self._tool_loss.from_properties(props, self.model)
+            window = compat.served_window(props)
+            if window is not None:
+                log.info(
+                    "the %s server's context window is %d tokens (AI_CONTEXT_WINDOW fits "
+                    "history to it)",
+                    self.name,
+                    window,
+                )
+            self._prepared = True
+
     def _usage(self, turn: _Turn) -> Usage:
+        model = turn.model or self.model  # the server's word for what answered
         raw = turn.usage
         if raw is None:
-            return Usage(provider=self.name, model=self.model)
-        # prompt_tokens includes cached tokens; ours exclude them so each is priced once.
+            return Usage(provider=self.name, model=model)
+        # prompt_tokens counts every prompt token processed, cached ones included.
         details = getattr(raw, "prompt_tokens_details", None)
         cached = (getattr(details, "cached_tokens", None) or 0) if details else 0
-        prompt = getattr(raw, "prompt_tokens", None)
         return Usage(
             provider=self.name,
-            model=self.model,
-            input_tokens=None if prompt is None else prompt - cached,
+            model=model,
+            input_tokens=getattr(raw, "prompt_tokens", None),
             output_tokens=getattr(raw, "completion_tokens", None),
             cache_read_tokens=cached,
         )
@@ -112,6 +186,14 @@ class OpenAIProvider:
         if isinstance(exc, openai.APITimeoutError):
             return ProviderError(
                 "timeout", "the model did not answer in time", provider=self.name, usage=usage
+            )
+        overflow = compat.context_overflow(exc)
+        if overflow is not None:
+            report_overflow(overflow, self.name)
+            return ProviderError(
+                "context_exceeded",
+                "the conversation is longer than the model's context window",
+                provider=self.name,
             )
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
@@ -159,10 +241,12 @@ class _Turn:
     calls: dict[int, _PartialCall] = field(default_factory=dict)
     finish_reason: str | None = None
     usage: Any = None
+    model: str = ""  # as the server names it in its chunks
     started: bool = False
 
     def take(self, chunk: Any) -> str:
         self.started = True
+        self.model = self.model or getattr(chunk, "model", None) or ""
         if chunk.usage is not None:
             self.usage = chunk.usage
         text = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import Ask, is_dm_channel
 from adapters.slack.people import EmailDirectory
-from adapters.slack.render import plain, to_mrkdwn
+from adapters.slack.render import plain, thread_title, to_mrkdwn
 from adapters.slack.reply import SlackReply
 from adapters.slack.stream import slack_error
 from core.models import Outcome, Refusal, ReplyEvent
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 # The command's response_url (or Bolt's `respond`): a private reply to whoever used it.
 Respond = Callable[..., Awaitable[Any]]
+TITLED_KEPT = 10_000  # threads this process remembers having titled
 
 
 @contextlib.asynccontextmanager
@@ -54,6 +56,7 @@ class Answerer:
         self.client = client
         self.people = people
         self.writer_options = writer_options or {}
+        self._titled: OrderedDict[str, None] = OrderedDict()
 
     async def answer(self, ask: Ask, *, only_if_engaged: bool = False) -> Outcome | None:
         """Answers unless the event was already claimed (a re-delivery, maybe to another worker).
@@ -75,12 +78,32 @@ class Answerer:
             log.info("event %s was already handled; not answering it again", ask.event_id)
             return None
         try:
+            first = self._first_in_thread(ask)
+            title = thread_title(self.service.echo(ask.text)) if first else None
+            await reply.begin(title, titled_thread=ask.is_dm)
             async with _closing(self.service.answer(ask.inbound(email))) as events:
                 draft = await reply.write(events)
         except SlackApiError as exc:
             log.warning("could not reply in %s: %s", ask.channel, slack_error(exc))
             return Outcome.FAILED
         return draft.outcome
+
+    def _first_in_thread(self, ask: Ask) -> bool:
+        """Whether this process has not yet titled the thread (a title is set once; Slack
+        keeps a session's first title anyway)."""
+        key = ask.conversation_key
+        if key in self._titled:
+            return False
+        self._titled[key] = None
+        if len(self._titled) > TITLED_KEPT:
+            self._titled.popitem(last=False)
+        return True
+
+    async def stop(self, team: str, user: str, channel: str, thread_ts: str) -> bool:
+        """A Stop pressed in a thread: the person's answer there is stopped, here or by the
+        worker writing it. False when nothing of theirs was under way in this process."""
+        where = Ask(team, user, channel, thread_ts, "", is_dm_channel(channel))
+        return await self.service.stop(where.conversation_key, where.identity)
 
     async def _engaged(self, ask: Ask) -> bool:
         try:

@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.answers import Answerer
 from adapters.slack.events import (
     Press,
+    StopRequest,
     from_mention,
     from_message,
     from_press,
@@ -29,17 +30,21 @@ from adapters.slack.events import (
     is_dm_channel,
     panel_thread,
     parse_link_args,
+    session_stopped,
     split_command,
+    stop_pressed,
 )
 from adapters.slack.people import EmailDirectory
 from adapters.slack.render import (
     ASK_ACTION_PREFIX,
     FEEDBACK_ACTION,
+    STOP_ACTION,
     assistant_prompts,
     home_view,
     parse_feedback,
     prompt_buttons,
 )
+from adapters.slack.stream import Place, Thread
 from core.background import BackgroundWork
 from core.models import Inbound
 from core.ports import AssistantPort
@@ -88,6 +93,8 @@ class SlackBot:
 
     def _register(self) -> None:
         app = self.app
+        # The assistant experience (`assistant_view`), for installs made before agent
+        # messaging: Slack still sends them its assistant_thread_* events.
         panel = AsyncAssistant()
         panel.thread_started(self.on_thread_started)
         panel.user_message(self.on_message)
@@ -96,8 +103,13 @@ class SlackBot:
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.event("app_home_opened")(self.on_home_opened)
+        # Agent messaging (`agent_view`): the context event replaces the panel's, and the
+        # session's Stop arrives as an event for the thread.
+        app.event("app_context_changed")(self.on_context_changed)
+        app.event("agent_session_stopped")(self.on_session_stopped)
         app.command("/stackdock")(self.on_command)
         app.action(FEEDBACK_ACTION)(self.on_feedback)
+        app.action(STOP_ACTION)(self.on_stop_pressed)
         app.action(re.compile(f"^{ASK_ACTION_PREFIX}_"))(self.on_prompt_pressed)
 
     # ---- events (Bolt has acked them before these run) ----
@@ -119,7 +131,27 @@ class SlackBot:
             self.tasks.spawn(self._set_prompts(*thread), "thread started")
 
     async def on_context_changed(self) -> None:
-        """Answers don't depend on which channel the panel sits beside, so nothing is stored."""
+        """Answers don't depend on what the person is looking at beside the app, so nothing is
+        stored (`assistant_thread_context_changed` and `app_context_changed` alike)."""
+
+    async def on_session_stopped(self, body: dict[str, Any]) -> None:
+        request = session_stopped(body)
+        if request is not None:
+            self.tasks.spawn(self._stop(request, session=True), "session stopped")
+
+    async def _stop(self, request: StopRequest, *, session: bool) -> None:
+        stopped = await self.answerer.stop(
+            request.team, request.user, request.channel, request.thread_ts
+        )
+        if stopped or not session:
+            return  # the answer's own end takes the session out of processing
+        # Nothing of theirs ran here: maybe on another worker (it stops within a second and
+        # ends the session itself), or nowhere any more. Slack leaves a stopped session
+        # `processing` until told, so it is told now; a second `active` is harmless.
+        place = Place(request.channel, request.thread_ts, request.team, request.user)
+        thread = Thread(self.client, place)
+        thread.session = True
+        await thread.close_session()
 
     async def on_home_opened(self, body: dict[str, Any]) -> None:
         opened = home_opened(body)
@@ -185,6 +217,10 @@ class SlackBot:
         elif sub == "link" and parse_link_args(rest)[1]:
             await ack()
             self.tasks.spawn(self._link(team, user, channel, rest, respond), "command link")
+        elif sub == "instructions":
+            await ack()
+            work = self._instructions(team, user, channel, rest, respond)
+            self.tasks.spawn(work, "command instructions")
         else:
             await ack(text=self.service.help_text())
 
@@ -217,6 +253,14 @@ class SlackBot:
         text = await self.service.link(inbound, target, user_ref or "")
         await respond(text=text, response_type="ephemeral")
 
+    async def _instructions(
+        self, team: str, user: str, channel: str, rest: str, respond: Any
+    ) -> None:
+        # Shown, set or cleared for the channel it was typed in; who may is the core's rule.
+        inbound = await self._inbound(team, user, channel, private=False)
+        text = await self.service.instructions(inbound, rest)
+        await respond(text=text, response_type="ephemeral")
+
     # ---- buttons ----
 
     async def on_feedback(self, ack: Any, body: dict[str, Any]) -> None:
@@ -230,6 +274,23 @@ class SlackBot:
         rater = await self._inbound(press.team, press.user, press.channel)
         if not await self.service.feedback(audit_id, rater, value):
             log.info("feedback from %s on audit row %s was not stored", rater.identity, audit_id)
+
+    async def on_stop_pressed(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        press = from_press(body)
+        found = stop_pressed(press) if press is not None else None
+        if found is None:
+            return
+        request, asker = found
+        if request.user != asker:
+            # Only the asker may stop an answer; the core would refuse anyone else anyway.
+            await respond(
+                text=f"Only <@{asker}> can stop this answer.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        self.tasks.spawn(self._stop(request, session=False), "stop pressed")
 
     async def on_prompt_pressed(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
         await ack()

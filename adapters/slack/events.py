@@ -12,6 +12,7 @@ from core.models import Inbound
 
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
+_USER_ID = re.compile(r"[UW][A-Z0-9]+")
 
 
 def identity(team: str, user: str) -> str:
@@ -211,3 +212,31 @@ def parse_link_args(text: str) -> tuple[str | None, str | None]:
     text = _MAILTO.sub(lambda m: m.group(1), text)
     words = text.split()
     return target, (words[0] if len(words) == 1 else None)
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequest:
+    """Someone pressed Stop on the answer in a thread: Slack's session Stop or ours."""
+
+    team: str
+    user: str
+    channel: str
+    thread_ts: str
+
+
+def session_stopped(body: dict[str, Any]) -> StopRequest | None:
+    """An `agent_session_stopped` event: the native Stop of the thread's agent session."""
+    event = body.get("event")
+    user, channel = _text(event, "user"), _text(event, "channel")
+    thread_ts = _text(event, "thread_ts")
+    if not isinstance(event, dict) or not (user and channel and thread_ts):
+        return None
+    return StopRequest(team_of(body, event), user, channel, thread_ts)
+
+
+def stop_pressed(press: Press) -> tuple[StopRequest, str] | None:
+    """Our Stop button: the request, and who asked the question (its value says)."""
+    thread_ts, _, asker = press.value.rpartition(":")
+    if not (thread_ts and press.channel and _USER_ID.fullmatch(asker)):
+        return None
+    return StopRequest(press.team, press.user, press.channel, thread_ts), asker

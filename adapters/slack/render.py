@@ -11,19 +11,30 @@ from typing import Any
 
 from markdown_to_mrkdwn import SlackMarkdownConverter
 
+from adapters.slack.layout import answer_layout
 from core.replies import split_text
 
-# A section block holds at most 3,000 characters; messages are kept under it so that a final
-# answer always fits one section next to its feedback buttons.
-SECTION_LIMIT = 3000
-MESSAGE_LIMIT = 2800  # raw Markdown per message; mrkdwn is never longer than its Markdown by much
+SECTION_LIMIT = 3000  # a section block's text (the App Home tab's usage)
+# Raw Markdown per message of an answer that is not streamed: its markdown blocks hold 12,000
+# characters in all; the rest is room for a table's Markdown rendered as cells.
+MESSAGE_LIMIT = 11000
 STREAM_LIMIT = 11000  # per streamed message; chat.appendStream takes 12,000 at most per call
+TITLE_LIMIT = 80  # a thread's title, as Slack lists it; sessions take 200
 
 MIN_PIECE = 16  # below this, a piece is not worth a message of its own
 CLOSE_FENCE = "\n```"
 
 FEEDBACK_ACTION = "feedback"
 ASK_ACTION_PREFIX = "ask_prompt"
+STOP_ACTION = "stop_answer"
+
+# Rotated by Slack under the thread while the answer is on its way (ten at most).
+LOADING_MESSAGES = (
+    "Reading your organisation's inventory…",
+    "Checking servers and web services…",
+    "Looking at domains and databases…",
+    "Looking for problems…",
+)
 
 _converter = SlackMarkdownConverter()
 
@@ -118,13 +129,16 @@ def parse_feedback(value: str) -> tuple[int, int] | None:
     return int(audit), 1 if kind == "up" else -1
 
 
-def answer_blocks(mrkdwn: str, steps: Sequence[str], audit_id: int | None) -> list[dict[str, Any]]:
-    """A finished answer: the tool steps as a context line, the text, and feedback buttons."""
+def answer_blocks(
+    markdown: str, steps: Sequence[str], audit_id: int | None
+) -> list[dict[str, Any]]:
+    """A finished answer: the tool steps as a context line, the text (Markdown, with a list of
+    resources as a table), and feedback buttons."""
     blocks: list[dict[str, Any]] = []
     if steps:
         blocks.append(steps_block(steps))
-    if mrkdwn.strip():
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}})
+    if markdown.strip():
+        blocks.extend(answer_layout(markdown))
     if audit_id is not None:
         blocks.append(feedback_block(audit_id))
     return blocks
@@ -133,6 +147,37 @@ def answer_blocks(mrkdwn: str, steps: Sequence[str], audit_id: int | None) -> li
 def steps_block(steps: Sequence[str]) -> dict[str, Any]:
     text = "  ".join(f"› {step}" for step in steps)[:SECTION_LIMIT]
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def stop_blocks(thread_ts: str) -> list[dict[str, Any]]:
+    """Our own Stop, where Slack shows no agent session with its native one."""
+    button = {
+        "type": "button",
+        "action_id": STOP_ACTION,
+        "text": {"type": "plain_text", "text": "Stop"},
+        "style": "danger",
+        "value": thread_ts,
+    }
+    return [
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "_Answering…_"}]},
+        {"type": "actions", "block_id": "stop", "elements": [button]},
+    ]
+
+
+def thread_title(question: str) -> str:
+    """A thread's title: the question's first line, cut at a word."""
+    line = " ".join(question.split("\n", 1)[0].split()) or "Question"
+    if len(line) <= TITLE_LIMIT:
+        return line
+    return line[: TITLE_LIMIT - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def task_chunk(task_id: str, title: str, status: str, output: str | None = None) -> dict[str, Any]:
+    """A tool step as a task update of a stream: in_progress, then complete or error."""
+    chunk = {"type": "task_update", "id": task_id, "title": title[:200], "status": status}
+    if output:
+        chunk["output"] = output[:1000]
+    return chunk
 
 
 def placeholder_text(status: str, steps: Sequence[str]) -> str:

@@ -2,15 +2,23 @@
 
 The core's events are folded into a `core.replies.ReplyDraft`, which decides what the reply
 says (the error-after-partial-text policy included) and when a refresh is due. This module
-only shows it: first a "thinking" state (the thread's assistant status, else a placeholder
-message), then the answer through one of two writers with the same small interface:
-`StreamWriter` (adapters/slack/stream.py, Slack's streaming API), or `EditWriter` (below),
-which edits one message and goes on in new messages of the thread past Slack's limits. When
-streaming is refused, the edit writer takes over from where the stream stopped.
+only shows it: first a "thinking" state (the thread's assistant status with rotating loading
+messages, else a placeholder message), then the answer through one of two writers with the
+same small interface: `StreamWriter` (adapters/slack/stream.py, Slack's streaming API), or
+`EditWriter` (below), which edits one message and goes on in new messages of the thread past
+Slack's limits. When streaming is refused, the edit writer takes over from where the stream
+stopped.
+
+Stop: where Slack keeps an agent session for the thread, its own Stop button shows while the
+session is `processing` (opened by `begin`, closed by the end of the stream or by `write`).
+Where it does not (an app still on the assistant experience), a message of ours with a Stop
+button stands in the thread while the answer is written, and is removed when it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
@@ -18,11 +26,14 @@ from typing import Any, Protocol
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.layout import answer_layout
 from adapters.slack.render import (
+    LOADING_MESSAGES,
     MESSAGE_LIMIT,
     STREAM_LIMIT,
     answer_blocks,
     placeholder_text,
+    stop_blocks,
     to_mrkdwn,
 )
 from adapters.slack.stream import (
@@ -34,8 +45,10 @@ from adapters.slack.stream import (
     resume_at,
     slack_error,
 )
-from core.models import ReplyEvent
-from core.replies import Change, ReplyDraft, fold, open_fence_at, split_text
+from core.models import ReplyEvent, Status
+from core.replies import Change, ReplyDraft, open_fence_at, split_text
+
+log = logging.getLogger(__name__)
 
 FIRST_STATUS = "Thinking…"
 
@@ -43,6 +56,7 @@ FIRST_STATUS = "Thinking…"
 class Writer(Protocol):
     """Shows a draft's answer; the draft says what it holds, the writer only sends."""
 
+    async def started(self, draft: ReplyDraft, key: str, title: str) -> None: ...
     async def step(self, draft: ReplyDraft) -> None: ...
     async def text(self, draft: ReplyDraft) -> None: ...
     async def end(self, draft: ReplyDraft) -> None: ...
@@ -68,6 +82,15 @@ class EditWriter:
         self._limit = message_limit
         self._messages: list[str] = []
         self._shown: list[tuple[str, list[dict[str, Any]] | None]] = []
+
+    async def started(self, draft: ReplyDraft, key: str, title: str) -> None:
+        if self._messages:
+            return
+        if self._thread.placeholder is not None:
+            text = placeholder_text(title, _summaries(draft))
+            await self._thread.update(self._thread.placeholder, text)
+        else:
+            await self._thread.set_status(title)
 
     async def step(self, draft: ReplyDraft) -> None:
         if self._messages:
@@ -96,10 +119,14 @@ class EditWriter:
             try:
                 pieces = split_text(text, self._limit) or [""]
                 for i, piece in enumerate(pieces):
-                    mrkdwn = to_mrkdwn(piece)
                     last = final and i == len(pieces) - 1
-                    blocks = answer_blocks(mrkdwn, _summaries(draft), audit_id) if last else None
-                    await self._show(i, mrkdwn or "…", blocks)
+                    blocks = (
+                        answer_blocks(piece, _summaries(draft), audit_id)
+                        if last
+                        else answer_layout(piece)
+                    )
+                    # The text is what notifications and old clients show; the blocks render.
+                    await self._show(i, to_mrkdwn(piece) or "…", blocks or None)
                 return
             except SlackApiError as exc:
                 too_long = slack_error(exc) in {"msg_too_long", "invalid_blocks"}
@@ -149,6 +176,8 @@ class SlackReply:
         )
         self._status_shown: str | None = None  # the assistant status set last
         self._status_refused = False  # Slack shows no assistant status in this thread
+        self._stop_button: str | None = None  # ts of our Stop message, while it stands
+        self._own_stop = False  # no agent session here: our Stop goes up once answering
 
     async def announce(self) -> None:
         """Shows the thinking status at once, before the core has looked anything up.
@@ -159,28 +188,77 @@ class SlackReply:
         Status. Only the thread status, never a placeholder message: this runs before the
         event is claimed, and a re-delivery that loses the claim must leave no message behind.
         """
-        if await self._thread.set_status(FIRST_STATUS):
+        if await self._thread.set_status(FIRST_STATUS, LOADING_MESSAGES):
             self._status_shown = FIRST_STATUS
         else:
             self._status_refused = True  # the core's Status posts the placeholder instead
 
-    async def write(self, events: AsyncIterator[ReplyEvent]) -> ReplyDraft:
-        """Shows every event of the core's answer; returns the finished draft."""
-        return await fold(events, self.draft, self._show)
+    async def begin(self, title: str | None, *, titled_thread: bool) -> None:
+        """Once the question is this worker's: opens the thread's agent session (Slack's own
+        Stop), named `title`; where there is none, titles an assistant thread (when
+        `titled_thread`) and our own Stop will be offered once the answer starts."""
+        if await self._thread.open_session(title):
+            return
+        self._own_stop = True
+        if title and titled_thread:
+            await self._thread.set_title(title)
 
-    async def _show(self, draft: ReplyDraft, change: Change) -> None:
+    async def write(self, events: AsyncIterator[ReplyEvent]) -> ReplyDraft:
+        """Shows every event of the core's answer; returns the finished draft. However it
+        ends, the session leaves `processing` and our Stop message goes."""
         try:
-            await self._apply(draft, change, force=False)
+            async for event in events:
+                change = self.draft.add(event)
+                started = event.step if isinstance(event, Status) else None
+                await self._show(self.draft, change, started)
+            return self.draft
+        finally:
+            await self._wind_up()
+
+    async def _wind_up(self) -> None:
+        with contextlib.suppress(SlackApiError):
+            await self._thread.close_session()
+        if self._stop_button is not None:
+            ts, self._stop_button = self._stop_button, None
+            try:
+                await self._thread.client.chat_delete(channel=self._thread.place.channel, ts=ts)
+            except SlackApiError as exc:
+                log.info("could not remove the Stop button (%s)", slack_error(exc))
+
+    async def _show(self, draft: ReplyDraft, change: Change, started: str | None = None) -> None:
+        try:
+            await self._apply(draft, change, started, force=False)
         except StreamRefused:
             assert isinstance(self._writer, StreamWriter)
             self._writer = EditWriter(
                 self._thread, after=self._writer.shown, message_limit=self._message_limit
             )
             draft.refresh_every_s = self._update_interval
-            await self._apply(draft, change, force=True)
+            await self._apply(draft, change, started, force=True)
 
-    async def _apply(self, draft: ReplyDraft, change: Change, *, force: bool) -> None:
-        if change is Change.STATUS:
+    async def _offer_stop(self, draft: ReplyDraft) -> None:
+        """Our Stop, once an answer (not a refusal) is on its way, where Slack has none."""
+        if not self._own_stop or draft.done:
+            return
+        self._own_stop = False
+        place = self._thread.place
+        blocks = stop_blocks(f"{place.thread_ts}:{place.user}")
+        try:
+            self._stop_button = await self._thread.post("Answering… (Stop)", blocks)
+        except SlackApiError as exc:
+            log.info("could not offer a Stop button (%s)", slack_error(exc))
+
+    async def _apply(
+        self, draft: ReplyDraft, change: Change, started: str | None, *, force: bool
+    ) -> None:
+        if change is not Change.END and (started or draft.decided):
+            await self._offer_stop(draft)
+        if started is not None:
+            if isinstance(self._writer, StreamWriter) or draft.decided:
+                await self._writer.started(draft, started, draft.status)
+            else:
+                await self._status(draft)  # the placeholder or the thread status says it
+        elif change is Change.STATUS:
             await self._status(draft)
         elif change is Change.STEP:
             await self._writer.step(draft)

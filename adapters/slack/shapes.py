@@ -200,6 +200,8 @@ def _event(payload: Mapping[str, Any]) -> None:
         _text(event, "user", "channel", at="event")
     elif kind.startswith("assistant_thread_"):
         _text(_object(event, "assistant_thread", "event"), "channel_id", "thread_ts", at="thread")
+    elif kind == "agent_session_stopped":
+        _text(event, "user", "channel", "thread_ts", at="event")
 
 
 def _actions(payload: Mapping[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """One Slack thread's Web API calls, and the streaming writer of an answer.
 
 The writer streams the answer's text through `chat.startStream` / `appendStream` /
-`stopStream`, and the tool steps as task updates of the stream. Past a streamed message's
+`stopStream`, and the tool steps as task updates of the stream: `in_progress` when a tool
+starts, then `complete` or `error` with what it found. Past a streamed message's
 limit, or on `msg_too_long`, it finishes that message and goes on in a new one of the same
 thread; text already shown is never sent again. When Slack refuses to stream at all it raises
 `StreamRefused`, and `adapters/slack/reply.py` carries on with the edit-a-message writer from
@@ -12,19 +13,27 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import CLOSE_FENCE, STREAM_LIMIT, clean_prefix, feedback_block
+from adapters.slack.render import (
+    CLOSE_FENCE,
+    STREAM_LIMIT,
+    clean_prefix,
+    feedback_block,
+    task_chunk,
+)
 from core.replies import ReplyDraft, open_fence_at
 
 log = logging.getLogger(__name__)
 
 APPEND_LIMIT = 4000  # per appendStream call; Slack takes 12,000, smaller calls look smoother
 MIN_MESSAGE_LIMIT = 200
+PROCESSING, ACTIVE = "processing", "active"  # agent session statuses
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +62,73 @@ class Thread:
         self.client = client
         self.place = place
         self.placeholder: str | None = None  # ts of the placeholder message, while it stands
+        # An agent session is `processing` here: Slack shows its own Stop button until the
+        # session is set back to active (a stopped stream does that by itself).
+        self.session = False
 
-    async def set_status(self, status: str) -> bool:
-        """Shows `status` as the thread's assistant status; False where Slack has none."""
+    async def set_status(self, status: str, loading: Sequence[str] = ()) -> bool:
+        """Shows `status` as the thread's assistant status, with `loading` rotating under it;
+        False where Slack has none."""
         try:
             await self.client.assistant_threads_setStatus(
-                channel_id=self.place.channel, thread_ts=self.place.thread_ts, status=status
+                channel_id=self.place.channel,
+                thread_ts=self.place.thread_ts,
+                status=status,
+                loading_messages=list(loading) or None,
             )
             return True
         except SlackApiError as exc:
             log.info("no assistant status here (%s)", slack_error(exc))
             return False
+
+    async def open_session(self, title: str | None) -> bool:
+        """Marks the agent session of this thread `processing`, which gives the person
+        Slack's own Stop (the `agent_session_stopped` event). False where Slack offers no
+        session: an app still on the assistant experience, or an agent session refused."""
+        try:
+            await self.client.agents_sessions_setStatus(
+                channel_id=self.place.channel,
+                thread_ts=self.place.thread_ts,
+                status=PROCESSING,
+                title=title,
+                initiator_user_id=self.place.user,
+            )
+        except SlackApiError as exc:
+            log.info("no agent session here (%s)", slack_error(exc))
+            return False
+        self.session = True
+        return True
+
+    async def close_session(self) -> None:
+        """Takes the session out of `processing` (Slack won't by itself, even after a Stop)."""
+        if not self.session:
+            return
+        self.session = False
+        try:
+            await self.client.agents_sessions_setStatus(
+                channel_id=self.place.channel, thread_ts=self.place.thread_ts, status=ACTIVE
+            )
+        except SlackApiError as exc:
+            log.warning("could not end the agent session (%s)", slack_error(exc))
+
+    async def set_title(self, title: str) -> None:
+        """The title of an assistant thread (the experience before agent sessions)."""
+        try:
+            await self.client.assistant_threads_setTitle(
+                channel_id=self.place.channel, thread_ts=self.place.thread_ts, title=title
+            )
+        except SlackApiError as exc:
+            log.info("no thread title here (%s)", slack_error(exc))
+
+    def session_status(self, *, final: bool) -> str | None:
+        """What a stopped stream leaves the session as: still processing mid-answer (the
+        Stop must stay), active at the end. None: no session, nothing to say."""
+        if not self.session:
+            return None
+        if final:
+            self.session = False
+            return ACTIVE
+        return PROCESSING
 
     async def post(self, text: str, blocks: list[dict[str, Any]] | None = None) -> str:
         response = await self.client.chat_postMessage(
@@ -120,16 +185,18 @@ class StreamWriter:
         self.shown = ""  # the draft's text as far as streamed messages hold it
         self._ts: str | None = None  # the stream open now
         self._chars = 0  # characters in it
+        self.tasks = Tasks()
+
+    async def started(self, draft: ReplyDraft, key: str, title: str) -> None:
+        await self._send(
+            draft.text, [task_chunk(self.tasks.start(key, title), title, "in_progress")]
+        )
 
     async def step(self, draft: ReplyDraft) -> None:
         step = draft.steps[-1]
-        chunk = {
-            "type": "task_update",
-            "id": f"step{len(draft.steps)}",
-            "title": step.summary[:200],
-            "status": "error" if step.is_error else "complete",
-        }
-        await self._send(draft.text, [chunk])
+        task_id, title = self.tasks.finish(step.key, step.summary)
+        status = "error" if step.is_error else "complete"
+        await self._send(draft.text, [task_chunk(task_id, title, status, step.summary)])
 
     async def text(self, draft: ReplyDraft) -> None:
         await self._send(draft.text, [])
@@ -142,7 +209,10 @@ class StreamWriter:
         blocks = [feedback_block(audit_id)] if audit_id is not None else None
         try:
             await self._thread.client.chat_stopStream(
-                channel=self._thread.place.channel, ts=self._ts, blocks=blocks
+                channel=self._thread.place.channel,
+                ts=self._ts,
+                blocks=blocks,
+                session_status=self._thread.session_status(final=True),
             )
             self._ts = None
         except SlackApiError as exc:
@@ -219,20 +289,25 @@ class StreamWriter:
         """Finishes the streamed message, so that the next piece starts a new one."""
         if self._ts:
             channel = self._thread.place.channel
+            session = self._thread.session_status(final=False)
             if open_fence_at(self.shown) is None:
-                await self._thread.client.chat_stopStream(channel=channel, ts=self._ts)
+                await self._thread.client.chat_stopStream(
+                    channel=channel, ts=self._ts, session_status=session
+                )
             else:
                 closing = [{"type": "markdown_text", "text": CLOSE_FENCE}]
                 try:
                     await self._thread.client.chat_stopStream(
-                        channel=channel, ts=self._ts, chunks=closing
+                        channel=channel, ts=self._ts, chunks=closing, session_status=session
                     )
                 except SlackApiError as exc:
                     if slack_error(exc) != "msg_too_long":
                         raise
                     # A full message can't take the closing fence; Markdown ends an unclosed
                     # block with its message, so the code still shows as code.
-                    await self._thread.client.chat_stopStream(channel=channel, ts=self._ts)
+                    await self._thread.client.chat_stopStream(
+                        channel=channel, ts=self._ts, session_status=session
+                    )
         self._ts = None
         self._chars = 0
 
@@ -241,6 +316,33 @@ class StreamWriter:
             # Slack closes an abandoned stream itself after a while, so a failure here is fine.
             with contextlib.suppress(SlackApiError):
                 await self._thread.client.chat_stopStream(
-                    channel=self._thread.place.channel, ts=self._ts
+                    channel=self._thread.place.channel,
+                    ts=self._ts,
+                    session_status=self._thread.session_status(final=False),
                 )
             self._ts = None
+
+
+class Tasks:
+    """The task ids of one answer's tool steps: a step's end updates the task its start
+    opened (matched by the call's key); a step whose start was never shown gets its own."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, list[tuple[str, str]]] = {}
+        self._count = 0
+
+    def _new(self) -> str:
+        self._count += 1
+        return f"task{self._count}"
+
+    def start(self, key: str, title: str) -> str:
+        task_id = self._new()
+        self._open.setdefault(key, []).append((task_id, title))
+        return task_id
+
+    def finish(self, key: str, summary: str) -> tuple[str, str]:
+        """(task id, title) for the step that ended."""
+        waiting = self._open.get(key)
+        if waiting:
+            return waiting.pop(0)
+        return self._new(), summary

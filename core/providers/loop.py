@@ -2,13 +2,22 @@
 
 Decisions worth knowing:
 - Tool calls of one turn run concurrently; a tool that raises becomes an error result the model
-  reads, never a crash.
-- When `max_steps` turns have all asked for tools, the loop stops without another model call and
-  says so honestly. The last turn's tool calls are not run (no model would read their results),
-  and the stored assistant message drops them, so the history stays valid for every provider.
+  reads, never a crash. A call the model already made (same tool, same arguments) is not run
+  again: it gets the earlier result and a nudge to answer, because small models loop.
+- A call written as text (`core.providers.text_calls`) runs like one from the API's tool-call
+  field, and its text never reaches the person: text that could still be such a call is held
+  back while it streams, ordinary prose is not.
+- When `max_steps` turns have all asked for tools, their last calls are not run and the model is
+  asked once more, without tools, to answer from what it has; only if that brings no answer does
+  the loop say honestly that it stopped. The stored assistant message drops the unrun calls, so
+  the history stays valid for every provider.
+- A turn cut off by its output cap (`length`) or by the answer's wall-clock budget is an honest
+  partial answer when the person already has text from it, with a note saying it stopped early
+  (`LoopOutcome.stopped` says why, for the audit row); with nothing usable it is a failure.
 - Failover: a provider that fails before any text reached the person hands the conversation,
   tool results included, to the next provider; tools already run are not run again. Once text
   has been streamed the failure is final, because the person has already seen part of an answer.
+  So is running out of the answer's time: a second provider would have none left.
 - Each turn's usage is priced here (unless the provider priced it already) because tiered
   prices depend on a single request's size, not the question's total.
 - What was spent is readable while the loop runs: the caller may pass its own `LoopProgress`
@@ -31,16 +40,36 @@ from core.models import (
     TextDelta,
     ToolCall,
     ToolResult,
+    ToolSpec,
     ToolStep,
     TurnEnd,
     Usage,
 )
 from core.ports import Provider, ToolRunner
 from core.providers.pricing import price
+from core.providers.text_calls import TextCallFilter
 
 log = logging.getLogger(__name__)
 
 TURN_SEPARATOR = "\n\n"
+# Stop reasons of a turn that hit its output cap: OpenAI's and Anthropic's words for it.
+CUT_OFF = frozenset({"length", "max_tokens"})
+
+# Why an answer ended without the model finishing it; each is the audit row's reason.
+STOPPED_EARLY = "model_stopped_early"
+ANSWER_TIMEOUT = "answer_timeout"
+STEP_LIMIT = "step_limit"
+
+STOPPED_EARLY_NOTE = "…the model stopped early, so this answer may be incomplete."
+TIMED_OUT_NOTE = "…the answer took too long and was stopped, so it may be incomplete."
+REPEAT_NOTE = (
+    "You already called {name} with these arguments; this is its earlier result. "
+    "Answer the question from it, or call a different tool."
+)
+LAST_TURN_PROMPT = (
+    "You have used all your lookups. Answer the question now from the tool results above, "
+    "without calling any tool. If they are not enough, say what is missing."
+)
 
 
 @dataclass
@@ -52,9 +81,10 @@ class LoopOutcome:
     tools_called: list[str]
     new_messages: list[ChatMessage]  # assistant and tool messages to store after the question
     provider: str  # the provider that answered
-    model: str
+    model: str  # the model the server says answered, else the one asked for
     attempts: list[str]  # "openai:busy", "anthropic:ok"
     steps: int  # model turns taken, across attempts
+    stopped: str | None = None  # STOPPED_EARLY, ANSWER_TIMEOUT or STEP_LIMIT; None: finished
 
 
 @dataclass(frozen=True)
@@ -77,6 +107,9 @@ class LoopProgress:
     attempts: list[str] = field(default_factory=list)
     steps: int = 0
     provider: str | None = None  # the provider running now, or that answered
+    model: str | None = None  # what the running provider's server says it is
+    stopped: str | None = None
+    results: dict[str, ToolResult] = field(default_factory=dict)  # by call, for repeats
 
     def spent(self) -> Usage | None:
         """Every finished turn's usage so far, labelled with the provider running now."""
@@ -113,27 +146,32 @@ async def run_tool_loop(
     *,
     max_steps: int = 6,
     progress: LoopProgress | None = None,
+    answer_timeout_s: float | None = None,
 ) -> AsyncIterator[TextDelta | ToolStep | LoopDone]:
     """Answers the conversation in `messages`, streaming text and tool steps, then LoopDone.
 
     Raises the last ProviderError when no provider could answer; it carries `attempts` and the
     accumulated, priced `usage`. `progress`, when given, is filled as the loop goes.
+    `answer_timeout_s` bounds the whole answer, every turn and tool of every provider.
     """
     if not providers:
         raise ValueError("run_tool_loop needs at least one provider")
     progress = progress if progress is not None else LoopProgress()
+    budget = _Budget(answer_timeout_s)
     attempts = progress.attempts
     for index, provider in enumerate(providers):
-        progress.provider = provider.name
+        progress.provider, progress.model = provider.name, None
         try:
-            async for event in _answer(provider, system, messages, tools, max_steps, progress):
+            async for event in _answer(
+                provider, system, messages, tools, max_steps, progress, budget
+            ):
                 yield event
         except ProviderError as exc:
             attempts.append(f"{provider.name}:{exc.kind}")
             if exc.usage is not None:
                 progress.usages.append(_priced(exc.usage))
             last = index == len(providers) - 1
-            if last or progress.streamed:
+            if last or progress.streamed or budget.spent():
                 exc.attempts = list(attempts)
                 exc.usage = progress.total_usage(None)
                 raise
@@ -151,12 +189,38 @@ async def run_tool_loop(
             tools_called=progress.tools_called,
             new_messages=progress.new_messages,
             provider=provider.name,
-            model=provider.model,
+            model=progress.model or provider.model,
             attempts=list(attempts),
             steps=progress.steps,
+            stopped=progress.stopped,
         )
         yield LoopDone(outcome)
         return
+
+
+@dataclass
+class _Budget:
+    """The answer's wall-clock budget, as a deadline on the event loop's clock."""
+
+    seconds: float | None
+
+    def __post_init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self.deadline = None if self.seconds is None else loop.time() + self.seconds
+
+    def spent(self) -> bool:
+        return self.deadline is not None and self._loop.time() >= self.deadline
+
+
+@dataclass
+class _Turn:
+    """One model turn as it streams: what the person saw of it and how it ended."""
+
+    filter: TextCallFilter
+    end: TurnEnd | None = None
+    timed_out: bool = False
+    has_text: bool = False
 
 
 async def _answer(
@@ -166,52 +230,172 @@ async def _answer(
     tools: ToolRunner,
     max_steps: int,
     progress: LoopProgress,
+    budget: _Budget,
 ) -> AsyncIterator[TextDelta | ToolStep]:
     specs = tools.specs()
+    names = frozenset(spec.name for spec in specs)
+    last_turn = False  # the one turn, after the step limit, asked to answer without tools
     while True:
         conversation = [*question, *progress.new_messages]
-        turn_text: list[str] = []
-        end: TurnEnd | None = None
-        async for event in provider.turn(system, conversation, specs):
-            if isinstance(event, TextDelta):
-                if event.text:
-                    for delta in progress.delta(event.text, bool(turn_text)):
-                        yield delta
-                    turn_text.append(event.text)
-            else:
-                end = event
+        if last_turn:
+            conversation.append(ChatMessage(role="user", content=LAST_TURN_PROMPT))
+        turn = _Turn(TextCallFilter(names))
+        offered: Sequence[ToolSpec] = () if last_turn else specs
+        async for delta in _stream(provider, system, conversation, offered, turn, progress, budget):
+            yield delta
+        end = turn.end
+        cut_off = turn.timed_out or (end is not None and end.stop_reason in CUT_OFF)
+        for delta in _show(turn.filter.finish(cut_off=cut_off), turn, progress):
+            yield delta
+        progress.steps += 1
+        visible = turn.filter.visible_text.strip()
+        if turn.timed_out:
+            # The stopped turn never reported its tokens; unknown, never guessed.
+            progress.usages.append(Usage(provider.name, progress.model or provider.model))
+            if not turn.has_text:
+                raise ProviderError(
+                    "timeout",
+                    f"the answer took longer than {budget.seconds:g} s",
+                    provider=provider.name,
+                )
+            for delta in _finish_partial(visible, TIMED_OUT_NOTE, ANSWER_TIMEOUT, progress):
+                yield delta
+            return
         if end is None:
             raise ProviderError(
                 "bad_response", "the model's turn ended without a result", provider=provider.name
             )
-        progress.steps += 1
         progress.usages.append(_priced(end.usage))
-        text = "".join(turn_text)
-        if not end.tool_calls:
-            progress.new_messages.append(ChatMessage(role="assistant", content=text))
+        progress.model = end.usage.model
+        calls = () if last_turn else (end.tool_calls or tuple(turn.filter.calls))
+        if not calls:
+            for delta in _conclude(visible, end, turn, last_turn, provider, progress):
+                yield delta
             return
         if progress.steps >= max_steps:
-            honest = step_limit_text(len(progress.tools_called))
-            for delta in progress.delta(honest, False):
-                yield delta
-            content = f"{text}{TURN_SEPARATOR}{honest}" if text else honest
-            progress.new_messages.append(ChatMessage(role="assistant", content=content))
-            return
+            if visible:
+                progress.new_messages.append(ChatMessage(role="assistant", content=visible))
+            last_turn = True
+            continue
         progress.new_messages.append(
-            ChatMessage(role="assistant", content=text, tool_calls=end.tool_calls)
+            ChatMessage(role="assistant", content=visible, tool_calls=calls)
         )
-        results = await asyncio.gather(*(_call(tools, call) for call in end.tool_calls))
-        for call, result in zip(end.tool_calls, results, strict=True):
-            progress.tools_called.append(call.name)
-            progress.new_messages.append(
-                ChatMessage(
-                    role="tool",
-                    content=_compact(result.content),
-                    tool_call_id=call.id,
-                    name=call.name,
-                )
+        async for step in _run_calls(tools, calls, progress):
+            yield step
+
+
+async def _stream(
+    provider: Provider,
+    system: str,
+    conversation: Sequence[ChatMessage],
+    offered: Sequence[ToolSpec],
+    turn: _Turn,
+    progress: LoopProgress,
+    budget: _Budget,
+) -> AsyncIterator[TextDelta]:
+    """Streams one turn's readable text, stopping it when the answer's time runs out."""
+    stream = provider.turn(system, conversation, offered)
+    try:
+        while True:
+            try:
+                # Only the wait for the next event is bounded: a timeout while this generator
+                # is suspended at a yield would cancel whoever consumes it instead.
+                async with asyncio.timeout_at(budget.deadline):
+                    event = await anext(stream)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                if not budget.spent():
+                    raise  # the provider's own, not the answer's budget
+                turn.timed_out = True
+                return
+            if isinstance(event, TextDelta):
+                for delta in _show(turn.filter.feed(event.text), turn, progress):
+                    yield delta
+            else:
+                turn.end = event
+    finally:
+        await _close(stream)
+
+
+async def _close(stream: AsyncIterator[Any]) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _show(text: str, turn: _Turn, progress: LoopProgress) -> list[TextDelta]:
+    if not text or (not turn.has_text and not text.strip()):
+        return []  # whitespace left where a call was taken out opens nothing
+    deltas = progress.delta(text, turn.has_text)
+    turn.has_text = True
+    return deltas
+
+
+def _conclude(
+    visible: str,
+    end: TurnEnd,
+    turn: _Turn,
+    last_turn: bool,
+    provider: Provider,
+    progress: LoopProgress,
+) -> list[TextDelta]:
+    """The turn that asked for no tool: the answer, whole or partial, or an honest stop."""
+    if end.stop_reason in CUT_OFF:
+        if not turn.has_text:
+            raise ProviderError(
+                "cut_off", "the model stopped before it wrote an answer", provider=provider.name
             )
+        return _finish_partial(visible, STOPPED_EARLY_NOTE, STOPPED_EARLY, progress)
+    if last_turn:
+        progress.stopped = STEP_LIMIT
+        if not visible:
+            return _finish_partial("", step_limit_text(len(progress.tools_called)), None, progress)
+    progress.new_messages.append(ChatMessage(role="assistant", content=visible))
+    return []
+
+
+def _finish_partial(
+    visible: str, note: str, reason: str | None, progress: LoopProgress
+) -> list[TextDelta]:
+    deltas = progress.delta(note, False)
+    content = f"{visible}{TURN_SEPARATOR}{note}" if visible else note
+    progress.new_messages.append(ChatMessage(role="assistant", content=content))
+    progress.stopped = reason or progress.stopped
+    return deltas
+
+
+async def _run_calls(
+    tools: ToolRunner, calls: Sequence[ToolCall], progress: LoopProgress
+) -> AsyncIterator[ToolStep]:
+    """Runs each new call once, concurrently; a repeat gets the earlier result and a nudge."""
+    keys = [_call_key(call) for call in calls]
+    fresh: dict[str, ToolCall] = {}
+    for call, key in zip(calls, keys, strict=True):
+        if key not in progress.results and key not in fresh:
+            fresh[key] = call
+    results = await asyncio.gather(*(_call(tools, call) for call in fresh.values()))
+    ran = dict(zip(fresh, results, strict=True))
+    for call, key in zip(calls, keys, strict=True):
+        if fresh.get(key) is call:
+            result = ran[key]
+            content = _compact(result.content)
+            progress.tools_called.append(call.name)
+        else:
+            result = ran.get(key) or progress.results[key]
+            nudge = REPEAT_NOTE.format(name=call.name)
+            content = _compact({"note": nudge, "earlier_result": result.content})
+            log.info("the model repeated a call to %s; gave it the earlier result", call.name)
+        progress.new_messages.append(
+            ChatMessage(role="tool", content=content, tool_call_id=call.id, name=call.name)
+        )
+        if fresh.get(key) is call:
             yield ToolStep(call.name, call.arguments, result.summary, result.is_error)
+    progress.results.update(ran)
+
+
+def _call_key(call: ToolCall) -> str:
+    return _compact({"name": call.name, "arguments": call.arguments}, sort=True)
 
 
 async def _call(tools: ToolRunner, call: ToolCall) -> ToolResult:
@@ -231,5 +415,7 @@ def _priced(usage: Usage) -> Usage:
     return usage if usage.cost_usd is not None else price(usage)
 
 
-def _compact(content: Mapping[str, Any]) -> str:
-    return json.dumps(content, separators=(",", ":"), ensure_ascii=False, default=str)
+def _compact(content: Mapping[str, Any], *, sort: bool = False) -> str:
+    return json.dumps(
+        content, separators=(",", ":"), ensure_ascii=False, default=str, sort_keys=sort
+    )

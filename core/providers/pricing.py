@@ -4,9 +4,11 @@ Only the snapshot shipped inside the installed genai-prices package is used: its
 updater (`UpdatePrices`) is never started, so pricing makes no network call and a given
 package version always prices the same usage the same way.
 
-Our `Usage.input_tokens` excludes cache reads and writes (Anthropic's convention, and OpenAI's
-after the provider subtracts `cached_tokens`). genai-prices counts `input_tokens` as *all* input
-tokens, with cache reads and writes as parts of it, so the total is rebuilt before pricing.
+Our `Usage.input_tokens`, like genai-prices' and OpenAI's `prompt_tokens`, counts every prompt
+token processed, with cache reads and writes as parts of it, so it is priced as it is.
+
+A model with no known price (a local model, most often) costs None: unknown, never zero and never
+a guess from a similar name.
 """
 
 from __future__ import annotations
@@ -27,9 +29,8 @@ def price(usage: Usage) -> Usage:
     """A copy of `usage` with `cost_usd` set, or left None when tokens or the price are unknown."""
     if usage.input_tokens is None or usage.output_tokens is None:
         return dataclasses.replace(usage, cost_usd=None)
-    all_input = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
     priced = genai_prices.Usage(
-        input_tokens=all_input,
+        input_tokens=usage.input_tokens,
         cache_read_tokens=usage.cache_read_tokens,
         cache_write_tokens=usage.cache_write_tokens,
         output_tokens=usage.output_tokens,

@@ -60,6 +60,7 @@ class TextCallFilter:
     shown: int = 0  # text[:shown] has been decided (released or taken as a call)
     visible: list[str] = field(default_factory=list)
     calls: list[ToolCall] = field(default_factory=list)
+    after_call: bool = False  # prose that follows a removed call starts a new paragraph
 
     def feed(self, piece: str) -> str:
         """The text that can be shown now; what might still be a call is held back."""
@@ -80,32 +81,55 @@ class TextCallFilter:
         while self.shown < len(self.text):
             match = _OPENER.search(self.text, self.shown)
             if match is None:
-                held = 0 if final else _partial_opener(self.text)
+                # At the end, trailing whitespace is dropped; before it, lines that could still
+                # open a call wait, with the line break before them.
+                held = len(self.text) - len(self.text.rstrip()) if final else _held_tail(self.text)
                 end = max(self.shown, len(self.text) - held)
-                out.append(self.text[self.shown : end])
-                self.shown = end
+                self._emit(out, self.text[self.shown : end])
+                self.shown = len(self.text) if final else end
                 break
             start = match.start()
-            out.append(self.text[self.shown : start])
-            self.shown = start
+            before = self.text[self.shown : start]
             # A turn that was cut off is judged as if it went on: what is unfinished stays so.
             segment = _segment(self.text, start, self.tool_names, final=final and not cut_off)
             if segment.kind == "open":
                 if not final and len(self.text) - start <= _MAX_HELD:
+                    # The line break before a call goes with it, so it waits too.
+                    self._emit(out, before.rstrip())
+                    self.shown += len(before.rstrip())
                     break
                 if final and cut_off:
+                    self._emit(out, before.rstrip())
                     self.shown = len(self.text)  # half a call is no answer
                     break
                 segment = _Segment("text", len(self.text))
-            if segment.kind == "call":
-                self.calls.extend(segment.calls)
-            elif not _names_a_tool(self.text[start : segment.end], self.tool_names):
-                out.append(self.text[start : segment.end])
-            # else: a call to our tool that cannot be run (broken JSON, say); still not prose
-            self.shown = max(segment.end, start + 1)
+            held = self.text[start : segment.end]
+            if segment.kind == "text" and not _names_a_tool(held, self.tool_names):
+                self._emit(out, before)
+                self._emit(out, held)
+                self.shown = max(segment.end, start + 1)
+                continue
+            # A call, or a call to our tool that cannot be run (broken arguments): never prose.
+            self.calls.extend(segment.calls)
+            self._emit(out, before.rstrip())
+            self.after_call = True
+            end = segment.end
+            while end < len(self.text) and self.text[end].isspace():
+                end += 1
+            self.shown = end
         released = "".join(out)
         self.visible.append(released)
         return released
+
+    def _emit(self, out: list[str], piece: str) -> None:
+        if self.after_call:
+            piece = piece.lstrip()
+            if not piece:
+                return
+            if any(p.strip() for p in (*self.visible, *out)):
+                piece = "\n\n" + piece
+            self.after_call = False
+        out.append(piece)
 
 
 def _names_a_tool(text: str, tools: Collection[str]) -> bool:
@@ -115,16 +139,16 @@ def _names_a_tool(text: str, tools: Collection[str]) -> bool:
     return named is not None and named.group(1) in tools
 
 
-def _partial_opener(text: str) -> int:
-    """How many characters at the end of `text` could be the start of an opener."""
+def _held_tail(text: str) -> int:
+    """How many characters at the end of `text` must wait: a last line that could still open a
+    call (or is blank), with the whitespace before it, or the start of a `<tool_call>` tag."""
     line_start = text.rfind("\n") + 1
-    tail = text[line_start:]
-    stripped = tail.lstrip(" \t")
-    if stripped == "" or any(o.startswith(stripped) for o in (_FENCE, _PREFIX)):
-        return len(tail)
+    last_line = text[line_start:].lstrip(" \t")
+    if last_line == "" or any(o.startswith(last_line) for o in (_FENCE, _PREFIX)):
+        return len(text) - len(text[:line_start].rstrip()) if line_start else len(text)
     for size in range(min(len(_TAG_OPEN) - 1, len(text)), 0, -1):
         if _TAG_OPEN.startswith(text[-size:]):
-            return size
+            return len(text) - len(text[:-size].rstrip())
     return 0
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from genai_prices.data_snapshot import get_snapshot
 
-from core.models import ChatMessage
+from core.models import ChatMessage, ToolSpec
 
 # When genai-prices does not know a model; first matching prefix wins.
 _FAMILY_WINDOWS: tuple[tuple[str, int], ...] = (
@@ -62,6 +62,17 @@ def message_tokens(message: ChatMessage) -> int:
     for call in message.tool_calls:
         total += estimate_tokens(call.name) + estimate_tokens(json.dumps(dict(call.arguments)))
     return total
+
+
+def reserve_tokens(window_tokens: int, max_answer_tokens: int, tools: Sequence[ToolSpec]) -> int:
+    """What a turn needs besides the system prompt and the conversation: the tool definitions,
+    sent with every turn, and room for the answer. In a small window (a local server's 2,048,
+    say) the answer's room is cut to a quarter of it, so some history still fits."""
+    definitions = sum(
+        estimate_tokens(spec.name + spec.description + json.dumps(dict(spec.parameters)))
+        for spec in tools
+    )
+    return definitions + min(max_answer_tokens, window_tokens // 4)
 
 
 def fit_history(

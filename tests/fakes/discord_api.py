@@ -2,8 +2,12 @@
 
 It behaves like Discord where the bot depends on it: HELLO, IDENTIFY, READY and GUILD_CREATE on
 the gateway; threads whose id is their starter message's id; 400 with code 50035 for content
-over 2000 characters; 429 with `retry_after` when a test asks for it. Every REST call is
-recorded, with the time it arrived, so tests can check what the bot said and how often.
+over 2000 characters; 429 with `retry_after` when a test asks for it. Components V2 messages
+(flag IS_COMPONENTS_V2) are held to Discord's rules: no `content` or embeds, at most 4,000
+characters of text displays and 40 components in all, the flag never removed; a message
+without the flag may hold only action rows. A test can switch V2 off to see the fallback.
+Every REST call is recorded, with the time it arrived, so tests can check what the bot said
+and how often.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from aiohttp import WSMsgType, web
 
 API_PREFIX = "/api/v10"
 CONTENT_LIMIT = 2000
+COMPONENTS_V2 = 1 << 15  # the IS_COMPONENTS_V2 message flag
+TEXT_DISPLAY_LIMIT = 4000  # all the text displays of one message together
+COMPONENT_LIMIT = 40  # components of one message, nested ones included
+ACTION_ROW, TEXT_DISPLAY = 1, 10
 BOT_TOKEN = "fake-discord-token"
 _BASE_ID = 1_300_000_000_000_000_000
 
@@ -102,6 +110,7 @@ class FakeDiscord:
         self._ready = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.components_v2 = True  # False: refuse the flag, as an API without V2 would
 
     # ---- identities and payloads ----
 
@@ -153,6 +162,34 @@ class FakeDiscord:
     def dm_channel(self, user: dict[str, Any]) -> str:
         channel_id = self.new_id()
         self.channels[channel_id] = {"id": channel_id, "type": 1, "recipients": [user]}
+        return channel_id
+
+    def group_dm(self, *people: dict[str, Any]) -> str:
+        """A group DM of people (the bot not among them): reached only by a user install."""
+        channel_id = self.new_id()
+        self.channels[channel_id] = {
+            "id": channel_id,
+            "type": 3,
+            "recipients": list(people),
+            "owner_id": people[0]["id"],
+            "name": "friends",
+            "icon": None,
+        }
+        return channel_id
+
+    def foreign_channel(self) -> str:
+        """A text channel of a server the bot is not in (reached only by a user install)."""
+        channel_id = self.new_id()
+        self.channels[channel_id] = {
+            "id": channel_id,
+            "type": 0,
+            "guild_id": self.new_id(),
+            "name": "elsewhere",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+        }
         return channel_id
 
     def _guild_payload(self, guild: Guild) -> dict[str, Any]:
@@ -341,10 +378,19 @@ class FakeDiscord:
         type: int,
         data: dict[str, Any],
         message: dict[str, Any] | None = None,
+        context: int | None = None,
     ) -> dict[str, Any]:
-        """Delivers an INTERACTION_CREATE (2 command, 3 component, 4 autocomplete)."""
+        """Delivers an INTERACTION_CREATE (2 command, 3 component, 4 autocomplete).
+
+        `context` is where it was used (0 server, 1 the bot's DM, 2 another private channel);
+        by default a server for a server's channel and the bot's DM otherwise. Context 2, or a
+        server the bot is not in, comes from a user install (authorised by the person)."""
         channel = self.channels[channel_id]
         guild_id = channel.get("guild_id")
+        if context is None:
+            context = 0 if guild_id else 1
+        by_user = context == 2 or (guild_id and all(g.id != guild_id for g in self.guilds))
+        owners = {"1": user["id"]} if by_user else {"0": guild_id or user["id"]}
         payload: dict[str, Any] = {
             "id": self.new_id(),
             "application_id": self.application_id,
@@ -357,8 +403,8 @@ class FakeDiscord:
             "app_permissions": "2248473465835073",
             "locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": guild_id or user["id"]},
-            "context": 0 if guild_id else 1,
+            "authorizing_integration_owners": owners,
+            "context": context,
             "attachment_size_limit": 8 * 1024 * 1024,
         }
         if guild_id:
@@ -434,7 +480,11 @@ class FakeDiscord:
             call.status = 401
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
         response = (
-            self._limited(call) or self._refused(call) or self._too_long(call) or self._route(call)
+            self._limited(call)
+            or self._refused(call)
+            or self._too_long(call)
+            or self._bad_layout(call)
+            or self._route(call)
         )
         call.status = response.status
         if isinstance(response.body, bytes) and response.content_type == "application/json":
@@ -483,6 +533,46 @@ class FakeDiscord:
                 },
                 400,
             )
+        return None
+
+    def _bad_layout(self, call: RestCall) -> web.Response | None:
+        """Discord's rules for a message's components, V2 and not (see the module's doc)."""
+        body = call.body if isinstance(call.body, dict) else None
+        if body is not None and isinstance(body.get("data"), dict):
+            body = body["data"]  # an interaction callback carries its message as `data`
+        if body is None:
+            return None
+        before = self._edited_message(call)
+        v2 = bool((body.get("flags") or 0) & COMPONENTS_V2)
+        if before is not None and before.get("flags", 0) & COMPONENTS_V2:
+            v2 = True  # set once, the flag stays: the edit is held to the same rules
+        components = body.get("components") or []
+        if not v2:
+            if any(c.get("type") != ACTION_ROW for c in components):
+                return _invalid("components", "Layout components need IS_COMPONENTS_V2.")
+            return None
+        if not self.components_v2:
+            return _invalid("flags", "Unknown message flag.")
+        if body.get("content") is not None or body.get("embeds"):
+            return _invalid(
+                "content",
+                'The "content" field cannot be used when using MessageFlags.IS_COMPONENTS_V2',
+            )
+        count, text = _measure(components)
+        if text > TEXT_DISPLAY_LIMIT:
+            return _invalid("components", f"Text displays total {text}, over {TEXT_DISPLAY_LIMIT}.")
+        if count > COMPONENT_LIMIT:
+            return _invalid("components", f"{count} components, over {COMPONENT_LIMIT}.")
+        return None
+
+    def _edited_message(self, call: RestCall) -> dict[str, Any] | None:
+        if call.method != "PATCH":
+            return None
+        if hit := re.fullmatch(r"/channels/\d+/messages/(\d+)", call.path):
+            return self.messages.get(hit[1])
+        if hit := re.fullmatch(r"/webhooks/\d+/([^/]+)/messages/([^/]+)", call.path):
+            key = hit[1] if hit[2] == "@original" else f"{hit[1]}/{hit[2]}"
+            return self.webhook_messages.get(key)
         return None
 
     def _route(self, call: RestCall) -> web.Response:
@@ -547,6 +637,7 @@ class FakeDiscord:
     def _store_message(self, channel_id: str, body: dict[str, Any]) -> dict[str, Any]:
         data = self.message_payload(channel_id, self.bot, body.get("content") or "")
         data["components"] = body.get("components") or []
+        data["flags"] = body.get("flags") or 0
         data["allowed_mentions"] = body.get("allowed_mentions")
         self.messages[data["id"]] = data
         return data
@@ -560,6 +651,8 @@ class FakeDiscord:
         for name in ("content", "components", "allowed_mentions"):
             if name in body:
                 data[name] = body[name]
+        if "flags" in body:
+            data["flags"] = (body["flags"] or 0) | (data.get("flags", 0) & COMPONENTS_V2)
         data["edited_timestamp"] = _now()
         return _json({k: v for k, v in data.items() if k != "allowed_mentions"})
 
@@ -664,3 +757,76 @@ class FakeDiscord:
         if method == "GET" and key in self.webhook_messages:
             return _json(self.webhook_messages[key])
         return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+
+
+def _invalid(field: str, message: str) -> web.Response:
+    return _json(
+        {
+            "message": "Invalid Form Body",
+            "code": 50035,
+            "errors": {field: {"_errors": [{"code": "BASE_TYPE_INVALID", "message": message}]}},
+        },
+        400,
+    )
+
+
+def _measure(components: list[dict[str, Any]]) -> tuple[int, int]:
+    """How many components there are, nested ones included, and their text displays' length."""
+    count = text = 0
+    for component in components:
+        count += 1
+        if component.get("type") == TEXT_DISPLAY:
+            text += len(component.get("content") or "")
+        inner = component.get("components") or []
+        if component.get("accessory"):
+            inner = [*inner, component["accessory"]]
+        more, words = _measure(inner)
+        count, text = count + more, text + words
+    return count, text
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """What a message says: its content, or the text displays of a V2 message, in order."""
+    if message.get("content"):
+        return str(message["content"])
+    return "\n".join(_texts(message.get("components") or []))
+
+
+def _texts(components: list[dict[str, Any]]) -> list[str]:
+    found: list[str] = []
+    for component in components:
+        if component.get("type") == TEXT_DISPLAY:
+            found.append(str(component.get("content") or ""))
+        found += _texts(component.get("components") or [])
+    return found
+
+
+def buttons_of(message: dict[str, Any]) -> list[str]:
+    """The custom ids of a message's buttons, wherever they sit in its layout."""
+    return _button_ids(message.get("components") or [])
+
+
+def _button_ids(components: list[dict[str, Any]]) -> list[str]:
+    found: list[str] = []
+    for component in components:
+        if component.get("type") == 2 and component.get("custom_id"):
+            found.append(str(component["custom_id"]))
+        found += _button_ids(component.get("components") or [])
+        if component.get("accessory"):
+            found += _button_ids([component["accessory"]])
+    return found
+
+
+def is_card(message: dict[str, Any]) -> bool:
+    return bool(message.get("flags", 0) & COMPONENTS_V2)
+
+
+def button_of(message: dict[str, Any], custom_id: str) -> dict[str, Any]:
+    """The button component with this custom id, wherever it sits in the message's layout."""
+    stack = list(message.get("components") or [])
+    while stack:
+        component = stack.pop(0)
+        if component.get("type") == 2 and component.get("custom_id") == custom_id:
+            return component
+        stack += component.get("components") or []
+    raise KeyError(custom_id)

@@ -21,7 +21,7 @@ from bot.settings import Settings
 from bot.wiring import Runtime, build_discord_bot, runtime
 from core.models import Binding
 from core.ports import Provider
-from tests.fakes.discord_api import BOT_TOKEN, FakeDiscord, Guild
+from tests.fakes.discord_api import BOT_TOKEN, FakeDiscord, Guild, buttons_of
 
 
 @dataclass
@@ -74,7 +74,9 @@ class DiscordWorld:
 
         def done() -> list[dict[str, Any]] | None:
             shown = self.bot_messages(channel_id)
-            return shown if shown and shown[-1].get("components") else None
+            # Feedback, not Stop: the answer is finished (buttons may sit inside a V2 card).
+            done = shown and any(b.startswith("sd:feedback:") for b in buttons_of(shown[-1]))
+            return shown if done else None
 
         return await self.fake.wait_for(done, within_s, what=f"an answer in {channel_id}")
 

@@ -1,9 +1,15 @@
 """A fake Slack Web API on 127.0.0.1 that behaves like Slack for the calls the bot makes.
 
 It records every call, keeps the messages it was asked to post (streamed ones too), enforces
-Slack's limits (`msg_too_long`, `invalid_blocks`), and can be told to fail a method once or
-answer `ratelimited` with a 429 and `Retry-After`. It also signs and sends events to an app,
-as Slack's Events API does.
+Slack's limits (`msg_too_long`, and `invalid_blocks` for Block Kit past its limits: 50 blocks,
+3,000 characters of a section, 12,000 of a message's markdown blocks, a table's 100 rows of 20
+cells), and can be told to fail a method once or answer `ratelimited` with a 429 and
+`Retry-After`. It also signs and sends events to an app, as Slack's Events API does.
+
+By default it is an app on Slack's agent messaging experience (`agent_view`): agent sessions
+work (their `processing` status, Slack's Stop, which also stops the thread's open streams),
+and suggested prompts given a `thread_ts` are silently dropped, as Slack drops them for an
+agent app. `agent_app=False` plays an install still on the assistant experience.
 """
 
 from __future__ import annotations
@@ -69,12 +75,18 @@ class FakeSlackApi:
         stream_limit: int = 40000,
         status_in_channels: bool = True,
         streaming: bool = True,
+        agent_app: bool = True,
     ) -> None:
         self.users = dict(users or {})  # user id -> email
         self.text_limit = text_limit
         self.stream_limit = stream_limit
         self.status_in_channels = status_in_channels
         self.streaming = streaming
+        self.agent_app = agent_app
+        self.sessions: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, thread_ts)
+        self.prompts_shown: dict[str, list[dict[str, Any]]] = {}  # channel -> prompts
+        self.prompts_dropped: list[dict[str, Any]] = []  # calls Slack accepts and ignores
+        self.titles: dict[tuple[str, str], str] = {}  # assistant thread titles
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Message] = {}
         self.responses: list[dict[str, Any]] = []  # posts to response_url
@@ -226,11 +238,7 @@ class FakeSlackApi:
     def _check_text(self, text: str, blocks: Any) -> str | None:
         if len(text) > self.text_limit:
             return "msg_too_long"
-        for block in blocks or []:
-            inner = block.get("text") if isinstance(block, dict) else None
-            if isinstance(inner, dict) and len(inner.get("text", "")) > 3000:
-                return "invalid_blocks"
-        return None
+        return check_blocks(blocks or [])
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, text, blocks = args.get("channel"), args.get("text") or "", _blocks(args)
@@ -270,6 +278,13 @@ class FakeSlackApi:
         for chunk in _json_field(args.get("chunks")) or []:
             if chunk.get("type") == "markdown_text":
                 addition += chunk.get("text", "")
+            elif chunk.get("type") == "task_update":
+                if (
+                    not (chunk.get("id") and chunk.get("title"))
+                    or chunk.get("status") not in TASK_STATUSES
+                ):
+                    return "invalid_chunks"
+                message.chunks.append(chunk)
             else:
                 message.chunks.append(chunk)
         if len(addition) > 12000 or len(message.text) + len(addition) > self.stream_limit:
@@ -319,23 +334,79 @@ class FakeSlackApi:
         error = self._stream_append(message, args)
         if error:
             return {"ok": False, "error": error}
+        status = args.get("session_status")
+        if status is not None and status not in SESSION_STATUSES:
+            return {"ok": False, "error": "invalid_arguments"}
         message.stream_open = False
         message.blocks = _blocks(args)
+        session = self.sessions.get((message.channel, message.thread_ts or ""))
+        if session is not None:
+            session["status"] = status or "active"  # Slack's default for a stopped stream
         return {"ok": True, "channel": message.channel, "ts": message.ts, "message": {}}
 
     def _assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel_id") or ""
+        loading = _json_field(args.get("loading_messages"))
+        if loading is not None and (
+            not isinstance(loading, list)
+            or len(loading) > 10
+            or not all(isinstance(m, str) and m for m in loading)
+        ):
+            return {"ok": False, "error": "invalid_arguments"}
         if not channel.startswith("D") and not self.status_in_channels:
             return {"ok": False, "error": "not_allowed"}
         return {"ok": True}
 
     def _assistant_threads_setSuggestedPrompts(self, args: dict[str, Any]) -> dict[str, Any]:
-        if not _json_field(args.get("prompts")):
+        prompts = _json_field(args.get("prompts"))
+        if not prompts or len(prompts) > 4:
             return {"ok": False, "error": "invalid_arguments"}
+        if self.agent_app and args.get("thread_ts"):
+            self.prompts_dropped.append(args)  # Slack answers ok and shows nothing
+            return {"ok": True}
+        self.prompts_shown[args.get("channel_id") or ""] = prompts
         return {"ok": True}
 
     def _assistant_threads_setTitle(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, thread_ts, title = (args.get(k) for k in ("channel_id", "thread_ts", "title"))
+        if not (channel and thread_ts and title):
+            return {"ok": False, "error": "invalid_arguments"}
+        self.titles[(channel, thread_ts)] = title
         return {"ok": True}
+
+    def _agents_sessions_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not self.agent_app:
+            return {"ok": False, "error": "not_allowed"}  # only agent apps have sessions
+        channel, thread_ts = args.get("channel_id") or "", args.get("thread_ts") or ""
+        status, title = args.get("status"), args.get("title")
+        if status not in SESSION_STATUSES or not channel or not thread_ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        if title is not None and not 0 < len(title) <= 200:
+            return {"ok": False, "error": "invalid_arguments"}
+        session = self.sessions.setdefault(
+            (channel, thread_ts), {"title": title, "initiator": args.get("initiator_user_id")}
+        )
+        session["status"] = status
+        return {"ok": True, "status": status, "title": session["title"]}
+
+    # ---- what Slack does when a person presses the session's Stop ----
+
+    def stop_session(self, channel: str, thread_ts: str, user: str) -> dict[str, Any]:
+        """Stops the thread's open streams, as Slack does on its Stop, and returns the
+        `agent_session_stopped` event to send to the app."""
+        stopped = []
+        for message in self.bot_messages(channel, thread_ts):
+            if message.stream_open:
+                message.stream_open = False
+                stopped.append(message.ts)
+        return {
+            "type": "agent_session_stopped",
+            "user": user,
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "streaming_message_ts": stopped,
+            "event_ts": f"{time.time():.6f}",
+        }
 
     def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         view = _json_field(args.get("view")) or {}
@@ -451,6 +522,58 @@ def _json_field(value: Any) -> Any:
 
 def _blocks(args: dict[str, Any]) -> list[dict[str, Any]]:
     return _json_field(args.get("blocks")) or []
+
+
+TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})
+SESSION_STATUSES = frozenset({"active", "processing", "suspended", "closed"})
+MAX_BLOCKS = 50
+SECTION_TEXT = 3000
+MARKDOWN_TOTAL = 12000
+TABLE_ROWS, TABLE_CELLS = 100, 20
+
+
+def check_blocks(blocks: list[Any]) -> str | None:
+    """Slack's Block Kit limits for a message's blocks: None when Slack takes them."""
+    if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
+        return "invalid_blocks"
+    markdown = 0
+    for block in blocks:
+        if not isinstance(block, dict):
+            return "invalid_blocks"
+        kind = block.get("type")
+        inner = block.get("text")
+        if (
+            kind == "section"
+            and isinstance(inner, dict)
+            and len(inner.get("text", "")) > SECTION_TEXT
+        ):
+            return "invalid_blocks"
+        if kind == "markdown":
+            if not isinstance(inner, str):
+                return "invalid_blocks"
+            markdown += len(inner)
+        if kind == "table" and not _table_ok(block):
+            return "invalid_blocks"
+    return "invalid_blocks" if markdown > MARKDOWN_TOTAL else None
+
+
+def _table_ok(block: dict[str, Any]) -> bool:
+    rows, settings = block.get("rows"), block.get("column_settings", [])
+    if not isinstance(rows, list) or not 0 < len(rows) <= TABLE_ROWS:
+        return False
+    if not isinstance(settings, list) or len(settings) > TABLE_CELLS:
+        return False
+    return all(
+        isinstance(row, list)
+        and 0 < len(row) <= TABLE_CELLS
+        and all(
+            isinstance(cell, dict)
+            and cell.get("type") in {"raw_text", "rich_text"}
+            and (cell.get("type") == "rich_text" or bool(cell.get("text")))
+            for cell in row
+        )
+        for row in rows
+    )
 
 
 # ---- payloads as Slack sends them ----

@@ -76,7 +76,7 @@ async def test_usage_includes_cache_reads_and_writes(server) -> None:
         usage.cache_read_tokens,
         usage.cache_write_tokens,
     ) == (
-        1_000,
+        13_000,  # every prompt token processed: Anthropic's 1,000 plus the cache's
         500,
         10_000,
         2_000,
@@ -145,3 +145,21 @@ async def test_every_failure_is_a_provider_error_never_an_sdk_one(server) -> Non
     with pytest.raises(ProviderError) as raised:
         await one_turn(make_anthropic(server, max_retries=0))
     assert raised.value.kind == "bad_response"
+
+
+async def test_the_last_turn_without_tools_gets_the_earlier_calls_as_text(server) -> None:
+    # The Messages API refuses tool blocks in a request that offers no tools.
+    server.push(
+        Reply(tool_calls=[FakeToolCall("count_resources", {"kind": "servers"}, id="toolu_a")]),
+        Reply(text=["12 servers."]),
+    )
+    tools = FakeToolRunner({"count_resources": ToolResult({"count": 12}, "Counted 12")})
+    events = [
+        e
+        async for e in run_tool_loop([make_anthropic(server)], "sys", QUESTION, tools, max_steps=1)
+    ]
+    last = server.requests[-1].body
+    assert "tools" not in last
+    blocks = [b for m in last["messages"] for b in m["content"]]
+    assert {b["type"] for b in blocks} == {"text"}
+    assert events[-1].outcome.text == "12 servers."

@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from adapters.store.database import create_engine
 from adapters.store.tables import audit_feedback
+from core.instructions import MAX_INSTRUCTIONS_CHARS
 from core.models import MAX_QUESTION_CHARS, Inbound
 from core.prompts import HELP_TEXT, TOPICS, suggested_prompts
-from tests.fakes.discord_api import RestCall
+from tests.fakes.discord_api import RestCall, button_of, buttons_of, text_of
 from tests.fakes.discord_world import DiscordWorld, discord_world
 
 EPHEMERAL = 64
@@ -91,7 +92,7 @@ async def test_ask_defers_then_answers_in_a_thread_on_a_message_showing_the_ques
     assert starter["content"] == f"<@{world.people['admin']['id']}> asked: {question}"
     assert pointer[0].body["content"] == f"Answering in <#{starter['id']}>."
     shown = await world.wait_answered(starter["id"])
-    assert "8" in shown[-1]["content"]
+    assert "8" in text_of(shown[-1])
     assert fake.calls_to(
         "PUT", rf"/channels/{starter['id']}/thread-members/{world.people['admin']['id']}"
     )
@@ -263,7 +264,7 @@ async def test_a_prompt_button_still_asks_after_a_restart(world: DiscordWorld) -
     assert starter["content"].endswith(f"asked: {button['label']}")
     assert str(world.people["developer"]["id"]) in starter["content"]
     shown = await world.wait_answered(starter["id"])
-    assert "domain" in shown[-1]["content"].lower()
+    assert "domain" in text_of(shown[-1]).lower()
     [row] = [r async for r in world.rt.store.audit.iter()]
     assert row.identity == world.identity("developer") and row.result.value == "answered"
 
@@ -280,7 +281,7 @@ async def test_feedback_buttons_store_the_askers_vote_on_the_answer(
         world.guild.channel_id, world.people["admin"], "List my domains", mention_bot=True
     )
     answer = (await world.wait_answered(asked["id"]))[-1]
-    up, down = (c["custom_id"] for c in answer["components"][0]["components"])
+    up, down = buttons_of(answer)
 
     async def press(who: str, custom_id: str, message: dict = answer) -> str:
         interaction = await fake.interact(
@@ -299,7 +300,7 @@ async def test_feedback_buttons_store_the_askers_vote_on_the_answer(
     gone = "sd:feedback:999999:up"  # an answer whose audit row does not exist
     stale = {
         **answer,
-        "components": [{"type": 1, "components": [{**button(answer), "custom_id": gone}]}],
+        "components": [{"type": 1, "components": [{**button_of(answer, up), "custom_id": gone}]}],
     }
     assert "couldn't" in await press("admin", gone, stale)
 
@@ -325,7 +326,7 @@ async def test_ask_in_a_dm_answers_in_the_dm(world: DiscordWorld) -> None:
     )
     shown = await world.wait_answered(dm)
     assert shown[0]["content"].endswith("asked: List my databases")
-    assert "database" in shown[-1]["content"].lower()
+    assert "database" in text_of(shown[-1]).lower()
     assert [e.body["content"] for e in original_edits(world, interaction)] == ["Answering below."]
     assert [r.identity async for r in world.rt.store.audit.iter()] == [
         world.identity("developer", dm=True)
@@ -374,12 +375,19 @@ async def test_ask_inside_an_answer_thread_continues_that_conversation(world: Di
     ]
 
 
-async def test_stackdock_is_registered_with_its_five_subcommands(world: DiscordWorld) -> None:
+async def test_stackdock_is_registered_with_its_subcommands_installs_and_contexts(
+    world: DiscordWorld,
+) -> None:
     [sync] = world.fake.calls_to("PUT", r"/applications/\d+/commands")
     [group] = sync.body
     subcommands = {o["name"]: o for o in group["options"]}
     assert group["name"] == "stackdock"
-    assert set(subcommands) == {"ask", "prompts", "usage", "link", "help"}
+    assert set(subcommands) == {"ask", "prompts", "usage", "link", "instructions", "help"}
+    # Installed to a server or to a person; used in servers, the bot's DM and private channels.
+    assert sorted(group["integration_types"]) == [0, 1]
+    assert sorted(group["contexts"]) == [0, 1, 2]
+    [words] = subcommands["instructions"]["options"]
+    assert not words.get("required") and words["max_length"] == MAX_INSTRUCTIONS_CHARS
     [question] = subcommands["ask"]["options"]
     assert question["required"] and question["max_length"] == MAX_QUESTION_CHARS
     [topic] = subcommands["prompts"]["options"]

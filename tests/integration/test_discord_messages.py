@@ -16,10 +16,18 @@ from dataclasses import dataclass
 import discord
 import pytest
 
+from adapters.discord.cards import CARD_TEXT_LIMIT
 from adapters.discord.render import messages
 from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
 from core.ports import Provider
-from tests.fakes.discord_api import CONTENT_LIMIT, slash_command, string_option
+from tests.fakes.discord_api import (
+    CONTENT_LIMIT,
+    buttons_of,
+    is_card,
+    slash_command,
+    string_option,
+    text_of,
+)
 from tests.fakes.discord_world import DiscordWorld, discord_world
 
 
@@ -97,7 +105,7 @@ def sent_payloads(world: DiscordWorld) -> list[dict]:
         for c in world.fake.calls
         if c.method in ("POST", "PATCH")
         and isinstance(c.body, dict)
-        and ("content" in c.body or "content" in (c.body.get("data") or {}))
+        and any(k in c.body or k in (c.body.get("data") or {}) for k in ("content", "components"))
     ]
 
 
@@ -118,13 +126,15 @@ async def test_a_mention_starts_a_thread_on_the_message_and_answers_there(
     assert fake.calls_to("POST", rf"/channels/{channel}/messages/{asked['id']}/threads")
     assert fake.calls_to("POST", rf"/channels/{thread_id}/typing")
     assert not world.bot_messages(channel), "the answer belongs in the thread"
-    assert "8" in shown[-1]["content"] and "server" in shown[-1]["content"]
+    assert "8" in text_of(shown[-1]) and "server" in text_of(shown[-1])
     audit = await audit_rows(world)
     assert [(r.identity, r.platform, r.result.value) for r in audit] == [
         (world.identity("admin"), "discord", "answered")
     ]
-    buttons = [c["custom_id"] for row in shown[-1]["components"] for c in row["components"]]
-    assert buttons == [f"sd:feedback:{audit[0].id}:up", f"sd:feedback:{audit[0].id}:down"]
+    assert buttons_of(shown[-1]) == [
+        f"sd:feedback:{audit[0].id}:up",
+        f"sd:feedback:{audit[0].id}:down",
+    ]
 
 
 async def test_the_answer_streams_by_edits_at_most_about_once_a_second(
@@ -136,11 +146,11 @@ async def test_the_answer_streams_by_edits_at_most_about_once_a_second(
         world.guild.channel_id, world.people["admin"], "Explain my setup", mention_bot=True
     )
     shown = await world.wait_answered(asked["id"])
-    assert shown[-1]["content"] == "".join(pieces).strip()
+    assert text_of(shown[-1]) == "".join(pieces).strip()
     sends = world.fake.calls_to("POST", rf"/channels/{asked['id']}/messages")
     edits = world.fake.calls_to("PATCH", rf"/channels/{asked['id']}/messages/\d+")
     assert len(sends) == 1, "one message, edited as the answer grows"
-    assert len(sends[0].body["content"]) < len(shown[-1]["content"]), "it showed a partial answer"
+    assert len(text_of(sends[0].body)) < len(text_of(shown[-1])), "it showed a partial answer"
     assert len(edits) >= 2, "~2.4 s of streaming shows at least one draft and the final"
     times = [sends[0].at] + [e.at for e in edits]
     assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(times))
@@ -156,7 +166,7 @@ async def test_a_429_retry_after_is_waited_out_and_the_answer_still_lands(
         world.guild.channel_id, world.people["admin"], "Explain", mention_bot=True
     )
     shown = await world.wait_answered(asked["id"])
-    assert shown[-1]["content"] == "".join(pieces).strip()
+    assert text_of(shown[-1]) == "".join(pieces).strip()
     edits = world.fake.calls_to("PATCH", rf"/channels/{asked['id']}/messages/\d+")
     assert edits[0].status == 429 and edits[1].status == 200
     assert edits[1].at - edits[0].at >= 1.5
@@ -178,7 +188,7 @@ async def test_later_messages_in_the_thread_are_answered_without_a_mention(
     await fake.post_message(thread_id, world.people["admin"], "List my domains")
     await fake.wait_for(lambda: len(world.bot_messages(thread_id)) == 2, what="a second answer")
     shown = await world.wait_answered(thread_id)
-    assert "domain" in shown[-1]["content"].lower()
+    assert "domain" in text_of(shown[-1]).lower()
     assert len(fake.calls_to("POST", r"/channels/\d+/messages/\d+/threads")) == 1
     history = await world.rt.store.conversations.history(f"discord:thread:{thread_id}", 10)
     assert [m.content for m in history if m.role == "user"] == [
@@ -195,14 +205,14 @@ async def test_a_dm_is_answered_in_the_dm_with_the_detail_a_channel_masks(
     dm = fake.dm_channel(world.people["admin"])
     await fake.post_message(dm, world.people["admin"], "Where is acme-web-1?")
     in_dm = await world.wait_answered(dm)
-    assert "203.0.113.10" in in_dm[-1]["content"]
+    assert "203.0.113.10" in text_of(in_dm[-1])
 
     asked = await fake.post_message(
         world.guild.channel_id, world.people["admin"], "Where is acme-web-1?", mention_bot=True
     )
     in_channel = await world.wait_answered(asked["id"])
-    assert "acme-web-1" in in_channel[-1]["content"]
-    assert "203.0.113.10" not in in_channel[-1]["content"]
+    assert "acme-web-1" in text_of(in_channel[-1])
+    assert "203.0.113.10" not in text_of(in_channel[-1])
     assert [r.identity for r in await audit_rows(world)] == [
         world.identity("admin", dm=True),
         world.identity("admin"),
@@ -242,28 +252,39 @@ async def test_bots_itself_system_messages_and_edits_are_ignored(world: DiscordW
     assert len(await audit_rows(world)) == 1
 
 
-async def test_a_5000_character_answer_is_split_without_breaking_code_or_words(
-    world_with: MakeWorld,
-) -> None:
+def long_answer() -> str:
     prose = " ".join(f"server{i}" for i in range(200))
     code = "```python\n" + "\n".join(f"print('row {i:04d}')" for i in range(100)) + "\n```"
     text = prose + "\n\n" + code + "\n\n" + " ".join(f"domain{i}" for i in range(400))
     text = text[: text.rfind(" ", 0, 5000)]
     assert 4900 < len(text) <= 5000 and text.count("```") == 2
+    return text
+
+
+@pytest.mark.parametrize(
+    ("cards", "limit", "pieces"), [(True, CARD_TEXT_LIMIT, 2), (False, CONTENT_LIMIT, 3)]
+)
+async def test_a_5000_character_answer_is_split_without_breaking_code_or_words(
+    world_with: MakeWorld, cards: bool, limit: int, pieces: int
+) -> None:
+    text = long_answer()
     world = await world_with(PacedProvider([text[i : i + 500] for i in range(0, len(text), 500)]))
+    world.fake.components_v2 = cards  # without V2, the first card is refused: plain from then on
     asked = await world.fake.post_message(
         world.guild.channel_id, world.people["admin"], "Everything, please", mention_bot=True
     )
     shown = await world.wait_answered(asked["id"])
-    assert len(shown) == len(messages(text)) == 3
-    assert all(len(m["content"]) <= CONTENT_LIMIT for m in shown)
-    assert all(m["content"].count("```") % 2 == 0 for m in shown)
-    assert not [c for c in world.fake.calls if c.status == 400], "Discord never said 50035"
-    said = "\n".join(m["content"] for m in shown)
+    assert len(shown) == len(messages(text, limit)) == pieces
+    assert all(is_card(m) == cards for m in shown)
+    assert all(len(text_of(m)) <= limit for m in shown)
+    assert all(text_of(m).count("```") % 2 == 0 for m in shown)
+    refused = [c for c in world.fake.calls if c.status == 400]
+    assert len(refused) == (0 if cards else 1), "Discord said 50035 only to the first card"
+    said = "\n".join(text_of(m) for m in shown)
     assert [w for w in said.split() if "```" not in w] == [
         w for w in text.split() if "```" not in w
     ]
-    assert shown[-1]["components"] and not any(m["components"] for m in shown[:-1])
+    assert buttons_of(shown[-1]) and not any(buttons_of(m) for m in shown[:-1])
 
 
 async def test_an_everyone_injection_pings_nobody(world_with: MakeWorld) -> None:
@@ -275,7 +296,7 @@ async def test_an_everyone_injection_pings_nobody(world_with: MakeWorld) -> None
     shown = await world.wait_answered(asked["id"])
     payloads = sent_payloads(world)
     assert payloads and all(p["allowed_mentions"] == {"parse": []} for p in payloads)
-    content = shown[-1]["content"]
+    content = text_of(shown[-1])
     assert not re.search(r"@(everyone|here)|<@[&!]?\d", content), content
     assert "hi" in content
 
@@ -286,8 +307,8 @@ async def test_an_unknown_person_is_told_how_to_link_without_a_thread(world: Dis
         channel, world.people["stranger"], "List my servers", mention_bot=True
     )
     reply = await fake.wait_for(lambda: world.bot_messages(channel), what="a reply")
-    assert "link" in reply[0]["content"]
-    assert world.identity("stranger") in reply[0]["content"]
+    assert "link" in text_of(reply[0])
+    assert world.identity("stranger") in text_of(reply[0])
     sent = fake.calls_to("POST", rf"/channels/{channel}/messages")
     assert str(sent[0].body["message_reference"]["message_id"]) == asked["id"]
     assert not fake.calls_to("POST", r"/channels/\d+/messages/\d+/threads")
@@ -311,10 +332,10 @@ async def test_tool_steps_are_shown_while_working_and_gone_from_the_answer(
         world.guild.channel_id, world.people["admin"], "Where is acme-web-1?", mention_bot=True
     )
     shown = await world.wait_answered(asked["id"])
-    first = fake.calls_to("POST", rf"/channels/{asked['id']}/messages")[0].body["content"]
+    first = text_of(fake.calls_to("POST", rf"/channels/{asked['id']}/messages")[0].body)
     assert first.startswith("-# › ") and "acme-web-1" in first
-    assert "-# ›" not in shown[-1]["content"]
-    assert json.loads(shown[-1]["content"])["item"]["name"] == "acme-web-1"
+    assert "-# ›" not in text_of(shown[-1])
+    assert json.loads(text_of(shown[-1]))["item"]["name"] == "acme-web-1"
 
 
 async def test_a_slow_answer_does_not_hold_up_anyone_else(world_with: MakeWorld) -> None:
@@ -333,9 +354,10 @@ async def test_a_slow_answer_does_not_hold_up_anyone_else(world_with: MakeWorld)
     await fake.wait_for(lambda: world.bot_messages(slow["id"]), what="the slow answer to start")
     quick = await fake.post_message(channel, world.people["developer"], "Hi", mention_bot=True)
     await world.wait_answered(quick["id"])
-    assert not world.bot_messages(slow["id"])[-1]["components"], "the slow one is still going"
+    going = buttons_of(world.bot_messages(slow["id"])[-1])
+    assert going == [f"sd:stop:discord:thread:{slow['id']}"], "the slow one is still going"
     shown = await world.wait_answered(slow["id"])
-    assert shown[-1]["content"] == "one.\ntwo.\nthree.\nfour."
+    assert text_of(shown[-1]) == "one.\ntwo.\nthree.\nfour."
 
 
 async def test_a_provider_failure_mid_answer_keeps_the_partial_text_and_says_so_below(
@@ -355,15 +377,15 @@ async def test_a_provider_failure_mid_answer_keeps_the_partial_text_and_says_so_
         world.guild.channel_id, world.people["admin"], "Anything", mention_bot=True
     )
     shown = await world.fake.wait_for(
-        lambda: [m for m in world.bot_messages(asked["id"]) if "try again" in m["content"]],
+        lambda: [m for m in world.bot_messages(asked["id"]) if "try again" in text_of(m)],
         what="the failure shown",
     )
     first = world.fake.calls_to("POST", rf"/channels/{asked['id']}/messages")[0]
-    assert first.body["content"] == "The answer is coming.", "the partial answer was shown first"
+    assert text_of(first.body) == "The answer is coming.", "the partial answer was shown first"
     assert len(world.bot_messages(asked["id"])) == 1
-    partial, _, failure = shown[0]["content"].partition("\n\n")
+    partial, _, failure = text_of(shown[0]).partition("\n\n")
     assert partial == "The answer is coming." and "try again" in failure
-    assert not shown[0]["components"], "an answer cut short offers no rating"
+    assert not buttons_of(shown[0]), "an answer cut short offers no rating, nor Stop"
     assert [r.result.value for r in await audit_rows(world)] == ["failed"]
 
 
@@ -373,7 +395,7 @@ async def test_help_by_mention_is_answered_by_the_core_and_audited(world: Discor
         channel, world.people["stranger"], "help", mention_bot=True
     )
     shown = await world.wait_answered(asked["id"])
-    assert shown[-1]["content"] == world.rt.service.help_text()
+    assert text_of(shown[-1]) == world.rt.service.help_text()
     [row] = await audit_rows(world)
     assert (row.action, row.identity, row.result.value) == (
         "ai.help",
@@ -401,7 +423,7 @@ async def test_a_thread_is_still_followed_after_a_restart(world: DiscordWorld) -
     await world.start_bot()
     await fake.post_message(asked["id"], world.people["admin"], "How many servers do I have?")
     await fake.wait_for(lambda: len(world.bot_messages(asked["id"])) == 2, what="an answer")
-    assert "8" in (await world.wait_answered(asked["id"]))[-1]["content"]
+    assert "8" in text_of((await world.wait_answered(asked["id"]))[-1])
 
 
 async def test_a_persons_thread_is_followed_once_the_bot_holds_a_conversation_there(
@@ -418,7 +440,7 @@ async def test_a_persons_thread_is_followed_once_the_bot_holds_a_conversation_th
     await world.wait_answered(thread_id)
     await fake.post_message(thread_id, admin, "How many servers do I have?")
     await fake.wait_for(lambda: len(world.bot_messages(thread_id)) == 3, what="a second answer")
-    assert "8" in (await world.wait_answered(thread_id))[-1]["content"]
+    assert "8" in text_of((await world.wait_answered(thread_id))[-1])
     assert [r.question for r in await audit_rows(world)] == [
         "List my domains",
         "How many servers do I have?",
@@ -434,7 +456,7 @@ async def test_a_thread_without_a_conversation_needs_a_mention_even_if_the_bot_m
     await fake.post_message(thread_id, admin, "Which servers need updates?")
     await fake.post_message(thread_id, admin, "List my domains", mention_bot=True)
     shown = await world.wait_answered(thread_id)
-    assert len(shown) == 1 and "domain" in shown[0]["content"].lower()
+    assert len(shown) == 1 and "domain" in text_of(shown[0]).lower()
     assert [r.question for r in await audit_rows(world)] == ["List my domains"]
 
 
@@ -445,7 +467,7 @@ async def test_without_thread_permission_the_answer_comes_in_the_channel(
     fake.forbid("POST", r"/channels/\d+/messages/\d+/threads")
     await fake.post_message(channel, world.people["admin"], "List my domains", mention_bot=True)
     shown = await world.wait_answered(channel)
-    assert "domain" in shown[-1]["content"].lower()
+    assert "domain" in text_of(shown[-1]).lower()
 
 
 async def test_draining_finishes_answers_under_way_and_takes_no_new_ones(
@@ -461,6 +483,6 @@ async def test_draining_finishes_answers_under_way_and_takes_no_new_ones(
     late = await fake.post_message(channel, world.people["admin"], "And?", mention_bot=True)
     assert await draining == 0
     assert world.bot.answers_under_way == 0, "the late question never became a task"
-    assert world.bot_messages(first["id"])[-1]["content"] == "one.\ntwo.\nthree."
+    assert text_of(world.bot_messages(first["id"])[-1]) == "one.\ntwo.\nthree."
     assert not world.bot_messages(late["id"]), "nothing new starts while draining"
     assert len(await audit_rows(world)) == 1

@@ -56,7 +56,7 @@ async def test_parallel_tool_calls_are_assembled_from_interleaved_fragments(serv
     assert server.requests[0].body["stream_options"] == {"include_usage": True}
 
 
-async def test_cached_prompt_tokens_are_taken_out_of_input(server) -> None:
+async def test_prompt_tokens_are_kept_as_processed_with_cache_reads_beside_them(server) -> None:
     server.push(
         Reply(
             text=["hi"],
@@ -65,8 +65,9 @@ async def test_cached_prompt_tokens_are_taken_out_of_input(server) -> None:
     )
     end = (await one_turn(make_openai(server)))[-1]
     assert isinstance(end, TurnEnd)
+    # prompt_tokens 3,000 of which 2,000 were cached: 3,000 processed, not 1,000.
     assert (end.usage.input_tokens, end.usage.cache_read_tokens, end.usage.output_tokens) == (
-        1_000,
+        3_000,
         2_000,
         1_000,
     )
@@ -116,7 +117,7 @@ async def test_a_question_answered_through_a_tool_call_with_cost(server) -> None
     ]
     # (2000*0.15 + 300*0.6 + 1000*0.075) / 1e6
     assert outcome.usage.cost_usd == Decimal("0.000555")
-    assert (outcome.usage.input_tokens, outcome.usage.output_tokens) == (2_000, 300)
+    assert (outcome.usage.input_tokens, outcome.usage.output_tokens) == (3_000, 300)
 
 
 async def test_a_busy_openai_fails_over_to_anthropic(server) -> None:

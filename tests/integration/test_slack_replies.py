@@ -40,7 +40,8 @@ async def test_long_stream_continues_in_new_messages_without_repeating(sqlite_ur
         messages = h.api.bot_messages("C1", "1.1")
         assert len(messages) >= 5
         assert all(m.streamed and not m.stream_open and len(m.text) <= 9000 for m in messages)
-        assert "".join(m.text for m in messages) == LONG  # nothing lost, nothing repeated
+        # Nothing lost, nothing repeated (the loop may drop the answer's trailing blank lines).
+        assert "".join(m.text for m in messages).rstrip() == LONG.rstrip()
         assert any(c.method == "chat.appendStream" for c in h.api.calls)
         assert messages[-1].blocks[-1]["type"] == "context_actions"  # feedback on the last part
 
@@ -54,7 +55,34 @@ async def test_long_fallback_answer_splits_into_messages(sqlite_url):
         assert all(len(m.text) <= 2000 and not m.streamed for m in messages)
         assert words("\n".join(m.text for m in messages)) == words(LONG[:20000])
         assert messages[-1].blocks[-1]["type"] == "context_actions"
-        assert all(not m.blocks for m in messages[:-1])
+        # Every part renders its Markdown in markdown blocks; only the last is rateable.
+        assert all({b["type"] for b in m.blocks} == {"markdown"} for m in messages[:-1])
+
+
+async def test_a_long_answer_that_is_not_streamed_fills_markdown_blocks_not_sections(sqlite_url):
+    api = FakeSlackApi(SLACK_USERS, streaming=False)
+    async with api, slack_app(sqlite_url, api=api, providers=[answer_by(LONG[:30000])]) as h:
+        await ask(h, "2.2")
+        messages = h.api.bot_messages("C1", "2.2")
+        blocks = [b for m in messages for b in m.blocks]
+        assert not [b for b in blocks if b["type"] == "section"]
+        sizes = [sum(len(b["text"]) for b in m.blocks if b["type"] == "markdown") for m in messages]
+        # Three messages where 3,000-character sections took eleven; each within Slack's 12,000.
+        assert len(messages) == 3 and all(9000 < n <= 12000 for n in sizes[:-1]), sizes
+        assert words("\n".join(b["text"] for b in blocks if b["type"] == "markdown")) == words(
+            LONG[:30000]
+        )
+
+
+async def test_a_list_of_resources_is_a_table_block(sqlite_url):
+    listing = "**3 servers**:\n" + "".join(f"- `web-{i}` (linode, running)\n" for i in range(3))
+    api = FakeSlackApi(SLACK_USERS, streaming=False)
+    async with api, slack_app(sqlite_url, api=api, providers=[answer_by(listing)]) as h:
+        await ask(h, "2.3")
+        [message] = h.api.bot_messages("C1", "2.3")
+        [table] = [b for b in message.blocks if b["type"] == "table"]
+        rows = [[cell["text"] for cell in row] for row in table["rows"]]
+        assert rows == [["Name", "Details"]] + [[f"web-{i}", "linode, running"] for i in range(3)]
 
 
 CODE = "Intro.\n\n```python\n" + "total = compute(1, 2)  # step\n" * 400 + "```\nDone."

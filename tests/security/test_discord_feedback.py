@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from adapters.store.database import create_engine
 from adapters.store.tables import audit_feedback
+from tests.fakes.discord_api import button_of, buttons_of
 from tests.fakes.discord_world import DiscordWorld, discord_world
 
 EPHEMERAL = 64
@@ -63,7 +64,7 @@ async def test_someone_else_pressing_the_askers_buttons_is_refused(
     world: DiscordWorld, sqlite_url: str
 ) -> None:
     thread, answer = await answered(world, "admin", "List my domains")
-    up, down = (c["custom_id"] for c in answer["components"][0]["components"])
+    up, down = buttons_of(answer)
     for who in ("developer", "stranger"):
         assert "only the person who asked" in await press(world, who, thread, answer, down)
     assert await votes(sqlite_url) == []
@@ -78,10 +79,10 @@ async def test_a_forged_button_naming_another_askers_answer_is_refused(
 ) -> None:
     _, admins = await answered(world, "admin", "List my domains")
     thread, own = await answered(world, "developer", "List my databases")
-    admins_row = admins["components"][0]["components"][0]["custom_id"].split(":")[2]
+    admins_row = buttons_of(admins)[0].split(":")[2]
     forged = f"sd:feedback:{admins_row}:down"
     # What a modified client sends: the developer's own answer, its button's id rewritten.
-    button = {**own["components"][0]["components"][0], "custom_id": forged}
+    button = {**button_of(own, buttons_of(own)[0]), "custom_id": forged}
     tampered = {**own, "components": [{"type": 1, "components": [button]}]}
     said = await press(world, "developer", thread, tampered, forged)
     assert "only the person who asked" in said

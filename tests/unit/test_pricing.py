@@ -16,7 +16,7 @@ def test_anthropic_cache_reads_and_writes_are_priced_at_their_own_rates() -> Non
     usage = Usage(
         provider="anthropic",
         model="claude-sonnet-5",
-        input_tokens=1_000,  # excludes the cache, as Anthropic reports it
+        input_tokens=13_000,  # every prompt token: 1,000 fresh, 10,000 read, 2,000 written
         output_tokens=500,
         cache_read_tokens=10_000,
         cache_write_tokens=2_000,
@@ -32,9 +32,9 @@ def test_anthropic_without_cache() -> None:
 
 
 def test_openai_cached_tokens_are_priced_at_the_cached_rate() -> None:
-    # The provider turned prompt_tokens=3000 (cached_tokens=2000) into these numbers.
+    # As the API reports it: prompt_tokens=3000, of which cached_tokens=2000.
     usage = Usage(
-        "openai", "gpt-4o-mini", input_tokens=1_000, output_tokens=1_000, cache_read_tokens=2_000
+        "openai", "gpt-4o-mini", input_tokens=3_000, output_tokens=1_000, cache_read_tokens=2_000
     )
     # 1000*0.15 + 2000*0.075 + 1000*0.6 = 150 + 150 + 600 = 900 per million
     assert price(usage).cost_usd == Decimal("0.0009")

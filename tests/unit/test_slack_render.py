@@ -65,15 +65,14 @@ def test_echo_pings_nobody_and_hides_no_link():
 
 
 def test_answer_blocks_hold_steps_text_and_feedback():
-    blocks = answer_blocks("*hi*", ["Counted 60 resources"], audit_id=42)
-    assert [b["type"] for b in blocks] == ["context", "section", "context_actions"]
+    blocks = answer_blocks("**hi**", ["Counted 60 resources"], audit_id=42)
+    assert [b["type"] for b in blocks] == ["context", "markdown", "context_actions"]
+    assert blocks[1]["text"] == "**hi**"  # Markdown as the core wrote it, not mrkdwn
     buttons = blocks[2]["elements"][0]
     assert buttons["type"] == "feedback_buttons"
     assert parse_feedback(buttons["positive_button"]["value"]) == (42, 1)
     assert parse_feedback(buttons["negative_button"]["value"]) == (42, -1)
-    assert answer_blocks("text", [], audit_id=None) == [
-        {"type": "section", "text": {"type": "mrkdwn", "text": "text"}}
-    ]
+    assert answer_blocks("text", [], audit_id=None) == [{"type": "markdown", "text": "text"}]
 
 
 def test_feedback_values_from_elsewhere_are_rejected():

@@ -19,9 +19,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     # A server default, so that bindings made before this revision read as "no instructions".
     with op.batch_alter_table("bindings") as batch:
-        batch.add_column(
-            sa.Column("instructions", sa.Text, nullable=False, server_default="")
-        )
+        batch.add_column(sa.Column("instructions", sa.Text, nullable=False, server_default=""))
 
 
 def downgrade() -> None:

@@ -1,0 +1,112 @@
+"""Questions that lean on the one before: "and databases?", "which of those are in error",
+"what about vultr?", "is it running?".
+
+The previous question is read again (the history holds it) and the new one's words override
+its filters; a filter that cannot apply to the new kind is dropped rather than carried into an
+empty answer (a provider that syncs no databases, a region for alerts, a status monitors never
+have).
+"""
+
+from __future__ import annotations
+
+from core.providers.offline.query import WORD_INTENTS, Query
+from core.providers.offline.reading import REGION_KINDS, read
+from core.providers.offline.vocabulary import PROVIDER_KINDS, statuses_for
+
+# Intents a bare follow-up ("and databases?") carries over from the question before.
+_CARRIED = frozenset({"count", "list", "deploys", "expiry", "size", "problems", "backups"})
+CONTEXT_QUESTIONS = 3
+
+
+def understand(question: str, earlier: list[str], own_org: str | None,
+               earlier_items: list[tuple[str, str]] = ()) -> Query:  # type: ignore[assignment]
+    """The question as meant in its conversation: `earlier` holds the person's previous
+    questions, oldest first; `earlier_items` the (kind, name) pairs the last answer showed."""
+    previous: Query | None = None
+    for text in earlier[-CONTEXT_QUESTIONS:]:
+        previous = follow(read(text, own_org), previous, [])
+    return follow(read(question, own_org), previous, list(earlier_items))
+
+
+def follow(current: Query, previous: Query | None, items: list[tuple[str, str]]) -> Query:
+    if current.intent in WORD_INTENTS - {"unsure"}:
+        return current
+    if previous is None or previous.intent in WORD_INTENTS:
+        if current.refers_back and not current.kind and not current.name:
+            return Query("unsure", topic="refers-back")
+        return current
+    if not (current.followup or current.intent == "unsure"):
+        return current
+    if current.refers_back and current.intent in ("unsure", "list", "detail") and not (
+        current.kind or current.name or current.provider or current.region
+        or current.status_class
+    ):  # fmt: skip
+        # "tell me more about it": the one thing the last answer showed
+        if len(items) == 1:
+            kind, name = items[0]
+            return current.replace(intent="detail", kind=kind, name=name)
+        if previous.name and previous.intent in ("detail", "find"):
+            return current.replace(intent=previous.intent, kind=previous.kind,
+                                   name=previous.name)  # fmt: skip
+    return _merge(current, previous)
+
+
+def _merge(current: Query, previous: Query) -> Query:
+    kind = current.kind or previous.kind
+    also = current.also if current.kind else previous.also
+    intent = current.intent
+    if current.provider and not current.kind:
+        synced = PROVIDER_KINDS.get(current.provider, ())
+        if previous.kind in synced:  # "what about vultr?" after a list of servers
+            kind, also = previous.kind, tuple(k for k in previous.also if k in synced)
+        else:
+            kind, also = current.kind, current.also
+    if current.intent == "find" and previous.kind and not current.kind:
+        intent, kind, also = "detail", previous.kind, ()  # "what about acme-web-2?"
+    elif current.intent in ("list", "unsure") and previous.intent in _CARRIED:
+        intent = "list" if current.explicit else previous.intent
+    elif current.intent == "unsure":
+        intent = previous.intent
+    merged = current.replace(
+        intent=intent,
+        kind=kind,
+        also=also,
+        provider=current.provider or _fits_provider(previous.provider, kind),
+        status_class=current.status_class or _fits_status(previous.status_class, kind),
+        status_word=current.status_word if current.status_class else previous.status_word,
+        region=current.region or (previous.region if kind in REGION_KINDS else None),
+        name=current.name if current.name else _kept_name(previous, kind),
+        name_is_qualifier=current.name_is_qualifier if current.name else previous.name_is_qualifier,
+        severity=current.severity or (previous.severity if kind == previous.kind else None),
+        engine=current.engine or (previous.engine if kind == previous.kind else None),
+        group_by=current.group_by or (previous.group_by if intent == "count" else None),
+        window_days=current.window_days or previous.window_days,
+        window_label=current.window_label or previous.window_label,
+        stale=current.stale or (previous.stale and intent == "deploys"),
+        order=current.order or previous.order,
+        unknown=(),
+    )
+    if merged.intent == "list" and merged.kind is None and merged.provider:
+        kinds = PROVIDER_KINDS.get(merged.provider, ())
+        merged = merged.replace(kind=kinds[0] if kinds else None, also=kinds[1:])
+    return merged
+
+
+def _fits_provider(provider: str | None, kind: str | None) -> str | None:
+    if provider is None or kind is None:
+        return provider
+    return provider if kind in PROVIDER_KINDS.get(provider, (kind,)) else None
+
+
+def _fits_status(status_class: str | None, kind: str | None) -> str | None:
+    if status_class is None or kind is None:
+        return status_class
+    return status_class if statuses_for(kind, status_class) else None
+
+
+def _kept_name(previous: Query, kind: str | None) -> str | None:
+    """A name filter carries to the same kind ("acme servers" → "and running ones?"); a single
+    resource asked about does not become a filter on the next question."""
+    if previous.name_is_qualifier and kind == previous.kind:
+        return previous.name
+    return None
