@@ -119,12 +119,12 @@ def chart_target(name: str | None) -> tuple[Path, str] | None:
     from adapters.charts.usage_chart import ChartFormatError, chart_format
 
     path = Path(name)
+    if path.is_dir():
+        raise UsageError(f"--chart: {name} is a folder; give a file name in it, like usage.png")
     try:
         fmt = chart_format(path)
     except ChartFormatError as exc:
         raise UsageError(f"--chart: {exc}") from None
-    if path.is_dir():
-        raise UsageError(f"--chart: {name} is a folder; give a file name in it, like usage.png")
     if not path.parent.is_dir():
         raise UsageError(f"--chart: no folder {path.parent}; create it first, or pick another")
     return path, fmt

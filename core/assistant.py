@@ -381,6 +381,10 @@ class Assistant:
                             shown.append(clean)
                             yield TextDelta(clean)
         except ProviderError as error:
+            rest = scrubber.flush()  # what streamed before the failure is the person's to keep
+            if rest:
+                shown.append(rest)
+                yield TextDelta(rest)
             yield await self._fail(record, principal, error, started)
             return
         except Stopped:

@@ -45,3 +45,25 @@ MIRROR_AGE_SECONDS = Gauge(
     "stackdock_mirror_age_seconds", "Age of the StackDock mirror's data", registry=REGISTRY
 )
 SYNC_ERRORS = Counter("stackdock_sync_errors", "Failed sync passes", registry=REGISTRY)
+ALERTS_DETECTED = Counter(
+    "stackdock_alerts_detected",
+    "Alert messages detected (new alerts, resolutions, reopenings) by audit action",
+    ["action"],
+    registry=REGISTRY,
+)
+ALERTS_SENT = Counter(
+    "stackdock_alerts_sent",
+    "Alert messages posted or edited, by platform and audit action",
+    ["platform", "action"],
+    registry=REGISTRY,
+)
+ALERTS_RESOLVED = Counter(
+    "stackdock_alerts_resolved", "Alerts whose problem resolved", registry=REGISTRY
+)
+ALERTS_MUTED = Counter("stackdock_alerts_muted", "Alert messages muted", registry=REGISTRY)
+ALERT_DELIVERY_LAG_SECONDS = Histogram(
+    "stackdock_alert_delivery_lag_seconds",
+    "Time from detecting an alert message to posting it",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 1800),
+    registry=REGISTRY,
+)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.alert_model import AlertState, OutboxRow, Outgoing, Plan, Posted, Subscription
 from core.models import (
     Admission,
     AuditRecord,
@@ -249,6 +251,106 @@ class MirrorRepo(Protocol):
     async def set_state(self, key: str, value: str) -> None: ...
 
 
+class AlertRepo(Protocol):
+    """Channel subscriptions, alert states and the outbox of alert messages (core/alerts.py).
+
+    Detection writes states and messages in one transaction, serialized across processes;
+    delivery claims a channel's messages under a lease and marks each one delivered with
+    its audit row, so a message is posted once however processes start, stop or die."""
+
+    async def subscribe(
+        self,
+        subscription: Subscription,
+        baseline: Sequence[AlertState],
+        notice: Outgoing,
+        audit: AuditRecord,
+    ) -> None:
+        """Adds or replaces the target's subscription; `baseline` (the problems open now,
+        which are announced as a count, never one by one) replaces its earlier alerts."""
+
+    async def unsubscribe(self, target: str, audit: AuditRecord | None = None) -> bool:
+        """Drops the subscription, its alerts and its undelivered messages."""
+
+    async def subscriptions(self) -> list[Subscription]: ...
+    async def subscription(self, target: str) -> Subscription | None: ...
+
+    async def detect(
+        self,
+        as_of: datetime,
+        now: datetime,
+        decide: Callable[[list[Subscription], list[AlertState]], Plan],
+    ) -> Plan | None:
+        """One detection pass, alone across every process: `decide` gets the subscriptions and
+        the alerts still in view (open, resolved or muted lately) and its Plan is written.
+        None, with nothing written, when a pass over newer data (`as_of`) already ran."""
+
+    async def claim(
+        self, platform: str, worker: str, now: datetime, lease_s: float
+    ) -> list[OutboxRow]:
+        """The undelivered messages of one channel of `platform`, oldest first, leased to
+        `worker` until now + `lease_s`; a channel whose messages another worker holds under
+        a live lease is skipped. Empty when there is nothing to post."""
+
+    async def renew(self, ids: Sequence[int], worker: str, until: datetime) -> None: ...
+
+    async def alerts_of(self, post_ids: Sequence[int]) -> list[AlertState]:
+        """The alerts these top-level messages announce."""
+
+    async def posted(self, post_id: int) -> Posted | None:
+        """The message a post row became and every alert it shows; ref "" when not posted."""
+
+    async def alert(self, alert_id: str) -> AlertState | None: ...
+
+    async def delivered(
+        self, ids: Sequence[int], ref: str | None, now: datetime, audit: AuditRecord | None
+    ) -> None:
+        """Marks messages delivered (as platform message `ref`), with their audit row, at once."""
+
+    async def release(self, ids: Sequence[int], retry_at: datetime, error: str) -> None:
+        """Gives claimed messages back, to be tried again from `retry_at`."""
+
+    async def mute(
+        self, post_id: int, until: datetime, by: str, update: Outgoing, audit: AuditRecord
+    ) -> Posted | None:
+        """Mutes every alert of the message until `until`, queues its edit, audits it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCard:
+    """An alert message as every platform shows it: a headline, lines, and when `ref` is
+    set, the Explain and Mute 24 h buttons acting on it."""
+
+    headline: str
+    lines: tuple[str, ...]
+    severity: str  # the most severe shown: the platform's colour
+    ref: str = ""  # what the buttons carry; "" shows none
+    resolved: bool = False
+
+
+class DeliveryError(Exception):
+    """A platform refused an alert message. `permanent` when trying again cannot help (the
+    channel is gone, the bot was removed from it); otherwise it is tried again later."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class AlertSink(Protocol):
+    """Posts alert messages in one platform's channels (the adapter holding its connection)."""
+
+    @property
+    def platform(self) -> str: ...
+
+    async def post(self, channel: str, card: AlertCard) -> str:
+        """A top-level message; returns its id (Slack ts, Discord message id)."""
+
+    async def edit(self, channel: str, ref: str, card: AlertCard) -> None: ...
+
+    async def reply(self, channel: str, ref: str, text: str) -> str:
+        """A reply in the thread of message `ref`."""
+
+
 class Store(Protocol):
     # Read-only properties, not attributes: a Protocol attribute is invariant, so a store
     # holding a SqlLinkRepo would not be a Store; a property is covariant, and the core
@@ -273,6 +375,8 @@ class Store(Protocol):
     def markers(self) -> MarkerRepo: ...
     @property
     def pending(self) -> PendingRepo: ...
+    @property
+    def alerts(self) -> AlertRepo: ...
 
     async def record_exchange(
         self,

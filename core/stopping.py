@@ -146,7 +146,7 @@ class StopBoard:
         here = self._running.get(conversation_key, [])
         mine = [s for s in here if s.identity == identity and not s.stopped]
         for signal in mine:
-            pass
+            signal.stop()
         if mine:
             return True
         if here or self._markers is None:

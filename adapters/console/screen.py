@@ -93,7 +93,7 @@ class RichScreen:
 
     @property
     def colour(self) -> bool:
-        return self._out.color_system is not None
+        return self._out.color_system is not None and not self._out.no_color
 
     def status(self, text: str) -> None:
         if self._status is None:

@@ -17,6 +17,7 @@ button stands in the thread while the answer is written, and is removed when it 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -162,6 +163,7 @@ class SlackReply:
         stream_interval: float = 0.25,
         message_limit: int = MESSAGE_LIMIT,
         stream_limit: int = STREAM_LIMIT,
+        stop_after_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._thread = Thread(client, place)
@@ -177,7 +179,11 @@ class SlackReply:
         self._status_shown: str | None = None  # the assistant status set last
         self._status_refused = False  # Slack shows no assistant status in this thread
         self._stop_button: str | None = None  # ts of our Stop message, while it stands
-        self._own_stop = False  # no agent session here: our Stop goes up once answering
+        # Where Slack has no session, our Stop goes up once an answer has taken this long:
+        # most answers are done sooner, and a button that flashes by is only noise.
+        self._stop_after_s = stop_after_s
+        self._stop_timer: asyncio.Task[None] | None = None
+        self._posting_stop = False
 
     async def announce(self) -> None:
         """Shows the thinking status at once, before the core has looked anything up.
@@ -199,7 +205,7 @@ class SlackReply:
         `titled_thread`) and our own Stop will be offered once the answer starts."""
         if await self._thread.open_session(title):
             return
-        self._own_stop = True
+        self._stop_timer = asyncio.create_task(self._offer_stop_later())
         if title and titled_thread:
             await self._thread.set_title(title)
 
@@ -216,6 +222,10 @@ class SlackReply:
             await self._wind_up()
 
     async def _wind_up(self) -> None:
+        if self._stop_timer is not None:
+            if not self._posting_stop:
+                self._stop_timer.cancel()
+            await asyncio.wait({self._stop_timer})
         with contextlib.suppress(SlackApiError):
             await self._thread.close_session()
         if self._stop_button is not None:
@@ -236,13 +246,14 @@ class SlackReply:
             draft.refresh_every_s = self._update_interval
             await self._apply(draft, change, started, force=True)
 
-    async def _offer_stop(self, draft: ReplyDraft) -> None:
-        """Our Stop, once an answer (not a refusal) is on its way, where Slack has none."""
-        if not self._own_stop or draft.done:
-            return
-        self._own_stop = False
+    async def _offer_stop_later(self) -> None:
+        """Our Stop, for an answer (not a refusal) still on its way after a moment."""
+        await asyncio.sleep(self._stop_after_s)
+        if self.draft.done:
+            return  # answered (or refused, which is quick) before a Stop was worth showing
         place = self._thread.place
         blocks = stop_blocks(f"{place.thread_ts}:{place.user}")
+        self._posting_stop = True  # from here the post is finished, never cut off midway
         try:
             self._stop_button = await self._thread.post("Answering… (Stop)", blocks)
         except SlackApiError as exc:
@@ -251,8 +262,6 @@ class SlackReply:
     async def _apply(
         self, draft: ReplyDraft, change: Change, started: str | None, *, force: bool
     ) -> None:
-        if change is not Change.END and (started or draft.decided):
-            await self._offer_stop(draft)
         if started is not None:
             if isinstance(self._writer, StreamWriter) or draft.decided:
                 await self._writer.started(draft, started, draft.status)

@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from adapters.store.alerts import SqlAlertRepo
 from adapters.store.audit_log import CHAIN_LOCK, SqlAuditRepo
 from adapters.store.audit_log import append_in as append_audit
 from adapters.store.bindings import SqlBindingRepo
@@ -132,6 +133,7 @@ class SqlStore:
         self.mirror = SqlMirrorRepo(engine)
         self.markers = SqlMarkerRepo(engine)
         self.pending = SqlPendingRepo(engine, locks)
+        self.alerts = SqlAlertRepo(engine, locks)
 
     async def record_exchange(
         self,

@@ -172,3 +172,64 @@ pending_questions = sa.Table(
     sa.Column("record", sa.JSON, nullable=False),
     sa.Index("ix_pending_questions_opened_at", "opened_at"),
 )
+
+# Alerts (core/alerts.py): channels subscribed, one row per problem episode in a channel, and
+# the outbox of messages detection wrote and delivery posts (adapters/store/alerts.py).
+alert_subscriptions = sa.Table(
+    "alert_subscriptions",
+    metadata,
+    sa.Column("target", sa.Text, primary_key=True),  # slack:TEAM:CHANNEL, discord:GUILD:CHANNEL
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("min_severity", sa.Text, nullable=False),
+    sa.Column("digest_at", sa.Text),  # HH:MM in ALERTS_TZ
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("last_digest_at", UtcDateTime),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("problem_key", sa.Text, nullable=False),  # kind:resource id:reason
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("resource_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # open | resolved
+    sa.Column("resolved_at", UtcDateTime),
+    sa.Column("announced", sa.Boolean, nullable=False),
+    sa.Column("post_id", Id),  # the alert_outbox row of its top-level message
+    sa.Column("muted_until", UtcDateTime),
+    sa.Column("muted_by", sa.Text),
+    sa.Column("changes", sa.Integer, nullable=False),
+    sa.Index("ix_alerts_target_problem_key", "target", "problem_key"),
+    sa.Index("ix_alerts_post_id", "post_id"),
+)
+
+alert_outbox = sa.Table(
+    "alert_outbox",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("platform", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),  # post | update | reply | notice
+    # Names the message for good (problem identity and transition): written twice, kept once.
+    sa.Column("dedupe", sa.Text, nullable=False, unique=True),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("alert_id", sa.Text),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("not_before", UtcDateTime, nullable=False),
+    sa.Column("claimed_by", sa.Text),
+    sa.Column("claimed_until", UtcDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("delivered_at", UtcDateTime),
+    sa.Column("message_ref", sa.Text),  # the platform's message id, once posted
+    sa.Column("error", sa.Text),
+    sa.Index("ix_alert_outbox_waiting", "delivered_at", "platform", "target", "id"),
+)

@@ -61,6 +61,7 @@ class TextCallFilter:
     visible: list[str] = field(default_factory=list)
     calls: list[ToolCall] = field(default_factory=list)
     after_call: bool = False  # prose that follows a removed call starts a new paragraph
+    _scans: dict[int, _Scan] = field(default_factory=dict)
 
     def feed(self, piece: str) -> str:
         """The text that can be shown now; what might still be a call is held back."""
@@ -91,7 +92,9 @@ class TextCallFilter:
             start = match.start()
             before = self.text[self.shown : start]
             # A turn that was cut off is judged as if it went on: what is unfinished stays so.
-            segment = _segment(self.text, start, self.tool_names, final=final and not cut_off)
+            segment = _segment(
+                self.text, start, self.tool_names, final=final and not cut_off, scans=self._scans
+            )
             if segment.kind == "open":
                 if not final and len(self.text) - start <= _MAX_HELD:
                     # The line break before a call goes with it, so it waits too.
@@ -103,10 +106,10 @@ class TextCallFilter:
                     self.shown = len(self.text)  # half a call is no answer
                     break
                 segment = _Segment("text", len(self.text))
-            held = self.text[start : segment.end]
-            if segment.kind == "text" and not _names_a_tool(held, self.tool_names):
+            decided = self.text[start : segment.end]
+            if segment.kind == "text" and not _names_a_tool(decided, self.tool_names):
                 self._emit(out, before)
-                self._emit(out, held)
+                self._emit(out, decided)
                 self.shown = max(segment.end, start + 1)
                 continue
             # A call, or a call to our tool that cannot be run (broken arguments): never prose.
@@ -152,7 +155,9 @@ def _held_tail(text: str) -> int:
     return 0
 
 
-def _segment(text: str, start: int, tools: Collection[str], *, final: bool) -> _Segment:
+def _segment(
+    text: str, start: int, tools: Collection[str], *, final: bool, scans: dict[int, _Scan]
+) -> _Segment:
     body = text[start:].lstrip(" \t")
     offset = len(text) - len(body)
     if body.startswith(_TAG_OPEN):
@@ -160,8 +165,8 @@ def _segment(text: str, start: int, tools: Collection[str], *, final: bool) -> _
     if body.startswith(_FENCE):
         return _fenced(text, offset, tools, final)
     if body.startswith(_PREFIX):
-        return _prefixed(text, offset, tools)
-    return _bare(text, offset, tools)
+        return _prefixed(text, offset, tools, scans)
+    return _bare(text, offset, tools, scans)
 
 
 def _decided(end: int, calls: tuple[ToolCall, ...] | None) -> _Segment:
@@ -195,7 +200,9 @@ def _fenced(text: str, start: int, tools: Collection[str], final: bool) -> _Segm
     return _decided(close + len(_FENCE), parse_calls(text[line_end:close], tools))
 
 
-def _prefixed(text: str, start: int, tools: Collection[str]) -> _Segment:
+def _prefixed(
+    text: str, start: int, tools: Collection[str], scans: dict[int, _Scan] | None = None
+) -> _Segment:
     at = start + len(_PREFIX)
     name = _IDENTIFIER.match(text, at)
     if name is None:
@@ -206,7 +213,7 @@ def _prefixed(text: str, start: int, tools: Collection[str]) -> _Segment:
         return _Segment("open")  # the name or the colon may go on
     if text[brace] != "{":
         return _Segment("text", brace)
-    end = json_value_end(text, brace)
+    end = json_value_end(text, brace, scans)
     if end is None:
         return _Segment("open")
     if end < 0:
@@ -217,8 +224,8 @@ def _prefixed(text: str, start: int, tools: Collection[str]) -> _Segment:
     return _Segment("text", end)
 
 
-def _bare(text: str, start: int, tools: Collection[str]) -> _Segment:
-    end = json_value_end(text, start)
+def _bare(text: str, start: int, tools: Collection[str], scans: dict[int, _Scan]) -> _Segment:
+    end = json_value_end(text, start, scans)
     if end is None:
         return _Segment("open")
     if end < 0:
@@ -226,35 +233,55 @@ def _bare(text: str, start: int, tools: Collection[str]) -> _Segment:
     return _decided(end, parse_calls(text[start:end], tools))
 
 
-def json_value_end(text: str, start: int) -> int | None:
+@dataclass
+class _Scan:
+    """How far one JSON value has been read: a value streamed in pieces is read once, not again
+    from its start with every piece."""
+
+    position: int
+    allowed: str  # what may follow the opening bracket: a call's key or object, not prose
+    depth: int = 0
+    in_string: bool = False
+    escaped: bool = False
+    result: int | None = None
+
+
+def json_value_end(text: str, start: int, scans: dict[int, _Scan] | None = None) -> int | None:
     """Index after the JSON object (or list of objects) opening at `start`; None while it is
-    incomplete, -1 when what follows the bracket cannot be one."""
-    # A call object starts with a quoted key, a list of calls with an object; prose does not.
-    allowed = '"}' if text[start] == "{" else "{]"
-    depth = 0
-    in_string = escaped = False
-    for index in range(start, len(text)):
+    incomplete, -1 when what follows the bracket cannot be one. `scans` keeps the reading of
+    values still open between calls."""
+    scan = scans.get(start) if scans is not None else None
+    if scan is None:
+        scan = _Scan(start, '"}' if text[start] == "{" else "{]")
+        if scans is not None:
+            scans[start] = scan
+    if scan.result is not None:
+        return scan.result
+    for index in range(scan.position, len(text)):
         char = text[index]
-        if in_string:
-            if escaped:
-                escaped = False
+        if scan.in_string:
+            if scan.escaped:
+                scan.escaped = False
             elif char == "\\":
-                escaped = True
+                scan.escaped = True
             elif char == '"':
-                in_string = False
+                scan.in_string = False
             continue
-        if allowed and index > start and not char.isspace():
-            if char not in allowed:
+        if scan.allowed and index > start and not char.isspace():
+            if char not in scan.allowed:
+                scan.result = -1
                 return -1
-            allowed = ""
+            scan.allowed = ""
         if char == '"':
-            in_string = True
+            scan.in_string = True
         elif char in "{[":
-            depth += 1
+            scan.depth += 1
         elif char in "}]":
-            depth -= 1
-            if depth == 0:
-                return index + 1
+            scan.depth -= 1
+            if scan.depth == 0:
+                scan.result = index + 1
+                return scan.result
+    scan.position = len(text)
     return None
 
 

@@ -63,3 +63,31 @@ def test_prune_keeps_the_chain_verifiable(tmp_path: Path) -> None:
     assert verified.returncode == 0 and "1 rows verified from the prune anchor" in verified.stdout
     _ask(tmp_path, 1)
     assert "2 rows verified" in run(["audit", "verify"], tmp_path).stdout
+
+
+def test_chart_problems_are_one_clear_error_before_any_table(tmp_path: Path) -> None:
+    _ask(tmp_path, 1)
+    missing = run(["usage", "--chart", str(tmp_path / "no-such-folder" / "usage.png")], tmp_path)
+    assert missing.returncode == 2
+    assert missing.stdout == ""  # not a table, then an error
+    (line,) = missing.stderr.strip().splitlines()
+    assert "no folder" in line and "no-such-folder" in line and "Traceback" not in line
+    unknown = run(["usage", "--chart", str(tmp_path / "usage.gif")], tmp_path)
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    assert ".png, .jpg, .jpeg, .svg, .pdf" in unknown.stderr
+    folder = run(["usage", "--chart", str(tmp_path)], tmp_path)
+    assert folder.returncode == 2 and "is a folder" in folder.stderr
+
+
+def test_the_chart_is_written_in_the_format_its_name_says(tmp_path: Path) -> None:
+    _ask(tmp_path, 1)
+    for name, magic in (
+        ("usage.jpg", b"\xff\xd8\xff"),
+        ("usage.JPEG", b"\xff\xd8\xff"),
+        ("usage.svg", b"<?xml"),
+        ("usage.pdf", b"%PDF"),
+    ):
+        written = run(["usage", "--format", "csv", "--chart", str(tmp_path / name)], tmp_path)
+        assert written.returncode == 0, written.stderr
+        assert (tmp_path / name).read_bytes().startswith(magic), name
+        assert f"chart written to {tmp_path / name}" in written.stderr

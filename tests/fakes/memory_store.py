@@ -11,11 +11,20 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from core.alert_model import (
+    KEPT_FOR,
+    AlertState,
+    OutboxRow,
+    Outgoing,
+    Plan,
+    Posted,
+    Subscription,
+)
 from core.audit import GENESIS, quantize_cost, seal, utc
 from core.models import (
     Admission,
@@ -305,6 +314,197 @@ class MemoryPendingRepo:
         return sealed
 
 
+@dataclasses.dataclass
+class _Queued:
+    row: OutboxRow
+    not_before: datetime
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    delivered_at: datetime | None = None
+    message_ref: str | None = None
+    error: str | None = None
+
+
+class MemoryAlertRepo:
+    """Alerts in memory, as adapters/store/alerts.py keeps them (one process: no awaits
+    inside a transition, so each is atomic on the event loop as the SQL locks make it)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.subs: dict[str, Subscription] = {}
+        self.alerts: dict[str, AlertState] = {}
+        self.outbox: dict[int, _Queued] = {}
+        self.watermark: datetime | None = None
+        self._next_id = 1
+
+    def _queue(self, message: Outgoing, now: datetime) -> int | None:
+        if any(q.row.dedupe == message.dedupe for q in self.outbox.values()):
+            return None
+        row_id, self._next_id = self._next_id, self._next_id + 1
+        row = OutboxRow(
+            row_id,
+            message.target,
+            message.kind,
+            message.dedupe,
+            message.action,
+            message.alert_id,
+            message.text,
+            now,
+        )
+        self.outbox[row_id] = _Queued(row, now)
+        return row_id
+
+    def _drop(self, target: str) -> None:
+        self.alerts = {k: a for k, a in self.alerts.items() if a.target != target}
+        self.outbox = {
+            k: q
+            for k, q in self.outbox.items()
+            if q.row.target != target or q.delivered_at is not None
+        }
+
+    async def subscribe(
+        self,
+        subscription: Subscription,
+        baseline: Sequence[AlertState],
+        notice: Outgoing,
+        audit: AuditRecord,
+    ) -> None:
+        self._drop(subscription.target)
+        self.subs[subscription.target] = subscription
+        self.alerts.update((a.id, a) for a in baseline)
+        self._queue(notice, audit.timestamp)
+        self._store.audit.append_now(audit)
+
+    async def unsubscribe(self, target: str, audit: AuditRecord | None = None) -> bool:
+        removed = self.subs.pop(target, None) is not None
+        self._drop(target)
+        if removed and audit is not None:
+            self._store.audit.append_now(audit)
+        return removed
+
+    async def subscriptions(self) -> list[Subscription]:
+        return [self.subs[t] for t in sorted(self.subs)]
+
+    async def subscription(self, target: str) -> Subscription | None:
+        return self.subs.get(target)
+
+    async def detect(
+        self,
+        as_of: datetime,
+        now: datetime,
+        decide: Callable[[list[Subscription], list[AlertState]], Plan],
+    ) -> Plan | None:
+        if self.watermark is not None and self.watermark > as_of:
+            return None
+        in_view = [
+            a
+            for a in self.alerts.values()
+            if a.status == "open"
+            or (a.resolved_at is not None and a.resolved_at > now - KEPT_FOR)
+            or a.muted(now)
+        ]
+        plan = decide(list(self.subs.values()), in_view)
+        for alert in plan.new:
+            self.alerts[alert.id] = alert
+        for alert in plan.changed:
+            self.alerts[alert.id] = dataclasses.replace(
+                alert, post_id=self.alerts[alert.id].post_id
+            )
+        for message in plan.messages:
+            row_id = self._queue(message, now)
+            if message.kind == "post" and row_id is not None and message.alert_id:
+                self.alerts[message.alert_id] = dataclasses.replace(
+                    self.alerts[message.alert_id], post_id=row_id
+                )
+        for target, sent in plan.digests.items():
+            self.subs[target] = dataclasses.replace(self.subs[target], last_digest_at=sent)
+        self.watermark = as_of
+        return plan
+
+    async def claim(
+        self, platform: str, worker: str, now: datetime, lease_s: float
+    ) -> list[OutboxRow]:
+        waiting = [
+            q
+            for _, q in sorted(self.outbox.items())
+            if q.delivered_at is None and q.row.target.startswith(platform + ":")
+        ]
+        leased = {
+            q.row.target
+            for q in waiting
+            if q.claimed_by is not None and q.claimed_until is not None and q.claimed_until >= now
+        }
+        first = next(
+            (q for q in waiting if q.not_before <= now and q.row.target not in leased), None
+        )
+        if first is None:
+            return []
+        taken = []
+        for q in waiting:
+            if q.row.target != first.row.target:
+                continue
+            q.claimed_by, q.claimed_until = worker, now + timedelta(seconds=lease_s)
+            q.row = dataclasses.replace(q.row, attempts=q.row.attempts + 1)
+            taken.append(q.row)
+        return taken
+
+    async def renew(self, ids: Sequence[int], worker: str, until: datetime) -> None:
+        for row_id in ids:
+            q = self.outbox.get(row_id)
+            if q is not None and q.claimed_by == worker:
+                q.claimed_until = until
+
+    async def alerts_of(self, post_ids: Sequence[int]) -> list[AlertState]:
+        return [a for a in self.alerts.values() if a.post_id in set(post_ids)]
+
+    async def posted(self, post_id: int) -> Posted | None:
+        post = self.outbox.get(post_id)
+        if post is None or post.row.kind != "post":
+            return None
+        ids = [post_id]
+        if post.message_ref:
+            ids = [
+                k
+                for k, q in self.outbox.items()
+                if q.row.kind == "post"
+                and q.row.target == post.row.target
+                and q.message_ref == post.message_ref
+            ]
+        shown = tuple(a for a in self.alerts.values() if a.post_id in set(ids))
+        return Posted(post.message_ref or "", tuple(sorted(ids)), shown)
+
+    async def alert(self, alert_id: str) -> AlertState | None:
+        return self.alerts.get(alert_id)
+
+    async def delivered(
+        self, ids: Sequence[int], ref: str | None, now: datetime, audit: AuditRecord | None
+    ) -> None:
+        for row_id in ids:
+            q = self.outbox[row_id]
+            q.delivered_at, q.message_ref, q.claimed_until = now, ref, None
+        if audit is not None:
+            self._store.audit.append_now(audit)
+
+    async def release(self, ids: Sequence[int], retry_at: datetime, error: str) -> None:
+        for row_id in ids:
+            q = self.outbox[row_id]
+            if q.delivered_at is None:
+                q.claimed_by = q.claimed_until = None
+                q.not_before, q.error = retry_at, error
+
+    async def mute(
+        self, post_id: int, until: datetime, by: str, update: Outgoing, audit: AuditRecord
+    ) -> Posted | None:
+        posted = await self.posted(post_id)
+        if posted is None or not posted.alerts:
+            return None
+        for alert in posted.alerts:
+            self.alerts[alert.id] = dataclasses.replace(alert, muted_until=until, muted_by=by)
+        self._queue(update, audit.timestamp)
+        self._store.audit.append_now(audit)
+        return await self.posted(post_id)
+
+
 class MemoryStore:
     def __init__(self) -> None:
         self.links = MemoryLinkRepo()
@@ -317,6 +517,7 @@ class MemoryStore:
         self.events = MemoryEventRepo()
         self.mirror = MemoryMirrorRepo()
         self.markers = MemoryMarkerRepo()
+        self.alerts = MemoryAlertRepo(self)
         self.closed = False
 
     async def record_exchange(

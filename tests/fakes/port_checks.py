@@ -16,6 +16,7 @@ from adapters.slack.notices import SlackNotifier
 from adapters.spool.audit_spool import AuditSpool as FileAuditSpool
 from adapters.stackdock.convex import SyncRepo
 from adapters.stackdock.sources import MirrorCopy
+from adapters.store.alerts import SqlAlertRepo
 from adapters.store.database import SqlStore
 from adapters.store.mirror_repo import SqlMirrorRepo
 from core import ports
@@ -24,7 +25,7 @@ from core.providers.offline import OfflineProvider
 from core.service import AssistantService
 from core.stackdock.mirror import InMemoryMirror
 from core.tools import OrgTools
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.memory_store import MemoryAlertRepo, MemoryStore
 from tests.fakes.scripted_provider import ScriptedProvider
 from tests.fakes.tool_runner import FakeToolRunner
 
@@ -99,3 +100,11 @@ def audit_spool(s: FileAuditSpool) -> ports.AuditSpool:
 
 def charts(c: MatplotlibCharts) -> ports.ChartRenderer:
     return c
+
+
+def sql_alerts(r: SqlAlertRepo) -> ports.AlertRepo:
+    return r
+
+
+def memory_alerts(r: MemoryAlertRepo) -> ports.AlertRepo:
+    return r

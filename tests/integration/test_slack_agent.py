@@ -187,8 +187,12 @@ async def test_our_own_stop_where_slack_has_no_session_and_only_for_the_asker(sq
     async with api, slack_app(sqlite_url, api=api, providers=[provider]) as h:
         await h.send(event_envelope(mention("How many servers?", user="UADMIN", ts="6.1")))
         await h.api.wait_for(lambda: SHOWN in h.api.thread_text("C1", "6.1"))
-        [stop] = [m for m in h.api.bot_messages("C1", "6.1") if _stop_button(m) is not None]
+        # Our Stop goes up once the answer has run a moment (a quick one never shows it).
+        [stop] = await h.api.wait_for(
+            lambda: [m for m in h.api.bot_messages("C1", "6.1") if _stop_button(m) is not None]
+        )
         button = _stop_button(stop)
+        assert button is not None and button["value"] == "6.1:UADMIN"
 
         def press(user: str, key: str) -> dict[str, str]:
             action = {"action_id": STOP_ACTION, "block_id": "stop", "type": "button", **button}
@@ -216,6 +220,19 @@ async def test_our_own_stop_where_slack_has_no_session_and_only_for_the_asker(sq
         assert ("C1", stop.ts) not in h.api.messages, "our Stop goes with the answer"
         [row] = await rows(h)
         assert row.result is Outcome.CANCELLED and row.input_tokens == 120
+
+
+async def test_a_quick_answer_never_flashes_our_stop_button(sqlite_url):
+    api = FakeSlackApi(SLACK_USERS, agent_app=False)
+    async with api, slack_app(sqlite_url, api=api) as h:
+        await h.send(
+            event_envelope(mention("How many servers do I have?", user="UADMIN", ts="6.2"))
+        )
+        await h.settle()
+        assert "servers" in h.api.thread_text("C1", "6.2")
+        posted = [c.args for c in h.api.calls_of("chat.postMessage")]
+        assert not [a for a in posted if STOP_ACTION in str(a.get("blocks"))]
+        assert h.api.calls_of("chat.delete") == []
 
 
 def _stop_button(message: Any) -> dict[str, Any] | None:

@@ -10,7 +10,16 @@ import zlib
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from adapters.charts.usage_chart import build_figure, chart_series, render_png
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from adapters.charts.usage_chart import (
+    ChartSeries,
+    build_figure,
+    chart_series,
+    render_png,
+    usd_decimals,
+)
 from adapters.stackdock.demo import DEMO_USERS
 from bot.reports import write_usage
 from core.models import AuditRecord, Inbound, Outcome
@@ -115,16 +124,78 @@ async def test_chart_series_has_every_day_of_the_period_zeros_included():
     series = chart_series(await usage_report(await filled_store(), SINCE, UNTIL))
     assert series.days == [date(2026, 11, d) for d in range(1, 6)]
     assert series.questions == [2, 0, 3, 1, 0]
+    # Day 3: one answered, one rate-limited, one failed.
+    assert series.answered == [2, 0, 1, 1, 0]
+    assert series.refused == [0, 0, 1, 0, 0]
+    assert series.failed == [0, 0, 1, 0, 0]
     assert series.cost_usd == [0.30, 0.0, 0.06, 0.40, 0.0]
 
 
-async def test_the_figure_plots_the_series_in_two_labelled_panels():
+async def test_rows_that_ask_nothing_are_not_counted_as_questions():
+    store = await filled_store()
+    for action in ("ai.help", "ai.link"):
+        await store.audit.append(row(2, "u1", Outcome.ANSWERED, action=action))
+    report = await usage_report(store, SINCE, UNTIL)
+    assert report.total.questions == 6 and report.by_org["org_a"].questions == 5
+    assert chart_series(report).questions == [2, 0, 3, 1, 0]
+
+
+async def test_the_figure_stacks_answered_refused_and_failed_over_the_cost_panel():
     series = chart_series(await usage_report(await filled_store(), SINCE, UNTIL), "Acme")
     top, bottom = build_figure(series).axes
-    assert [bar.get_height() for bar in top.containers[0]] == series.questions
+    answered, refused, failed = top.containers
+    assert [bar.get_height() for bar in answered] == series.answered
+    assert [bar.get_height() for bar in refused] == series.refused
+    assert [bar.get_y() for bar in refused] == series.answered  # stacked on the answered
+    assert [bar.get_height() for bar in failed] == series.failed
+    assert [t.get_text() for t in top.get_legend().get_texts()] == [
+        "answered",
+        "refused",
+        "failed or stopped",
+    ]
     assert [bar.get_height() for bar in bottom.containers[0]] == series.cost_usd
     assert top.get_ylabel() == "Questions per day"
     assert bottom.get_ylabel() == "Cost per day (USD)"
+    assert "6 questions (4 answered, 1 refused)" in bottom.get_xlabel()
+
+
+def _cost_ticks(costs: list[float]) -> list[str]:
+    days = [date(2026, 11, 1) + timedelta(days=n) for n in range(len(costs))]
+    series = ChartSeries(days, [1] * len(costs), [1] * len(costs), [0] * len(costs), costs, "t")
+    figure = build_figure(series)
+    FigureCanvasAgg(figure)
+    figure.canvas.draw()
+    return [label.get_text() for label in figure.axes[1].get_yticklabels()]
+
+
+@pytest.mark.parametrize(
+    "costs",
+    [
+        [0.00012, 0.00003, 0.0, 0.00008],  # fractions of a cent: the cheap models' days
+        [0.0003, 0.0001, 0.0002],
+        [0.013, 0.002, 0.0],
+        [1.5, 0.25, 3.0],
+        [240.0, 1200.0, 75.5],
+    ],
+)
+def test_cost_ticks_are_distinct_and_exact(costs: list[float]):
+    ticks = _cost_ticks(costs)
+    assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), ticks
+    assert all(t.startswith("$") for t in ticks)
+    values = [float(t.removeprefix("$").replace(",", "")) for t in ticks]
+    assert values == sorted(values) and values[0] == 0.0
+    assert max(values) >= max(costs) * 0.5  # the ticks span the bars, not a corner of them
+
+
+def test_usd_decimals_are_the_fewest_that_write_each_tick_exactly():
+    assert usd_decimals([0.0, 0.25, 0.5, 0.75]) == 2
+    assert usd_decimals([0.0, 0.00002, 0.00004]) == 5
+    assert usd_decimals([0.0, 0.000025, 0.00005]) == 6
+    assert usd_decimals([0.0, 100.0, 200.0]) == 2
+
+
+def test_a_period_without_cost_says_so_instead_of_inventing_ticks():
+    assert _cost_ticks([0.0, 0.0, 0.0]) == ["$0"]
 
 
 def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:

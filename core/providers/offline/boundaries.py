@@ -102,7 +102,7 @@ _MISSING: tuple[tuple[re.Pattern[str], Missing], ...] = tuple(
             r"\b(?:users|members|people|teammates|colleagues|who (?:else )?has access|"
             r"who can (?:see|access))\b",
             "people or their access in a way I can look up",
-            "I can tell you who you are and your role: ask \"who am I?\".",
+            'I can tell you who you are and your role: ask "who am I?".',
         ),
         (
             r"\b(?:cpus?|vcpus?|processors?|cores|load average|ram|memory|mem|swap|"

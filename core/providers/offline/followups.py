@@ -9,6 +9,8 @@ have).
 
 from __future__ import annotations
 
+import re
+
 from core.providers.offline.query import WORD_INTENTS, Query
 from core.providers.offline.reading import REGION_KINDS, read
 from core.providers.offline.vocabulary import PROVIDER_KINDS, statuses_for
@@ -18,8 +20,12 @@ _CARRIED = frozenset({"count", "list", "deploys", "expiry", "size", "problems", 
 CONTEXT_QUESTIONS = 3
 
 
-def understand(question: str, earlier: list[str], own_org: str | None,
-               earlier_items: list[tuple[str, str]] = ()) -> Query:  # type: ignore[assignment]
+def understand(
+    question: str,
+    earlier: list[str],
+    own_org: str | None,
+    earlier_items: list[tuple[str, str]] = (),
+) -> Query:  # type: ignore[assignment]
     """The question as meant in its conversation: `earlier` holds the person's previous
     questions, oldest first; `earlier_items` the (kind, name) pairs the last answer showed."""
     previous: Query | None = None
@@ -31,24 +37,38 @@ def understand(question: str, earlier: list[str], own_org: str | None,
 def follow(current: Query, previous: Query | None, items: list[tuple[str, str]]) -> Query:
     if current.intent in WORD_INTENTS - {"unsure"}:
         return current
+    named = current.kind if current.kind_named else None
     if previous is None or previous.intent in WORD_INTENTS:
-        if current.refers_back and not current.kind and not current.name:
+        if current.refers_back and not named and not current.name:
             return Query("unsure", topic="refers-back")
         return current
     if not (current.followup or current.intent == "unsure"):
         return current
-    if current.refers_back and current.intent in ("unsure", "list", "detail") and not (
-        current.kind or current.name or current.provider or current.region
-        or current.status_class
-    ):  # fmt: skip
-        # "tell me more about it": the one thing the last answer showed
-        if len(items) == 1:
-            kind, name = items[0]
-            return current.replace(intent="detail", kind=kind, name=name)
-        if previous.name and previous.intent in ("detail", "find"):
-            return current.replace(intent=previous.intent, kind=previous.kind,
-                                   name=previous.name)  # fmt: skip
-    return _merge(current, previous)
+    if _SINGULAR.search(current.said) and not named and not current.name:
+        # "is it running?", "tell me more about it": the one thing the last answer was about
+        one = _the_one(previous, items)
+        if one is not None:
+            kind, name = one
+            return current.replace(intent="detail", kind=kind, also=(), name=name,
+                                   name_is_qualifier=False)  # fmt: skip
+    implied = (current.kind, current.also)
+    if not named:
+        current = current.replace(kind=None, also=())
+    merged = _merge(current, previous)
+    if merged.kind is None and implied[0]:
+        merged = merged.replace(kind=implied[0], also=implied[1])
+    return merged
+
+
+_SINGULAR = re.compile(r"\b(?:it|its|that one|this one)\b|\b(?:that|this)\s*$")
+
+
+def _the_one(previous: Query, items: list[tuple[str, str]]) -> tuple[str, str] | None:
+    if previous.name and previous.kind and previous.intent in ("detail", "find", "size"):
+        return previous.kind, previous.name
+    if len(items) == 1:
+        return items[0]
+    return None
 
 
 def _merge(current: Query, previous: Query) -> Query:
@@ -75,7 +95,7 @@ def _merge(current: Query, previous: Query) -> Query:
         status_class=current.status_class or _fits_status(previous.status_class, kind),
         status_word=current.status_word if current.status_class else previous.status_word,
         region=current.region or (previous.region if kind in REGION_KINDS else None),
-        name=current.name if current.name else _kept_name(previous, kind),
+        name=current.name if current.name else _kept_name(current, previous, kind),
         name_is_qualifier=current.name_is_qualifier if current.name else previous.name_is_qualifier,
         severity=current.severity or (previous.severity if kind == previous.kind else None),
         engine=current.engine or (previous.engine if kind == previous.kind else None),
@@ -104,9 +124,10 @@ def _fits_status(status_class: str | None, kind: str | None) -> str | None:
     return status_class if statuses_for(kind, status_class) else None
 
 
-def _kept_name(previous: Query, kind: str | None) -> str | None:
-    """A name filter carries to the same kind ("acme servers" → "and running ones?"); a single
-    resource asked about does not become a filter on the next question."""
-    if previous.name_is_qualifier and kind == previous.kind:
+def _kept_name(current: Query, previous: Query, kind: str | None) -> str | None:
+    """A name filter carries to "those" of the same kind ("globex servers" → "which of those
+    are running"); a single resource asked about does not become a filter on the next
+    question."""
+    if current.refers_back and previous.name_is_qualifier and kind == previous.kind:
         return previous.name
     return None

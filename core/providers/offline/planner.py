@@ -77,7 +77,7 @@ def first_calls(q: Query) -> list[Call]:
         return [("list_resources", _args(q, q.kind or "domains", status=intent == "deploys"))]
     if intent == "count" and _plain_count(q):
         args: dict[str, Any] = {"kind": q.kind} if q.kind else {"group_by": "kind"}
-        if q.group_by in ("provider", "status", "kind") and q.kind:
+        if q.group_by in ("provider", "status", "kind"):
             args["group_by"] = q.group_by
         return [("count_resources", args)]
     if intent in ("count", "list", "size"):
@@ -86,6 +86,12 @@ def first_calls(q: Query) -> list[Call]:
 
 
 def _second_calls(q: Query, first: Sequence[Result]) -> list[Call]:
+    if q.intent == "list" and q.name_is_qualifier and q.name and not q.status_class:
+        found = found_items(first)
+        if len(found) == 1:  # the filter named one resource: show it whole
+            kind, name = found[0]
+            return [("get_resource", {"kind": kind, "id_or_name": name})]
+        return []
     if q.intent in ("detail", "size") and q.kind and len(first) == 1:
         error = first[0].error
         if error and error.startswith("No "):  # not under the kind asked: look everywhere

@@ -70,6 +70,8 @@ class Query:
     followup: bool = False
     refers_back: bool = False  # "those", "them", "it": the previous answer's items
     explicit: bool = False  # the words asked for this intent ("which", "list", "how many")
+    said: str = ""  # the question's words, normalised
+    kind_named: bool = False  # the words named the kind, rather than a filter implying it
     notes: tuple[str, ...] = field(default=())
 
     def replace(self, **changes: object) -> Query:

@@ -63,7 +63,8 @@ _SIZE = re.compile(
 _SMALL = re.compile(r"\b(?:smallest|smaller|fewest|least)\b")
 _EXPIRY = re.compile(r"\b(?:expir\w*|renew\w*|lapse\w*|run out)\b|\bdue (?:for|to)\b")
 _DEPLOY = re.compile(
-    r"\b(?:deployed|deploys|deploy|redeployed|shipped|released|went live|pushed)\b|"
+    r"\b(?:deployed|deploys|deploy|redeployed|shipped|ship|ships|released|went live|pushed|"
+    r"go live|went out)\b|"
     r"\b(?:last|latest|recent|newest|oldest) deployments?\b|\bdeployments? (?:time|date)s?\b"
 )
 _STALE = re.compile(
@@ -111,6 +112,9 @@ _WINDOW = re.compile(
     r"(\d{1,4}|a|one|two|three|four|six|a couple of)\s+(day|days|week|weeks|month|months|year|"
     r"years)\b"
 )
+_ONE_UNIT = re.compile(
+    r"\b(?:in |during |over )?the (last|past|next|coming) (day|week|month|year)\b"
+)
 _NAMED_WINDOWS = (
     (re.compile(r"\btoday\b"), 1, "today"),
     (re.compile(r"\btomorrow\b"), 2, "by tomorrow"),
@@ -146,6 +150,9 @@ def read(question: str, own_org: str | None = None) -> Query:
     # A quoted name is data, not the question's wording: "Slow query" is an alert's title.
     quoted = quoted_name(question)
     plain = " ".join(words(question.replace(quoted, " "))) if quoted else text
+    # A name is data too: "acme-logs" is a bucket, not a question about logs.
+    named = {n.lower() for n in terms.names}
+    plain = " ".join(w for w in plain.split() if w not in named)
     base = _base(terms, question, plain)
     refusal = _boundary(terms, plain, base, own_org)
     if refusal is not None:
@@ -191,20 +198,33 @@ def _base(terms: Terms, question: str, text: str) -> Query:
         window_days=window_days,
         window_label=window_label,
         unknown=tuple(w for w in terms.unknown if name is None or w not in name.lower()),
-        followup=bool(_FOLLOWUP_LEAD.search(text)) or bool(_REFERS_BACK.search(text)),
+        followup=bool(_FOLLOWUP_LEAD.search(text) or _REFERS_BACK.search(text))
+        or _elliptical(terms, kinds, name),
         refers_back=bool(_REFERS_BACK.search(text)),
         explicit=bool(_EXPLICIT.search(text)),
+        kind_named=bool(kinds) and bool(terms.kinds or terms.weak_kinds),
+        said=text,
+    )
+
+
+def _elliptical(terms: Terms, kinds: list[str], name: str | None) -> bool:
+    """A few words with a filter and nothing to filter ("by provider?", "in fra1?"): they
+    only make sense as a follow-up."""
+    filters = terms.statuses or terms.regions or terms.providers or terms.severities
+    return (
+        len(terms.words) <= 4
+        and not kinds
+        and not name
+        and bool(filters or _GROUP.search(terms.text))
     )
 
 
 def _weak_kind_counts(terms: Terms, text: str) -> bool:
-    """"errors" and "bugs" name alerts; "issues" does only when it is plainly Sentry's."""
+    """ "errors" and "bugs" name alerts; "issues" does only when it is plainly Sentry's."""
     if "errors" in terms.words or "bugs" in terms.words:
         return True
-    return bool(
-        terms.severities
-        or "sentry" in terms.providers
-        or re.search(r"\b(?:open|resolved|ignored|unresolved|sentry) issues\b", text)
+    return "sentry" in terms.providers or bool(
+        re.search(r"\b(?:open|resolved|ignored|unresolved|sentry) issues\b", text)
     )
 
 
@@ -216,23 +236,40 @@ def _name(terms: Terms, question: str, text: str) -> tuple[str | None, bool]:
         return _as_typed(question, name), _qualifies(terms, name.lower())
     if not terms.unknown_at:
         return None, False
-    run = [terms.unknown_at[0]]
-    for position in terms.unknown_at[1:]:
-        if position == run[-1] + 1 and len(run) < 4:
-            run.append(position)
+    runs: list[list[int]] = []
+    for position in terms.unknown_at:
+        if runs and position == runs[-1][-1] + 1 and len(runs[-1]) < 4:
+            runs[-1].append(position)
         else:
-            break
-    first, last = run[0], run[-1]
-    before = terms.words[first - 1] if first else ""
-    adjacent = any(at in (first - 1, last + 1) for at in terms.kind_at)
-    alone = len(terms.unknown) == len(run) and len(terms.words) <= len(run) + 4
-    if not (before in _NAME_LEAD or adjacent or alone):
+            runs.append([position])
+    alone = len(runs) == 1 and len(terms.words) == len(runs[0])  # the question is the name
+    best: tuple[int, list[int]] | None = None
+    for run in runs:
+        first, last = run[0], run[-1]
+        before = terms.words[first - 1] if first else ""
+        if first - 1 >= 0 and last + 1 in terms.kind_at and first - 1 not in terms.kind_at:
+            rank = 3 if before not in _NAME_LEAD else 2  # "globex servers": qualifies the kind
+        elif first - 1 in terms.kind_at:
+            rank = 2  # "server zzz": names one
+        elif before in _NAME_LEAD:
+            rank = 1
+        elif alone or last + 1 in terms.kind_at:
+            rank = 0
+        else:
+            continue
+        if best is None or rank > best[0]:
+            best = (rank, run)
+    if best is None:
         return None, False
+    rank, run = best
+    first, last = run[0], run[-1]
     span = " ".join(terms.words[first : last + 1])
-    return _as_typed(question, span), adjacent and not _DETAIL.search(text)
+    qualifier = last + 1 in terms.kind_at and first - 1 not in terms.kind_at
+    return _as_typed(question, span), qualifier and not _DETAIL.search(text)
 
 
 def _qualifies(terms: Terms, name: str) -> bool:
+    """A name-shaped word right before a kind filters it ("acme-web servers")."""
     positions = [i for i, w in enumerate(terms.words) if w == name]
     return any(at - 1 in positions for at in terms.kind_at) and "." not in name
 
@@ -268,6 +305,11 @@ def _window(text: str) -> tuple[int | None, str | None]:
         past = match.group(0).split()[0] in ("last", "past", "the") and "next" not in match.group(0)
         phrase = f"in the last {n} {unit}{plural}" if past else f"within {n} {unit}{plural}"
         return days, phrase
+    match = _ONE_UNIT.search(text)
+    if match:
+        when, unit = match.group(1), match.group(2)
+        past = when in ("last", "past")
+        return _UNIT_DAYS[unit], f"in the last {unit}" if past else f"within a {unit}"
     for pattern, days, phrase in _NAMED_WINDOWS:
         if pattern.search(text):
             return days, phrase
@@ -304,13 +346,13 @@ def _intent(terms: Terms, question: str, text: str, q: Query) -> Query:
         return Query("help")
     if _WHOAMI.search(text):
         return Query("whoami")
-    recognised = q.kind or q.provider or q.status_class or q.region or q.name
-    if not recognised and _GREETING.search(text):
+    if _GREETING.search(text):
         return Query("greeting")
+    recognised = q.kind or q.provider or q.status_class or q.region or q.name
     if not recognised and _THANKS.search(text):
         return Query("thanks")
     kind = q.kind
-    if kind == "backupSchedules" or _BACKED_UP.search(text):
+    if "backupSchedules" in q.kinds or _BACKED_UP.search(text):
         return q.replace(intent="backups", kind="backupSchedules", also=())
     if _EXPIRY.search(text) and kind in (None, "domains"):
         return q.replace(intent="expiry", kind="domains", window_days=q.window_days or 30,
@@ -325,7 +367,7 @@ def _intent(terms: Terms, question: str, text: str, q: Query) -> Query:
     if _SYNC.search(text):
         return q.replace(intent="sync", kind="docks")
     if _PROVIDERS_OF.search(text):
-        return q.replace(intent="count", group_by="provider")
+        return q.replace(intent="count", group_by="provider", also=())
     if _ENGINES.search(text):
         return q.replace(intent="engines", kind="databases")
     if q.engine and kind in (None, "databases"):
@@ -376,11 +418,9 @@ def _count(q: Query, text: str) -> Query:
 def _lookup(terms: Terms, text: str, q: Query) -> Query:
     """Lists, single resources, problems and the overview: what is left once the specific
     intents have had their turn."""
-    problem_cue = bool(_PROBLEMS.search(text)) or (
-        "issues" in terms.weak_kinds and q.kind is None
-    )
+    problem_cue = bool(_PROBLEMS.search(text)) or ("issues" in terms.weak_kinds and q.kind is None)
     if q.name and not q.name_is_qualifier and not _NAME_FILTER.search(text):
-        if q.kind is None and (q.provider or q.status_class or q.region):
+        if q.kind is None and (q.provider or q.region):
             q = q.replace(name=None, name_is_qualifier=False)  # "acme" in "acme on vercel"
         else:
             return q.replace(intent="detail" if q.kind else "find")

@@ -120,9 +120,10 @@ def _word(terms: Terms, ws: list[str], i: int) -> int:
         _add(terms.weak_kinds, WEAK_KIND_TERMS[word])
         if word == "errors":
             terms.statuses.append((word, "failing"))
-    elif word in KIND_TERMS and not (word == "sync" and before in ("to", "a")):
-        _add(terms.kinds, KIND_TERMS[word])
-        terms.kind_at.append(i)
+    elif word in KIND_TERMS:
+        if not (word == "sync" and before in ("to", "a")):  # "failed to sync" is no kind
+            _add(terms.kinds, KIND_TERMS[word])
+            terms.kind_at.append(i)
     elif word in PROVIDER_TERMS:
         _add(terms.providers, PROVIDER_TERMS[word])
     elif word in FOREIGN_PROVIDERS:

@@ -341,6 +341,7 @@ def looks_like_region(word: str) -> bool:
         and (len(parts) == 2 or parts[2].isdigit())
     )
 
+
 # Words that carry no filter: grammar, politeness, and the cue words the intent patterns read
 # (reading.py). A word outside every list is "not understood", which may make it a name.
 COMMON_WORDS = frozenset(

@@ -19,7 +19,7 @@ from core.providers.offline.vocabulary import (
 )
 
 MAX_LINES = 25
-_STATUS_WORDING = {"error": "in error", "maintenance": "in maintenance"}
+_STATUS_WORDING = {"error": "in error", "maintenance": "in maintenance", "success": "syncing fine"}
 
 
 def plural(n: int, singular: str, many: str | None = None) -> str:
@@ -45,15 +45,17 @@ def code(value: object) -> str:
     return f"`{value}`"
 
 
-def status_phrase(q: Query, kind: str) -> str:
-    """The status asked about, in the kind's own words: "stopped", "in error", "down"."""
+def status_phrase(q: Query, kind: str, items: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The status asked about, in the kind's own words: "stopped", "in error", "down"; for a
+    provider's own statuses, the person's word and the statuses it matched."""
     if not q.status_class:
         return ""
     statuses = sorted(statuses_for(kind, q.status_class))
     if not statuses or kind not in NORMALISED_KINDS:
         word = q.status_word or q.status_class
-        shown = listed((_STATUS_WORDING.get(s, s) for s in statuses), "or")
-        return f"{word} ({shown})" if statuses and shown != word else word
+        seen = sorted({str(i.get("status")) for i in items if i.get("status")}) or statuses
+        shown = listed((_STATUS_WORDING.get(s, s) for s in seen), "or")
+        return f"{word} ({shown})" if seen and shown != word else word
     return listed((_STATUS_WORDING.get(s, s) for s in statuses), "or")
 
 
@@ -74,12 +76,19 @@ def subject(q: Query, kind: str | None, n: int) -> str:
     return " ".join(words)
 
 
-def sentence(q: Query, kind: str | None, n: int, *, bold: bool = True) -> str:
+def sentence(
+    q: Query,
+    kind: str | None,
+    n: int,
+    *,
+    bold: bool = True,
+    items: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """A count as a sentence: "**1** server is stopped.", "**3** servers in nyc3."."""
     text = subject(q, kind, n)
     number, rest = text.split(" ", 1)
     shown = f"**{number}** {rest}" if bold else text
-    phrase = status_phrase(q, kind) if kind else (q.status_word or "")
+    phrase = status_phrase(q, kind, items) if kind else (q.status_word or "")
     if phrase:
         return f"{shown} {verb(n)} {phrase}."
     return f"{shown}."
@@ -129,7 +138,7 @@ def _extras(kind: str, item: Mapping[str, Any]) -> list[str]:
 
 
 def item_line(kind: str, item: Mapping[str, Any], name: str) -> str:
-    facts = [str(item[f]) for f in ("provider", "status") if item.get(f)]
+    facts = [str(item[f]) for f in ("provider", "status", "lastSyncStatus") if item.get(f)]
     line = f"- {code(name)}" + (f" ({', '.join(facts)})" if facts else "")
     extras = _extras(kind, item)
     return line + (", " + ", ".join(extras) if extras else "")
@@ -141,3 +150,20 @@ def capped(lines: Sequence[str], total: int, limit: int = MAX_LINES) -> list[str
     if total > len(shown):
         shown.append(f"…and {total - len(shown)} more.")
     return shown
+
+
+# Connections, groupings and configuration: counted apart from resources (as the org summary
+# counts them), so "how many resources" is not inflated by docks and backup schedules.
+NOT_RESOURCES = ("docks", "projects", "backupSchedules")
+
+
+def kind_totals(pairs: Sequence[tuple[str, int]]) -> tuple[str, list[str]]:
+    """The resources' total with each kind, then the configuration kinds said apart."""
+    resources = [(k, n) for k, n in pairs if k not in NOT_RESOURCES]
+    others = [(k, n) for k, n in pairs if k in NOT_RESOURCES and n]
+    total = sum(n for _, n in resources)
+    text = f"{total} {plural(total, 'resource')}: " + ", ".join(
+        f"{n} {label(k, n)}" for k, n in resources
+    )
+    extra = [f"{n} {label(k, n)}" for k, n in others]
+    return text + (f"; and {listed(extra)}." if extra else "."), extra
