@@ -11,6 +11,7 @@ import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -106,6 +107,9 @@ class Settings(BaseSettings):
     convex_poll_s: float = Field(default=5.0, gt=0)  # the syncer's pause between delta polls
     sync_backoff_max_s: float = Field(default=300.0, gt=0)  # longest wait after failures
     mirror_refresh_s: float = Field(default=5.0, gt=0)  # bot processes' check for new data
+    alerts_tz: str = "UTC"  # the time zone of alert digests and of times shown in alerts
+    # How long a process may hold a channel's alert messages before another may post them.
+    alerts_lease_s: float = Field(default=60.0, gt=0)
 
     ai_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
     ai_model: str | None = None
@@ -166,6 +170,20 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         # `.env` templates leave `NAME=` lines; they mean "unset", not "empty string".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("alerts_tz")
+    @classmethod
+    def _alerts_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip() or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name like Europe/Paris"
+            ) from None
+        return value.strip() or "UTC"
+
+    def alerts_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.alerts_tz)
 
     @field_validator("database_url")
     @classmethod

@@ -133,7 +133,7 @@ def digest_text(
 ) -> str:
     """The daily digest: what is open, and what opened and resolved since the last one."""
     lines = [
-        f"📋 Daily digest: {len(open_now)} open, since {at(since, tz)} "
+        f"📋 Daily digest: {len(open_now)} open now; since {at(since, tz)}, "
         f"{len(opened)} opened and {len(resolved)} resolved"
     ]
     if open_now:

@@ -70,6 +70,17 @@ class AssistantPort(Protocol):
         """`instructions [TEXT|clear]` in a channel: shows, sets (ai:full) or clears the
         channel's instructions to the assistant; the reply to show."""
 
+    async def alerts(self, inbound: Inbound, text: str) -> str:
+        """`alerts [on [severity]|off]` in a channel: shows, or (ai:full) turns on or off, the
+        channel's alerts (core/alert_commands.py); the reply to show."""
+
+    async def mute_alert(self, inbound: Inbound, ref: str) -> str:
+        """Mute 24 h pressed on alert message `ref` (ai:full); the reply to show the presser."""
+
+    async def alert_question(self, inbound: Inbound, ref: str) -> str | None:
+        """The question Explain asks as the presser, in the alert's thread (answered through
+        `answer` like any other); None when `ref` names no alert of the channel pressed in."""
+
     def help_text(self) -> str: ...
     def topics(self) -> tuple[str, ...]: ...
     def suggested_prompts(self, topic: str | None = None) -> list[str]: ...

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from core.access import allows
+from core.alert_commands import AlertControls
 from core.assistant import Assistant
 from core.identities import chat_identity, find_user, member_of
 from core.instructions import channel_instructions
@@ -37,8 +38,10 @@ class AssistantService:
         charts: ChartRenderer | None = None,
         *,
         stop_check_s: float = CHECK_EVERY_S,
+        alerts_tz: tzinfo = UTC,
     ) -> None:
         self._assistant = assistant
+        self._alerts = AlertControls(assistant, clock, alerts_tz)
         self._charts = charts
         self._store = assistant.store
         self._mirror = assistant.mirror
@@ -179,6 +182,16 @@ class AssistantService:
         """Shows, sets or clears the instructions of the channel the command came from
         (core/instructions.py has the rules); audited."""
         return await channel_instructions(self._assistant, inbound, text)
+
+    async def alerts(self, inbound: Inbound, text: str) -> str:
+        """`alerts [on [severity]|off]` for the channel the command came from."""
+        return await self._alerts.command(inbound, text)
+
+    async def mute_alert(self, inbound: Inbound, ref: str) -> str:
+        return await self._alerts.mute(inbound, ref)
+
+    async def alert_question(self, inbound: Inbound, ref: str) -> str | None:
+        return await self._alerts.question(inbound, ref)
 
     async def link(self, inbound: Inbound, target_user: str | None, user_ref: str) -> str:
         """Links a chat member (`target_user`, a platform user id; None for the asker) of the

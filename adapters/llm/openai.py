@@ -145,8 +145,8 @@ class OpenAIProvider:
                     return  # the server is not up yet: ask again next turn
                 self.model = listed
                 log.info(
-                    "AI_MODEL is not set: asking the server at OPENAI_BASE_URL for %r, the "
-                    "first model it lists",
+                    "AI_MODEL is not set: using %r, the first model the server at "
+                    "OPENAI_BASE_URL lists",
                     listed,
                 )
             props = await compat.server_properties(self._client, self._base_url)

@@ -61,6 +61,10 @@ _FIELD_NAMES = {
     "nextSyncAttemptAt": "next try",
 }
 _DETAIL_KEYS = 10
+_ASK = (
+    "I answer counts and lists of your resources (by kind, provider, status or region), one "
+    "resource by name, sizes, problems, domain expiry, deploy times and backups."
+)
 _CPU_KEYS = ("vcpus", "cpus", "cpu", "cores", "vcpu_count")
 _MEMORY_KEYS = ("memory", "ram", "memory_mb", "mem")
 _DISK_KEYS = ("disk", "disk_gb", "disk_size")
@@ -80,7 +84,10 @@ def lookup_answer(q: Query, turns: Sequence[Sequence[Result]], who: Asker) -> st
         return got[-1].error  # a refusal from the tool, relayed as it is
     if not found:
         what = f"no{where}" if where else "nothing"
-        return f"I found {what} named {asked} in {who.org_label}."
+        text = f"I found {what} named {asked} in {who.org_label}."
+        if not q.kind and (q.name or "").replace(" ", "").isalpha():
+            text += " If you didn't mean a name, I'm not sure what you're asking: " + _ASK
+        return text
     listed_items = _search_lines(results)
     if q.kind:
         lead = f"No {label(q.kind, 1)} is named {asked}, but "

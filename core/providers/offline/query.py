@@ -26,6 +26,7 @@ DATA_INTENTS = frozenset(
         "down",  # what is down or stopped, across kinds
         "engines",  # database engines in use
         "sync",  # when docks last synced
+        "all",  # are all of a kind in a status: yes, or which are not
     }
 )
 # Answered from the words and the system prompt alone, without a tool.
@@ -59,6 +60,7 @@ class Query:
     name_is_qualifier: bool = False  # "globex servers": a name filter that may be an org
     severity: str | None = None
     engine: str | None = None
+    private: bool | None = None  # repositories: private or public ones
     group_by: str | None = None  # provider | status | kind | region
     order: str | None = None  # largest | smallest | newest | oldest
     top: int | None = None
@@ -85,5 +87,5 @@ class Query:
     def filtered(self) -> bool:
         return bool(
             self.provider or self.status_class or self.region or self.name or self.severity
-            or self.engine
+            or self.engine or self.private is not None
         )  # fmt: skip

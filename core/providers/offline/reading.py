@@ -105,8 +105,9 @@ _NAME_FILTER = re.compile(
 _NAME_LEAD = frozenset(
     {"about", "named", "called", "is", "was", "of", "for", "show", "me", "describe", "find",
      "lookup", "up", "does", "did", "has", "on", "where", "containing", "matching", "like",
-     "see", "check", "view", "get", "and"}
+     "see", "check", "view", "get", "and", "the", "my", "our"}
 )  # fmt: skip
+_HEALTH = re.compile(r"\b(?:ok|okay|fine|good|healthy|alright|all right|working|happy)\b")
 _WINDOW = re.compile(
     r"\b(?:in|within|next|over|the next|coming|in the next|last|past|the last|in the last)\s+"
     r"(\d{1,4}|a|one|two|three|four|six|a couple of)\s+(day|days|week|weeks|month|months|year|"
@@ -172,9 +173,15 @@ def _base(terms: Terms, question: str, text: str) -> Query:
         (provider and provider not in ("convex",)) or "webServices" in kinds
     ):
         kinds = ["webServices" if k == "deployments" else k for k in kinds]
+    if provider and "projects" in kinds and "projects" not in PROVIDER_KINDS.get(provider, ()):
+        kinds = [k for k in kinds if k != "projects"]  # "vercel projects" are its apps
     if not kinds and provider and len(PROVIDER_KINDS.get(provider, ())) == 1:
         kinds = list(PROVIDER_KINDS[provider])
     kinds = list(dict.fromkeys(kinds))
+    severities = list(terms.severities)
+    if kinds[:1] == ["issues"] and statuses and statuses[0][1] == "failing":
+        severities = ["high", *severities]  # an "error alert" is Sentry's error level
+        statuses = statuses[1:]
     word, status_class = statuses[0] if statuses else (None, None)
     if len({c for _, c in statuses}) > 1 and {c for _, c in statuses} <= {"off", "failing", "down"}:
         word, status_class = " or ".join(w for w, _ in statuses), "down"
@@ -191,7 +198,8 @@ def _base(terms: Terms, question: str, text: str) -> Query:
         region=terms.regions[0] if terms.regions else None,
         name=name,
         name_is_qualifier=qualifier,
-        severity=terms.severities[0] if terms.severities else None,
+        severity=severities[0] if severities else None,
+        private=_visibility(text) if "repositories" in kinds else None,
         engine=terms.engines[0] if terms.engines else None,
         group_by=_group_by(text),
         top=int(top.group(1)) if top else None,
@@ -209,14 +217,22 @@ def _base(terms: Terms, question: str, text: str) -> Query:
 
 def _elliptical(terms: Terms, kinds: list[str], name: str | None) -> bool:
     """A few words with a filter and nothing to filter ("by provider?", "in fra1?"): they
-    only make sense as a follow-up."""
+    only make sense as a follow-up ("is anything offline" says its own scope)."""
     filters = terms.statuses or terms.regions or terms.providers or terms.severities
+    scoped = re.search(r"\b(?:anything|everything|something|nothing|all|any)\b", terms.text)
     return (
         len(terms.words) <= 4
         and not kinds
         and not name
+        and not scoped
         and bool(filters or _GROUP.search(terms.text))
     )
+
+
+def _visibility(text: str) -> bool | None:
+    if re.search(r"\bprivate\b", text):
+        return True
+    return False if re.search(r"\bpublic\b", text) else None
 
 
 def _weak_kind_counts(terms: Terms, text: str) -> bool:
@@ -423,7 +439,12 @@ def _lookup(terms: Terms, text: str, q: Query) -> Query:
         if q.kind is None and (q.provider or q.region):
             q = q.replace(name=None, name_is_qualifier=False)  # "acme" in "acme on vercel"
         else:
+            if not q.status_class and (health := _HEALTH.search(text)):
+                q = q.replace(status_class="ok", status_word=health.group(0))
             return q.replace(intent="detail" if q.kind else "find")
+    if q.kind == "issues" and q.severity:  # "critical alerts": the alerts, not the problems
+        return q.replace(status_class=q.status_class or "open",
+                         status_word=q.status_word or "open")  # fmt: skip
     if q.kind:
         if problem_cue and not q.status_class and q.kind in PROBLEM_KINDS:
             return q.replace(intent="problems")

@@ -29,8 +29,10 @@ from core.providers.offline.vocabulary import (
 _BE = frozenset({"is", "are", "was", "were", "be", "still", "all", "everything", "it", "they"})
 _REGION_LEAD = frozenset({"in", "at", "region", "regions", "from", "located", "near", "around"})
 _NAMEISH = re.compile(r"[a-z].*[-._]|[a-z]+\d|\d+[a-z]")
-_NOT_STATUS_BEFORE = {"up": frozenset({"spin", "set", "back", "sign", "look", "pull", "bring",
-                                       "what", "fire", "start", "open", "show", "turn"})}  # fmt: skip
+_NOT_STATUS_BEFORE = {"up": frozenset({"spin", "set", "back", "backed", "backing", "sign", "look",
+                                       "pull", "bring", "what", "fire", "start", "open", "show",
+                                       "turn", "scale", "scaled", "clean", "speed", "shut",
+                                       "go", "went", "come", "came"})}  # fmt: skip
 _FUZZY_KINDS = tuple(w for w in KIND_TERMS if " " not in w and len(w) >= 5)
 _FUZZY_PROVIDERS = tuple(w for w in PROVIDER_TERMS if " " not in w and w.isalpha())
 _FUZZY_STATUSES = tuple(w for w in STATUS_WORDS if " " not in w and len(w) >= 6)

@@ -380,7 +380,8 @@ COMMON_WORDS = frozenset(
     there's theres exist exists existing present active inactive total totals sum
     altogether combined whole entire full complete completely every single per cent
     percent percentage how's whats please pls thx via through using version versions
-    language languages written private public visibility default branch branches
+    language languages written private public visibility default branch branches backed
+    backing severity severities level levels priority priorities sev
     """.split()
 )
 
