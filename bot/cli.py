@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import socket
 import sys
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from importlib import metadata
 from sqlalchemy.exc import DBAPIError
 
 from bot.settings import Settings, SettingsError, load_settings, refused_database_url
+from core.alert_model import DEFAULT_SEVERITY, SEVERITIES
 from core.identities import IDENTITY_FORMS, IdentityError, check_identity
 
 log = logging.getLogger("stackdock_assistant")
@@ -42,6 +44,12 @@ def _question(text: str) -> str:
             'the question is empty; ask something, like "How many servers do I have?"'
         )
     return text
+
+
+def _hhmm(text: str) -> str:
+    if not re.fullmatch(r"(?:[01]\d|2[0-3]):[0-5]\d", text.strip()):
+        raise argparse.ArgumentTypeError("the digest time is HH:MM on a 24-hour clock, like 09:00")
+    return text.strip()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target")
     sub.add_parser("bindings", help="list bindings")
 
+    alerts = sub.add_parser("alerts", help="post StackDock problems into channels")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="SUBCOMMAND")
+    p = alerts_sub.add_parser("subscribe", help="alert a bound channel about new problems")
+    p.add_argument("target", help="slack:TEAM:CHANNEL or discord:GUILD:CHANNEL")
+    p.add_argument("--min-severity", choices=SEVERITIES, default=DEFAULT_SEVERITY)
+    p.add_argument("--digest", metavar="HH:MM", type=_hhmm, help="and a daily digest (ALERTS_TZ)")
+    alerts_sub.add_parser("unsubscribe", help="stop alerting a channel").add_argument("target")
+    alerts_sub.add_parser("list", help="list subscribed channels")
+
     p = sub.add_parser("usage", help="cost and token report")
     p.add_argument("--org")
     p.add_argument("--since", help="YYYY-MM-DD (default: start of this month)")
@@ -128,6 +145,10 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.sync import run_sync
 
         return await run_sync(settings, once=args.once)
+    if command == "alerts":
+        from bot.alerts import run_cli
+
+        return await run_cli(args, settings)
     if command in {"usage", "audit"}:
         from bot import reports
 

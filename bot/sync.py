@@ -15,12 +15,14 @@ import logging
 from adapters.stackdock.convex import Backoff, ConvexExport, ConvexSync, ExportError
 from adapters.stackdock.demo import load_demo
 from adapters.stackdock.snapshot import SnapshotError, SnapshotLoad
-from adapters.stackdock.sources import freshness_state
+from adapters.stackdock.sources import StoreFollower, freshness_state
 from adapters.store.database import SqlStore, open_store
+from bot.alerts import detect_forever, detector, quietly
 from bot.serving import stopping_on_signals
 from bot.settings import Settings, SettingsError
 from bot.wiring import snapshot_source, utc_now
 from core.metrics import SYNC_ERRORS
+from core.stackdock.mirror import InMemoryMirror
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,11 @@ async def _convex(settings: Settings, store: SqlStore, *, once: bool) -> int:
         raise SettingsError("CONVEX_DEPLOY_KEY: required when CONVEX_URL is set")
     assert settings.convex_url is not None
     api = ConvexExport(settings.convex_url, settings.convex_deploy_key.get_secret_value())
-    sync = ConvexSync(api, store.mirror, clock=utc_now)
+    # The syncer keeps an in-memory copy current too, for alert detection to read.
+    mirror = InMemoryMirror()
+    await quietly("loading the mirror for alerts", StoreFollower(store.mirror, mirror).refresh)
+    sync = ConvexSync(api, store.mirror, mirror, clock=utc_now)
+    alerts = detector(settings, store, mirror)
     try:
         if once:
             try:
@@ -57,14 +63,21 @@ async def _convex(settings: Settings, store: SqlStore, *, once: bool) -> int:
                 f"synced from Convex: {report.snapshot_documents} snapshot documents, "
                 f"{report.changes} changes"
             )
+            await quietly("alert detection", alerts.detect)
             return 0
         log.info("syncing from Convex every %.0f s", settings.convex_poll_s)
-        with stopping_on_signals(asyncio.Event()) as stop:
-            await sync.run(
-                stop,
-                poll_s=settings.convex_poll_s,
-                backoff=Backoff(cap_s=settings.sync_backoff_max_s),
-            )
+        detecting = asyncio.create_task(detect_forever(alerts, settings.mirror_refresh_s))
+        try:
+            with stopping_on_signals(asyncio.Event()) as stop:
+                await sync.run(
+                    stop,
+                    poll_s=settings.convex_poll_s,
+                    backoff=Backoff(cap_s=settings.sync_backoff_max_s),
+                )
+        finally:
+            detecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await detecting
         return 0
     finally:
         await api.aclose()
@@ -72,12 +85,16 @@ async def _convex(settings: Settings, store: SqlStore, *, once: bool) -> int:
 
 async def _snapshot(settings: Settings, store: SqlStore, *, once: bool) -> int:
     source = snapshot_source(settings)
+    mirror = InMemoryMirror()  # what alert detection reads
+    alerts = detector(settings, store, mirror)
 
     async def save(loaded: SnapshotLoad) -> None:
         await store.mirror.replace(loaded.tables, freshness_state(loaded.as_of))
+        mirror.replace(loaded.tables, loaded.as_of)
         count = sum(len(docs) for docs in loaded.tables.values())
         left_out = f"; left out {', '.join(loaded.skipped)}" if loaded.skipped else ""
         print(f"loaded {count} documents from {len(loaded.tables)} tables{left_out}")
+        await quietly("alert detection", alerts.detect)
 
     try:
         if source is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -61,6 +61,13 @@ class Runtime:
     notifiers: Notifiers = field(default_factory=lambda: Notifiers(LogNotifier()))
     # What /readyz checks besides the database and the mirror; a platform adds its connection.
     ready_checks: list[ReadyCheck] = field(default_factory=list)
+    # Work running for as long as the runtime is open (alert delivery, detection).
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    detecting: bool = False  # whether this process runs alert detection already
+
+    def keep(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Runs `work` until the runtime closes."""
+        self.tasks.append(asyncio.create_task(work, name=name))
 
 
 def build_provider(name: str, settings: Settings, *, primary: bool) -> Provider:
@@ -208,9 +215,10 @@ def build_service(
     *,
     clock: Callable[[], datetime] = utc_now,
     charts: ChartRenderer | None = None,
+    alerts_tz: tzinfo = UTC,
 ) -> AssistantService:
     """The driving port over a pipeline: what every chat adapter is given."""
-    return AssistantService(assistant, clock, charts)
+    return AssistantService(assistant, clock, charts, alerts_tz=alerts_tz)
 
 
 async def build_runtime(
@@ -256,7 +264,9 @@ async def build_runtime(
         store=store,
         mirror=mirror,
         assistant=assistant,
-        service=build_service(assistant, clock=clock, charts=MatplotlibCharts()),
+        service=build_service(
+            assistant, clock=clock, charts=MatplotlibCharts(), alerts_tz=settings.alerts_zone()
+        ),
         spool=spool,
         refresher=refresher,
         notifiers=notifiers,
@@ -283,6 +293,7 @@ async def runtime(
         await catch_up(built)
         yield built
     finally:
+        tasks.extend(built.tasks)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -320,6 +331,10 @@ def build_slack_app(
         writer_options=writer_options,
     )
     rt.notifiers.add(SlackNotifier(client))
+    from adapters.slack.alerts import SlackAlertSink
+    from bot.alerts import start_alerts
+
+    start_alerts(rt, SlackAlertSink(client))
     app = health_app(rt)
     if events_over_http:
         endpoint = events_endpoint(bot.app, bot.tasks, signing_secret=signing_secret)

@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.alerts import SlackAlertActions
 from adapters.slack.answers import Answerer
 from adapters.slack.events import (
     Press,
@@ -89,6 +90,9 @@ class SlackBot:
         self.app = AsyncApp(
             client=client, signing_secret=signing_secret, name="stackdock-assistant"
         )
+        self.alerts = SlackAlertActions(
+            service=service, answerer=self.answerer, people=self.people, tasks=self.tasks
+        )
         self._register()
 
     def _register(self) -> None:
@@ -111,6 +115,7 @@ class SlackBot:
         app.action(FEEDBACK_ACTION)(self.on_feedback)
         app.action(STOP_ACTION)(self.on_stop_pressed)
         app.action(re.compile(f"^{ASK_ACTION_PREFIX}_"))(self.on_prompt_pressed)
+        self.alerts.register(app)
 
     # ---- events (Bolt has acked them before these run) ----
 
@@ -217,6 +222,10 @@ class SlackBot:
         elif sub == "link" and parse_link_args(rest)[1]:
             await ack()
             self.tasks.spawn(self._link(team, user, channel, rest, respond), "command link")
+        elif sub == "alerts":
+            await ack()
+            work = self.alerts.command(team, user, channel, rest, respond)
+            self.tasks.spawn(work, "command alerts")
         elif sub == "instructions":
             await ack()
             work = self._instructions(team, user, channel, rest, respond)

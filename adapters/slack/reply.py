@@ -202,7 +202,7 @@ class SlackReply:
     async def begin(self, title: str | None, *, titled_thread: bool) -> None:
         """Once the question is this worker's: opens the thread's agent session (Slack's own
         Stop), named `title`; where there is none, titles an assistant thread (when
-        `titled_thread`) and our own Stop will be offered once the answer starts."""
+        `titled_thread`) and our own Stop goes up if the answer is still running after a moment."""
         if await self._thread.open_session(title):
             return
         self._stop_timer = asyncio.create_task(self._offer_stop_later())

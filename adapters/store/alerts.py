@@ -230,6 +230,12 @@ class SqlAlertRepo:
             .where(waiting, box.c.claimed_by.is_not(None), box.c.claimed_until >= now)
             .scalar_subquery()
         )
+        # Most polls find nothing: a plain read answers them without taking the claim lock
+        # (on SQLite, the database's one write lock).
+        due = sa.select(box.c.id).where(waiting, box.c.not_before <= now).limit(1)
+        async with self._engine.connect() as conn:
+            if (await conn.execute(due)).first() is None:
+                return []
         async with self._locks.transaction(CLAIM_LOCK) as conn:
             # The oldest waiting message decides the channel: it is due, and no live worker
             # holds any message of that channel (which keeps each channel's order).

@@ -12,7 +12,7 @@ from core.alert_delivery import AlertDelivery
 from core.alert_model import Subscription
 from core.alerts import AlertDetector, subscribe
 from core.models import Binding
-from core.ports import AlertCard, DeliveryError
+from core.ports import AlertCard, DeliveryError, Store
 from core.stackdock.mirror import InMemoryMirror
 from tests.fakes.memory_store import MemoryStore
 
@@ -84,9 +84,9 @@ def issue(doc_id: str, severity: str, org: str = "org_acme", status: str = "open
 
 
 class AlertWorld:
-    def __init__(self, tz: tzinfo = UTC) -> None:
+    def __init__(self, tz: tzinfo = UTC, store: Store | None = None) -> None:
         self.clock = Clock()
-        self.store = MemoryStore()
+        self.store: Any = store if store is not None else MemoryStore()
         self.tz = tz
         self.tables: dict[str, dict[str, dict]] = {
             "organizations": {

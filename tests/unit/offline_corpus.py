@@ -78,10 +78,24 @@ def _d(question: str, intent: str, *has: str, lacks: tuple[str, ...] = (), **kw:
     return Case(question, intent, tuple(has), tuple(lacks), expect=DECLINE, **kw)  # type: ignore[arg-type]
 
 
-ALL_SERVERS = ("acme-web-1", "acme-web-2", "acme-worker-1", "acme-staging", "acme-db-proxy",
-               "acme-vpn", "wp-acme-marketing", "wp-acme-blog")  # fmt: skip
-PROBLEM_NAMES = ("TypeError", "Checkout", "blog.acme.example", "GridPane WordPress",
-                 "Database connection pool exhausted", "Search API")  # fmt: skip
+ALL_SERVERS = (
+    "acme-web-1",
+    "acme-web-2",
+    "acme-worker-1",
+    "acme-staging",
+    "acme-db-proxy",
+    "acme-vpn",
+    "wp-acme-marketing",
+    "wp-acme-blog",
+)
+PROBLEM_NAMES = (
+    "TypeError",
+    "Checkout",
+    "blog.acme.example",
+    "GridPane WordPress",
+    "Database connection pool exhausted",
+    "Search API",
+)
 CPU = ("CPU",)
 
 CASES: tuple[Case, ...] = (
@@ -126,67 +140,159 @@ CASES: tuple[Case, ...] = (
     _c("how many neon databases?", "count+where", "**3**"),
     _c("how many running servers on digitalocean", "count+where", "**3**"),
     _c("how many servers in europe", "count+where", "**4**"),
-    _c("How many servers do I have by provider?", "count+group", "DigitalOcean: 4", "Linode: 2",
-       "GridPane: 2"),  # fmt: skip
-    _c("how many web services per provider", "count+group", "Vercel: 4", "GridPane: 2",
-       "Cloudflare: 1"),  # fmt: skip
+    _c(
+        "How many servers do I have by provider?",
+        "count+group",
+        "DigitalOcean: 4",
+        "Linode: 2",
+        "GridPane: 2",
+    ),
+    _c(
+        "how many web services per provider",
+        "count+group",
+        "Vercel: 4",
+        "GridPane: 2",
+        "Cloudflare: 1",
+    ),
     _c("web services by status", "count+group", "running: 6", "error: 1"),
     _c("servers by region", "count+group", "nyc3: 3", "lon1: 2", "fra1: 1"),
-    _c("What providers do I have servers with?", "count+group", "DigitalOcean", "Linode",
-       "GridPane", lacks=("Vercel",)),  # fmt: skip
+    _c(
+        "What providers do I have servers with?",
+        "count+group",
+        "DigitalOcean",
+        "Linode",
+        "GridPane",
+        lacks=("Vercel",),
+    ),
     _c("How many databases do I have by provider?", "count+group", "Neon: 3", "Convex: 1"),
     _c("which clouds are we on", "count+group", "DigitalOcean", "Vercel", "Neon"),
     # ---- lists with filters ----
     _c("any servers stopped?", "list", "acme-staging", lacks=("acme-web-1",)),
-    _c("which servers are in nyc3", "list", "acme-web-1", "acme-web-2", "acme-staging",
-       lacks=("acme-worker-1", "acme-vpn", "wp-acme-blog")),  # fmt: skip
+    _c(
+        "which servers are in nyc3",
+        "list",
+        "acme-web-1",
+        "acme-web-2",
+        "acme-staging",
+        lacks=("acme-worker-1", "acme-vpn", "wp-acme-blog"),
+    ),
     _c("list servers in fra1", "list", "acme-worker-1", lacks=("acme-web-1",)),
-    _c("show me digitalocean servers", "list", "acme-web-1", "acme-worker-1", "acme-staging",
-       lacks=("acme-vpn", "wp-acme-blog")),  # fmt: skip
+    _c(
+        "show me digitalocean servers",
+        "list",
+        "acme-web-1",
+        "acme-worker-1",
+        "acme-staging",
+        lacks=("acme-vpn", "wp-acme-blog"),
+    ),
     _c("which web services are in error", "list", "acme-api-gateway", lacks=("acme-docs",)),
-    _c("list my vercel web services", "list", "acme-dashboard", "acme-docs", "acme-landing",
-       "acme-api-gateway", lacks=("acme-status-page",)),  # fmt: skip
-    _c("show me the vercel stuff", "list", "acme-dashboard", "acme-api-gateway",
-       lacks=("acme-status-page", "acme-web-1")),  # fmt: skip
+    _c(
+        "list my vercel web services",
+        "list",
+        "acme-dashboard",
+        "acme-docs",
+        "acme-landing",
+        "acme-api-gateway",
+        lacks=("acme-status-page",),
+    ),
+    _c(
+        "show me the vercel stuff",
+        "list",
+        "acme-dashboard",
+        "acme-api-gateway",
+        lacks=("acme-status-page", "acme-web-1"),
+    ),
     _c("whats on digitalocean", "list", "acme-web-1", "acme-scratch", lacks=("acme-vpn",)),
     _c("what about hetzner", "list", "no Hetzner", lacks=("acme-web-1",)),
     _c("what about vultr?", "list", "no Vultr", lacks=("acme-web-1",)),
-    _c("list my linode stuff", "list", "acme-db-proxy", "acme-vpn", "acme-assets", "acme-logs",
-       lacks=("acme-web-1",)),  # fmt: skip
+    _c(
+        "list my linode stuff",
+        "list",
+        "acme-db-proxy",
+        "acme-vpn",
+        "acme-assets",
+        "acme-logs",
+        lacks=("acme-web-1",),
+    ),
     _c("Which monitors are down?", "list", "Checkout", lacks=("Dashboard", "Status page")),
     _c("list paused monitors", "list", "Legacy FTP", lacks=("Checkout",)),
     _c("which monitors are in maintenance", "list", "no monitors", lacks=("Checkout",)),
-    _c("show open alerts", "list", "TypeError", "pool exhausted", "Slow query", "Deprecated",
-       lacks=("Payment webhook", "ResizeObserver")),  # fmt: skip
+    _c(
+        "show open alerts",
+        "list",
+        "TypeError",
+        "pool exhausted",
+        "Slow query",
+        "Deprecated",
+        lacks=("Payment webhook", "ResizeObserver"),
+    ),
     _c("list resolved sentry issues", "list", "Payment webhook", lacks=("TypeError",)),
     _c("Which docks failed to sync?", "list", "GridPane WordPress", lacks=("Vercel team",)),
     _c("list my repos", "list", "dashboard", "api", "docs", "infra", "website"),
     _c("show me all projects", "list", "Customer Dashboard", "Marketing Site", "Internal API"),
-    _c("list databases on neon", "list", "acme-prod-db", "acme-staging-db", "acme-analytics",
-       lacks=("acme-realtime",)),  # fmt: skip
+    _c(
+        "list databases on neon",
+        "list",
+        "acme-prod-db",
+        "acme-staging-db",
+        "acme-analytics",
+        lacks=("acme-realtime",),
+    ),
     _c("list unattached volumes", "list", "acme-scratch", lacks=("acme-data-vol",)),
-    _c("show me the cloudflare domains", "list", "acme.example", "acme.dev", "acmecloud.io",
-       lacks=("blog.acme.example",)),  # fmt: skip
+    _c(
+        "show me the cloudflare domains",
+        "list",
+        "acme.example",
+        "acme.dev",
+        "acmecloud.io",
+        lacks=("blog.acme.example",),
+    ),
     _c("List my domains", "list", "acme.example", "acmecloud.io", "www.acme.example"),
     _c("List my databases", "list", "acme-prod-db", "acme-realtime", "acme-analytics"),
     _c("servers?", "list", *ALL_SERVERS),
     _c("list convex deployments", "list", "acme-realtime-prod", "acme-realtime-pr42"),
-    _c("anything down?", "list", "Checkout", "acme-staging", "acme-api-gateway",
-       lacks=("acme-web-1", "Dashboard`")),  # fmt: skip
-    _c("whats broken", "list", "acme-api-gateway", "Checkout", "GridPane WordPress",
-       lacks=("acme-staging", "acme-web-1")),  # fmt: skip
-    _c("list postgres databases", "list", "acme-prod-db", "acme-analytics",
-       lacks=("acme-realtime",)),  # fmt: skip
-    _c("Show me all Vercel deployments", "list", "acme-dashboard", "acme-docs",
-       lacks=("acme-status-page",)),  # fmt: skip
+    _c(
+        "anything down?",
+        "list",
+        "Checkout",
+        "acme-staging",
+        "acme-api-gateway",
+        lacks=("acme-web-1", "Dashboard`"),
+    ),
+    _c(
+        "whats broken",
+        "list",
+        "acme-api-gateway",
+        "Checkout",
+        "GridPane WordPress",
+        lacks=("acme-staging", "acme-web-1"),
+    ),
+    _c(
+        "list postgres databases",
+        "list",
+        "acme-prod-db",
+        "acme-analytics",
+        lacks=("acme-realtime",),
+    ),
+    _c(
+        "Show me all Vercel deployments",
+        "list",
+        "acme-dashboard",
+        "acme-docs",
+        lacks=("acme-status-page",),
+    ),
     _c("any critical alerts", "list", "TypeError", lacks=("Slow query", "Payment webhook")),
-    _c("which servers are running on linode", "list", "acme-db-proxy", "acme-vpn",
-       lacks=("acme-web-1",)),  # fmt: skip
+    _c(
+        "which servers are running on linode",
+        "list",
+        "acme-db-proxy",
+        "acme-vpn",
+        lacks=("acme-web-1",),
+    ),
     _c("What database engines do I use?", "list", "postgres", "convex"),
     _c("when did the docks last sync", "list", "GridPane WordPress", "Vercel team", "error"),
     # ---- one resource by name ----
-    _c("show server acme-web-1", "name", "acme-web-1", "nyc3", "running",
-       lacks=("acme-web-2",)),  # fmt: skip
+    _c("show server acme-web-1", "name", "acme-web-1", "nyc3", "running", lacks=("acme-web-2",)),
     _c("show server zzz-nope", "name", "no server named", lacks=("acme-web-1",)),
     _c("tell me about acme-prod-db", "name", "postgres", "neon", lacks=("acme-staging-db",)),
     _c("details on acme-scratch", "name", "50 GB", lacks=("acme-backups",)),
@@ -200,8 +306,9 @@ CASES: tuple[Case, ...] = (
     _c("find acme-logs", "name", "acme-logs", "bucket", lacks=("acme-assets",)),
     _c("where is acme-vpn", "name", "eu-west", "Linode"),
     _c("show me the GridPane WordPress dock", "name", "failing for 4 syncs"),
-    _c("what's in the Customer Dashboard project", "name", "Customer Dashboard",
-       "linked resources"),  # fmt: skip
+    _c(
+        "what's in the Customer Dashboard project", "name", "Customer Dashboard", "linked resources"
+    ),
     _c("how much memory does acme-web-1 have", "name", "4096", "doesn't track CPU"),
     _c("info on acme.dev", "name", "acme.dev", "Cloudflare"),
     # ---- sizes ----
@@ -211,8 +318,7 @@ CASES: tuple[Case, ...] = (
     _c("how big is acme-data-vol", "size", "100 GB", lacks=("250 GB",)),
     _c("how much storage do I have", "size", "400 GB", "127.3 GB"),
     _c("largest bucket", "size", "acme-logs", "120.0 GB", lacks=("acme-assets",)),
-    _c("top 2 biggest volumes", "size", "acme-backups", "acme-data-vol",
-       lacks=("acme-scratch",)),  # fmt: skip
+    _c("top 2 biggest volumes", "size", "acme-backups", "acme-data-vol", lacks=("acme-scratch",)),
     _c("how big is acme-web-1", "size", "2 vCPUs", "80 GB disk"),
     _c("size of the acme-assets bucket", "size", "7.3 GB"),
     # ---- expiry ----
@@ -220,47 +326,96 @@ CASES: tuple[Case, ...] = (
     _c("domains expiring in the next 30 days", "expiry", "registrar expiry", "within 30 days"),
     _c("anything expiring this month?", "expiry", "registrar expiry", "this month"),
     _c("do any domains renew in the next 7 days", "expiry", "within 7 days"),
-    _c("when does acme.example expire", "expiry", "acme.example", "no known expiry",
-       lacks=("www.acme.example",)),  # fmt: skip
+    _c(
+        "when does acme.example expire",
+        "expiry",
+        "acme.example",
+        "no known expiry",
+        lacks=("www.acme.example",),
+    ),
     _c("which domains are expiring this week", "expiry", "this week", "estimate"),
     # ---- deploys ----
-    _c("Which services haven't been deployed recently?", "deploys", "acme-docs", "75 days",
-       lacks=("- `acme-dashboard` (vercel): ",)),  # fmt: skip
+    _c(
+        "Which services haven't been deployed recently?",
+        "deploys",
+        "acme-docs",
+        "75 days",
+        lacks=("- `acme-dashboard` (vercel): ",),
+    ),
     _c("when was acme-docs last deployed", "deploys", "2026-09-12", lacks=("acme-landing",)),
     _c("when was www.acme.example deployed", "deploys", "does not report deploy times"),
-    _c("what was deployed in the last 7 days", "deploys", "acme-api-gateway", "acme-dashboard",
-       lacks=("acme-docs`", "acme-landing`")),  # fmt: skip
+    _c(
+        "what was deployed in the last 7 days",
+        "deploys",
+        "acme-api-gateway",
+        "acme-dashboard",
+        lacks=("acme-docs`", "acme-landing`"),
+    ),
     _c("latest deploy?", "deploys", "acme-api-gateway", lacks=("acme-docs",)),
     _c("stale deploys", "deploys", "acme-docs", "75 days"),
     _c("when did acme-landing ship", "deploys", "2026-11-17", "9 days ago"),
-    _c("deploys this week", "deploys", "acme-api-gateway", "acme-dashboard",
-       lacks=("acme-landing`", "acme-docs`")),  # fmt: skip
-    _c("Which services haven't been deployed in 60 days?", "deploys", "acme-docs",
-       lacks=("acme-landing`",)),  # fmt: skip
+    _c(
+        "deploys this week",
+        "deploys",
+        "acme-api-gateway",
+        "acme-dashboard",
+        lacks=("acme-landing`", "acme-docs`"),
+    ),
+    _c(
+        "Which services haven't been deployed in 60 days?",
+        "deploys",
+        "acme-docs",
+        lacks=("acme-landing`",),
+    ),
     # ---- backups ----
     _c("Which sites have no backups?", "backups", "blog.acme.example", "backups off"),
-    _c("are backups on for www.acme.example", "backups", "backups on",
-       lacks=("blog.acme.example",)),  # fmt: skip
+    _c(
+        "are backups on for www.acme.example", "backups", "backups on", lacks=("blog.acme.example",)
+    ),
     _c("is blog.acme.example backed up", "backups", "backups off", lacks=("www.acme.example",)),
     _c("backup status", "backups", "blog.acme.example", "www.acme.example"),
-    _c("which sites have backups enabled", "backups", "www.acme.example",
-       lacks=("blog.acme.example",)),  # fmt: skip
+    _c(
+        "which sites have backups enabled",
+        "backups",
+        "www.acme.example",
+        lacks=("blog.acme.example",),
+    ),
     # ---- problems and the overview ----
-    _c("Any critical issues I should know about?", "problems", "6 problems need attention",
-       *PROBLEM_NAMES),  # fmt: skip
+    _c(
+        "Any critical issues I should know about?",
+        "problems",
+        "6 problems need attention",
+        *PROBLEM_NAMES,
+    ),
     _c("what needs attention", "problems", "6 problems need attention", *PROBLEM_NAMES),
     _c("anything wrong?", "problems", "6 problems", "Checkout"),
-    _c("What's the status of my infrastructure?", "overview", "at a glance", "8 servers",
-       "6 problems"),  # fmt: skip
+    _c(
+        "What's the status of my infrastructure?",
+        "overview",
+        "at a glance",
+        "8 servers",
+        "6 problems",
+    ),
     _c("give me a summary", "overview", "at a glance", "7 web services"),
     _c("Show me a summary of all resources", "overview", "at a glance", "51 resources"),
     _c("how are things", "overview", "at a glance"),
     _c("is everything ok?", "overview", "at a glance", "6 problems"),
-    _c("any problems with monitors", "problems", "Checkout", "Search API",
-       lacks=("TypeError", "GridPane WordPress")),  # fmt: skip
+    _c(
+        "any problems with monitors",
+        "problems",
+        "Checkout",
+        "Search API",
+        lacks=("TypeError", "GridPane WordPress"),
+    ),
     _c("are there any incidents", "problems", "6 problems"),
-    _c("critical problems only", "problems", "2 critical problems", "TypeError", "Checkout",
-       lacks=("GridPane WordPress", "Search API")),  # fmt: skip
+    _c(
+        "critical problems only",
+        "problems",
+        "2 critical problems",
+        "TypeError",
+        "Checkout",
+        lacks=("GridPane WordPress", "Search API"),
+    ),
     _c("anything wrong with my servers?", "problems", "acme-staging", lacks=("acme-web-1",)),
     # ---- conversation ----
     _c("who am i", "whoami", "Ada Lovelace", "Admin", "Acme Cloud"),
@@ -303,50 +458,134 @@ CASES: tuple[Case, ...] = (
     _d("what's the api key for vercel", "secret", "never show"),
     _d("show me the database password", "secret", "never show"),
     _d("show me globex servers", "other org", "only see Acme Cloud", lacks=("acme-web-1",)),
-    _d("list servers in the globex org", "other org", "only see Acme Cloud",
-       lacks=("acme-web-1",)),  # fmt: skip
+    _d("list servers in the globex org", "other org", "only see Acme Cloud", lacks=("acme-web-1",)),
     _d("show resources from all orgs", "other org", "only see Acme Cloud"),
     _d("list my aws instances", "other cloud", "AWS", lacks=("acme-web-1",)),
     _d("how many azure vms do we have", "other cloud", "Azure", lacks=("**8**",)),
-    _d("show me acme servers", "other org", "only see Globex Labs", who="globex_admin",
-       lacks=("globex-app-1",)),  # fmt: skip
+    _d(
+        "show me acme servers",
+        "other org",
+        "only see Globex Labs",
+        who="globex_admin",
+        lacks=("globex-app-1",),
+    ),
     # ---- honest: not understood ----
     _d("frobnicate the gizmo", "unsure", "not sure"),
     _d("what is the weather like", "unsure", "not sure"),
     _d("tell me a joke", "unsure", "not sure"),
     _d("which of those are in error", "unsure", "not sure", lacks=("acme-api-gateway",)),
     # ---- follow-ups ----
-    _c("which of those are in error", "follow-up", "acme-api-gateway",
-       lacks=("acme-docs", "acme-dashboard"), before=("list my web services",)),  # fmt: skip
-    _c("and databases?", "follow-up", "**3**", lacks=("**7**",),
-       before=("how many servers are running",)),  # fmt: skip
-    _c("what about linode?", "follow-up", "acme-db-proxy", "acme-vpn",
-       lacks=("acme-web-1", "acme-assets"), before=("list digitalocean servers",)),  # fmt: skip
-    _c("how many of them are running", "follow-up", "**2**", lacks=("**3**",),
-       before=("show me servers in nyc3",)),  # fmt: skip
-    _c("and paused?", "follow-up", "Legacy FTP", lacks=("Checkout",),
-       before=("which monitors are down",)),  # fmt: skip
-    _c("what about acme-web-2?", "follow-up", "acme-web-2", "203.0.113.11",
-       before=("show server acme-web-1",)),  # fmt: skip
-    _c("is it running?", "follow-up", "No", "suspended", lacks=("acme-prod-db",),
-       before=("tell me about acme-analytics",)),  # fmt: skip
-    _c("only the stopped ones", "follow-up", "acme-staging", lacks=("acme-web-1",),
-       before=("list servers",)),  # fmt: skip
+    _c(
+        "which of those are in error",
+        "follow-up",
+        "acme-api-gateway",
+        lacks=("acme-docs", "acme-dashboard"),
+        before=("list my web services",),
+    ),
+    _c(
+        "and databases?",
+        "follow-up",
+        "**3**",
+        lacks=("**7**",),
+        before=("how many servers are running",),
+    ),
+    _c(
+        "what about linode?",
+        "follow-up",
+        "acme-db-proxy",
+        "acme-vpn",
+        lacks=("acme-web-1", "acme-assets"),
+        before=("list digitalocean servers",),
+    ),
+    _c(
+        "how many of them are running",
+        "follow-up",
+        "**2**",
+        lacks=("**3**",),
+        before=("show me servers in nyc3",),
+    ),
+    _c(
+        "and paused?",
+        "follow-up",
+        "Legacy FTP",
+        lacks=("Checkout",),
+        before=("which monitors are down",),
+    ),
+    _c(
+        "what about acme-web-2?",
+        "follow-up",
+        "acme-web-2",
+        "203.0.113.11",
+        before=("show server acme-web-1",),
+    ),
+    _c(
+        "is it running?",
+        "follow-up",
+        "No",
+        "suspended",
+        lacks=("acme-prod-db",),
+        before=("tell me about acme-analytics",),
+    ),
+    _c(
+        "only the stopped ones",
+        "follow-up",
+        "acme-staging",
+        lacks=("acme-web-1",),
+        before=("list servers",),
+    ),
     _c("by provider?", "follow-up", "DigitalOcean: 4", before=("how many servers do I have",)),
-    _c("and netlify?", "follow-up", "Netlify", lacks=("acme-dashboard",),
-       before=("list vercel web services",)),  # fmt: skip
-    _c("which one?", "follow-up", "acme-staging", lacks=("acme-web-1",),
-       before=("how many servers are stopped",)),  # fmt: skip
-    _c("only critical ones", "follow-up", "TypeError", lacks=("Slow query",),
-       before=("list my alerts",)),  # fmt: skip
-    _c("which were deployed in the last week", "follow-up", "acme-api-gateway",
-       "acme-dashboard", lacks=("acme-docs`",), before=("show me the vercel stuff",)),  # fmt: skip
-    _c("and in fra1?", "follow-up", "acme-worker-1", "acme-backups", lacks=("acme-web-1",),
-       before=("whats on digitalocean",)),  # fmt: skip
-    _c("what about volumes?", "follow-up", "acme-data-vol", "acme-scratch",
-       lacks=("acme-backups",), before=("which servers are in nyc3",)),  # fmt: skip
-    _c("and the biggest bucket?", "follow-up", "acme-logs", lacks=("acme-assets",),
-       before=("biggest volume",)),  # fmt: skip
+    _c(
+        "and netlify?",
+        "follow-up",
+        "Netlify",
+        lacks=("acme-dashboard",),
+        before=("list vercel web services",),
+    ),
+    _c(
+        "which one?",
+        "follow-up",
+        "acme-staging",
+        lacks=("acme-web-1",),
+        before=("how many servers are stopped",),
+    ),
+    _c(
+        "only critical ones",
+        "follow-up",
+        "TypeError",
+        lacks=("Slow query",),
+        before=("list my alerts",),
+    ),
+    _c(
+        "which were deployed in the last week",
+        "follow-up",
+        "acme-api-gateway",
+        "acme-dashboard",
+        lacks=("acme-docs`",),
+        before=("show me the vercel stuff",),
+    ),
+    _c(
+        "and in fra1?",
+        "follow-up",
+        "acme-worker-1",
+        "acme-backups",
+        lacks=("acme-web-1",),
+        before=("whats on digitalocean",),
+    ),
+    _c(
+        "what about volumes?",
+        "follow-up",
+        "acme-data-vol",
+        "acme-scratch",
+        lacks=("acme-backups",),
+        before=("which servers are in nyc3",),
+    ),
+    _c(
+        "and the biggest bucket?",
+        "follow-up",
+        "acme-logs",
+        lacks=("acme-assets",),
+        before=("biggest volume",),
+    ),
     # ---- typos and abbreviations ----
     _c("how many severs r running", "typo", "**7**", lacks=("**8**",)),
     _c("how many severs", "typo", "**8**"),
@@ -365,8 +604,14 @@ CASES: tuple[Case, ...] = (
     _d("List my docks", "role", "docks:read", who="client"),
     _d("Which docks failed to sync?", "role", "docks:read", who="developer"),
     _c("How many servers do I have?", "role", "**3**", who="globex_admin"),
-    _c("what about vultr", "role", "globex-app-1", "globex-app-2", "globex-vol-1",
-       who="globex_admin"),  # fmt: skip
+    _c(
+        "what about vultr",
+        "role",
+        "globex-app-1",
+        "globex-app-2",
+        "globex-vol-1",
+        who="globex_admin",
+    ),
 )
 
 

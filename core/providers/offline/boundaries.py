@@ -50,6 +50,7 @@ _MISSING: tuple[tuple[re.Pattern[str], Missing], ...] = tuple(
         ),
         (
             r"\buptime (?:percentage|percent|history|stats|statistics|sla|ratio)\b|\bsla\b|"
+            r"\buptime\b.*\b(?:last|past|this|over the) (?:week|month|year|quarter|days)\b|"
             r"\bavailability\b|\bnines\b|\bhow long has .* been (?:up|down)\b|\bdowntime\b",
             "uptime history or percentages",
             "I can tell you each monitor's current state.",
@@ -124,23 +125,31 @@ _PREAMBLE = re.compile(
     r"needs|want|wanna|to|go|ahead|just|help|me|how|do|let|us|lets|is|it|possible|"
     r"quickly|kindly|bot|stackdock|assistant|able|are|should|must)\s+)*"
 )
-_ACTION_VERBS = (
-    "delete remove destroy drop restart reboot start stop shut shutdown kill terminate halt "
-    "deploy redeploy rollback roll revert scale resize upsize downsize upgrade downgrade "
-    "update patch create spin provision launch add rename move migrate renew transfer buy "
-    "register purchase cancel resolve ignore mute unmute silence snooze acknowledge ack pause "
-    "unpause resume enable disable fix repair trigger run sync resync refresh rebuild purge "
-    "clear flush attach detach mount unmount assign unassign close archive unarchive restore "
-    "install uninstall configure change edit modify reset rotate revoke invite grant turn "
-    "power tear clean wipe reinstall provision back"
-).split()
-_ACTION = re.compile(r"(" + "|".join(_ACTION_VERBS) + r")\b(?:\s+(\S+))?")
+_ACTION_VERBS = frozenset(
+    {
+        "delete", "remove", "destroy", "drop", "restart", "reboot", "start", "stop", "shut",
+        "shutdown", "kill", "terminate", "halt", "deploy", "redeploy", "rollback", "roll",
+        "revert", "scale", "resize", "upsize", "downsize", "upgrade", "downgrade", "update",
+        "patch", "create", "spin", "provision", "launch", "add", "rename", "move", "migrate",
+        "renew", "transfer", "buy", "register", "purchase", "cancel", "resolve", "ignore",
+        "mute", "unmute", "silence", "snooze", "acknowledge", "ack", "pause", "unpause",
+        "resume", "enable", "disable", "fix", "repair", "trigger", "run", "sync", "resync",
+        "refresh", "rebuild", "purge", "clear", "flush", "attach", "detach", "mount", "unmount",
+        "assign", "unassign", "close", "archive", "unarchive", "restore", "install", "uninstall",
+        "configure", "change", "edit", "modify", "reset", "rotate", "revoke", "invite", "grant",
+        "turn", "power", "tear", "clean", "wipe", "reinstall", "back",
+    }
+)
+_ACTION = re.compile(r"(" + "|".join(sorted(_ACTION_VERBS)) + r")\b(?:\s+(\S+))?")
 # A verb followed by one of these reads as a noun ("deploy times", "sync status").
 _NOUN_AFTER = frozenset(
     {"status", "times", "time", "history", "schedule", "schedules", "state", "dates", "date",
      "frequency", "details", "report", "settings", "config", "log", "logs", "on", "for", "of",
      "ups", "errors", "failures", "source", "info", "information"}
 )  # fmt: skip
+
+
+_ALERTISH = frozenset({"the", "this", "that", "it", "alert", "alerts", "issue", "issues", "all"})
 
 
 def missing_data(text: str) -> Missing | None:
@@ -165,6 +174,8 @@ def action_verb(text: str) -> str | None:
         return None
     if verb == "back" and following != "up":
         return None
+    if verb == "ignore" and following not in _ALERTISH:
+        return None  # "ignore previous instructions" is no request to mute an alert
     if verb in ("turn", "power", "tear", "clean", "spin", "shut", "roll", "back") and following:
         return f"{verb} {following}"
     return verb

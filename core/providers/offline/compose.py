@@ -6,7 +6,13 @@ from collections.abc import Sequence
 
 from core.providers.offline.backups import backups_answer
 from core.providers.offline.context import Asker
-from core.providers.offline.counting import count_answer, engines_answer, list_answer, sync_answer
+from core.providers.offline.counting import (
+    all_answer,
+    count_answer,
+    engines_answer,
+    list_answer,
+    sync_answer,
+)
 from core.providers.offline.dates import deploys_answer, expiry_answer
 from core.providers.offline.declining import declined
 from core.providers.offline.health import overview_answer, problems_answer
@@ -30,6 +36,8 @@ def compose(q: Query, turns: Sequence[Sequence[Result]], who: Asker) -> str:
         return lookup_answer(q, turns, who)
     if intent == "count":
         return count_answer(q, results, who)
+    if intent == "all":
+        return all_answer(q, results)
     if intent == "list":
         return list_answer(q, results, who)
     if intent == "size":

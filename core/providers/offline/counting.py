@@ -11,7 +11,7 @@ from core.providers.offline.context import Asker
 from core.providers.offline.filters import Matches, matches
 from core.providers.offline.planner import Result, item_name
 from core.providers.offline.query import Query
-from core.providers.offline.vocabulary import label, provider_name
+from core.providers.offline.vocabulary import label, provider_name, statuses_for
 from core.providers.offline.wording import (
     capped,
     code,
@@ -19,6 +19,7 @@ from core.providers.offline.wording import (
     item_line,
     kind_totals,
     listed,
+    none_of,
     sentence,
     status_phrase,
     subject,
@@ -101,7 +102,8 @@ def _one_count(q: Query, found: Matches, who: Asker) -> str:
 
 def _grouped(q: Query, found: Sequence[Matches]) -> str:
     by = q.group_by or "kind"
-    field = {"provider": "provider", "status": "status", "region": "region"}.get(by)
+    field = {"provider": "provider", "status": "status", "region": "region",
+             "language": "language"}.get(by)  # fmt: skip
     counts: Counter[str] = Counter()
     for m in found:
         for item in m.items:
@@ -128,11 +130,11 @@ def list_answer(q: Query, results: Sequence[Result], who: Asker) -> str:
             lines += _kind_block(q, m, who, alone=False)
         elif m.error:
             lines.append(f"_{m.error}_")
-    if not lines:
+    if not any(m.total for m in found):
         return _nothing(q, [m.kind for m in empty], who)
     if empty:
         labels = listed((label(m.kind) for m in empty), "or")
-        lines.append(f"No {labels} {_filters_said(q, empty[0].kind)}.".replace("  ", " "))
+        lines.append(none_of(q, [m.kind for m in empty]))
     return "\n".join(lines) + _partial_note(found)
 
 
@@ -149,18 +151,12 @@ def _kind_block(q: Query, found: Matches, who: Asker, *, alone: bool) -> list[st
     return lines + capped(rows, found.total)
 
 
-def _filters_said(q: Query, kind: str) -> str:
-    said = sentence(q, kind, 2, bold=False)[:-1]
-    return said.split(" ", 2)[2] if said.count(" ") >= 2 else ""
-
-
 def _nothing(q: Query, kinds: Sequence[str], who: Asker) -> str:
-    labels = listed((label(k) for k in kinds), "or")
     if q.provider and not (q.status_class or q.region or q.name):
         name = provider_name(q.provider)
+        labels = listed((label(k) for k in kinds), "or")
         return f"{who.org_label} has nothing on {name} in StackDock: no {name} {labels}."
-    said = _filters_said(q, kinds[0]) if kinds else ""
-    return f"No {labels} {said}.".replace(" .", ".")
+    return none_of(q, kinds)
 
 
 def _not_theirs(q: Query, who: Asker) -> str:
@@ -218,3 +214,25 @@ def sync_answer(results: Sequence[Result]) -> str:
             line += f" — {item['syncState']}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def all_answer(q: Query, results: Sequence[Result]) -> str:
+    """ "Are all my servers running?": yes, or no with the ones that are not."""
+    found = matches(q.replace(status_class=None), results)
+    if errors := _only_errors(found):
+        return errors
+    kind = found[0].kind
+    items = found[0].items
+    wanted = statuses_for(kind, q.status_class or "")
+    phrase = status_phrase(q, kind, [i for i in items if str(i.get("status")) in wanted])
+    others = [i for i in items if str(i.get("status") or "") not in wanted]
+    what = subject(q.replace(status_class=None), kind, len(items))
+    if not items:
+        return f"You have no {what.split(' ', 1)[1]}."
+    if not others:
+        return f"Yes: all {what} {verb(len(items))} {phrase}."
+    names = listed(f"{code(item_name(i))} ({i.get('status') or 'no status'})" for i in others)
+    return (
+        f"No: {len(others)} of your {what} {verb(len(others))} not {phrase}: {names}."
+        + _partial_note(found)
+    )

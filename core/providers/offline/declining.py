@@ -28,7 +28,7 @@ def _thing(q: Query) -> str:
     if q.name:
         return code(q.name)
     if q.kind:
-        return f"your {label(q.kind)}"
+        return label(q.kind)
     return "anything"
 
 
@@ -107,13 +107,15 @@ def refuse_status(q: Query) -> str:
 
 
 def unsure(q: Query) -> str:
+    if q.topic == "which-one":
+        return f"Which one do you mean: {listed(q.notes, 'or')}?"
     if q.topic == "refers-back":
         return (
             "I'm not sure what that refers to: there is no earlier answer in this conversation "
             'that I can use. Ask the whole question, for example "which servers are stopped?".'
         )
     understood = []
-    if q.kind:
+    if q.kind and q.kind_named:
         understood.append(label(q.kind))
     if q.provider:
         understood.append(provider_name(q.provider))
@@ -123,8 +125,9 @@ def unsure(q: Query) -> str:
         understood.append(q.region)
     if understood:
         about = listed(understood)
+        not_this = f"“{' '.join(q.unknown)}”" if q.unknown else "what about them"
         return (
-            f"I understood you're asking about {about}, but not what about them. I can count "
+            f"I understood you're asking about {about}, but not {not_this}. I can count "
             "them, list them (by provider, status or region) or show one by name: which would "
             "help?"
         )

@@ -31,7 +31,7 @@ class Matches:
 def client_filtered(q: Query, kind: str) -> bool:
     """Whether a filter of `q` is applied here rather than by the tool."""
     status_here = bool(q.status_class) and kind not in NORMALISED_KINDS
-    return bool(status_here or q.region or q.engine or q.severity)
+    return bool(status_here or q.region or q.engine or q.severity or q.private is not None)
 
 
 def keep(q: Query, kind: str, item: Mapping[str, Any]) -> bool:
@@ -43,6 +43,8 @@ def keep(q: Query, kind: str, item: Mapping[str, Any]) -> bool:
         if not region or not any(region.startswith(p) for p in region_prefixes(q.region)):
             return False
     if q.engine and str(item.get("engine") or "").lower() != q.engine:
+        return False
+    if q.private is not None and kind == "repositories" and item.get("private") is not q.private:
         return False
     return not (q.severity and str(item.get("severity") or "").lower() != q.severity)
 

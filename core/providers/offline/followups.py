@@ -13,11 +13,12 @@ import re
 
 from core.providers.offline.query import WORD_INTENTS, Query
 from core.providers.offline.reading import REGION_KINDS, read
-from core.providers.offline.vocabulary import PROVIDER_KINDS, statuses_for
+from core.providers.offline.vocabulary import PROVIDER_KINDS, label, statuses_for
 
 # Intents a bare follow-up ("and databases?") carries over from the question before.
 _CARRIED = frozenset({"count", "list", "deploys", "expiry", "size", "problems", "backups"})
-CONTEXT_QUESTIONS = 3
+CONTEXT_QUESTIONS = 6
+_FEW = 6  # "which one?" names the candidates up to this many
 
 
 def understand(
@@ -30,7 +31,9 @@ def understand(
     questions, oldest first; `earlier_items` the (kind, name) pairs the last answer showed."""
     previous: Query | None = None
     for text in earlier[-CONTEXT_QUESTIONS:]:
-        previous = follow(read(text, own_org), previous, [])
+        meant = follow(read(text, own_org), previous, [])
+        if meant.intent not in WORD_INTENTS:  # a refusal in between keeps the thread's topic
+            previous = meant
     return follow(read(question, own_org), previous, list(earlier_items))
 
 
@@ -42,7 +45,7 @@ def follow(current: Query, previous: Query | None, items: list[tuple[str, str]])
         if current.refers_back and not named and not current.name:
             return Query("unsure", topic="refers-back")
         return current
-    if not (current.followup or current.intent == "unsure"):
+    if not current.followup:
         return current
     if _SINGULAR.search(current.said) and not named and not current.name:
         # "is it running?", "tell me more about it": the one thing the last answer was about
@@ -51,6 +54,8 @@ def follow(current: Query, previous: Query | None, items: list[tuple[str, str]])
             kind, name = one
             return current.replace(intent="detail", kind=kind, also=(), name=name,
                                    name_is_qualifier=False)  # fmt: skip
+        if 1 < len(items) <= _FEW:
+            return Query("unsure", topic="which-one", notes=tuple(_said(k, n) for k, n in items))
     implied = (current.kind, current.also)
     if not named:
         current = current.replace(kind=None, also=())
@@ -131,3 +136,7 @@ def _kept_name(current: Query, previous: Query, kind: str | None) -> str | None:
     if current.refers_back and previous.name_is_qualifier and kind == previous.kind:
         return previous.name
     return None
+
+
+def _said(kind: str, name: str) -> str:
+    return f"`{name}` ({label(kind, 1)})"

@@ -86,6 +86,7 @@ def lookup_answer(q: Query, turns: Sequence[Sequence[Result]], who: Asker) -> st
         what = f"no{where}" if where else "nothing"
         text = f"I found {what} named {asked} in {who.org_label}."
         if not q.kind and (q.name or "").replace(" ", "").isalpha():
+            text = text[:-1] + ", the only organisation I can see."
             text += " If you didn't mean a name, I'm not sure what you're asking: " + _ASK
         return text
     listed_items = _search_lines(results)

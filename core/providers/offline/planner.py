@@ -80,6 +80,8 @@ def first_calls(q: Query) -> list[Call]:
         if q.group_by in ("provider", "status", "kind"):
             args["group_by"] = q.group_by
         return [("count_resources", args)]
+    if intent == "all" and q.kind:
+        return [("list_resources", _args(q, q.kind, status=False))]
     if intent in ("count", "list", "size"):
         return [call for kind in q.kinds for call in _list_calls(q, kind)]
     return []
@@ -134,7 +136,7 @@ def _search(name: str) -> list[Call]:
 
 def _plain_count(q: Query) -> bool:
     """A count the count tool answers by itself: no filter it lacks."""
-    return not q.filtered and not q.also and q.group_by != "region"
+    return not q.filtered and not q.also and q.group_by not in ("region", "language")
 
 
 def _list_calls(q: Query, kind: str) -> list[Call]:

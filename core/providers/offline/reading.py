@@ -47,7 +47,8 @@ _TOTAL = re.compile(r"\btotal\b|\baltogether\b|\bin all\b")
 _GROUP = re.compile(
     r"\b(?:by|per|for each|each|across|broken down by|grouped by|split by) "
     r"(provider|providers|cloud|clouds|status|statuses|state|region|regions|location|kind|"
-    r"kinds|type|types|platform|vendor)\b|\b(provider|status|region|kind|type) breakdown\b"
+    r"kinds|type|types|platform|vendor|language|languages)\b|"
+    r"\b(provider|status|region|kind|type|language) breakdown\b|\bwhat (languages)\b"
 )
 _BREAKDOWN = re.compile(r"\bbreak ?down\b|\bsplit\b")
 _PROVIDERS_OF = re.compile(
@@ -81,7 +82,7 @@ _PROBLEMS = re.compile(
 _OVERVIEW = re.compile(
     r"\b(?:status|summary|summari[sz]e|overview|sitrep|health|healthy|at a glance|"
     r"state)\b|\bhow (?:is|are) (?:things|everything|we|my infra\w*|it going|stuff)\b|"
-    r"\b(?:everything|all) (?:ok|okay|good|fine|well|alright)\b|\ball good\b|"
+    r"\b(?:everything|all) (?:ok|okay|good|fine|well|alright)\b|\ball good\b|\ball (?:my |our |the )?(?:stuff|things)\b|"
     r"\bwhat (?:do|have) (?:i|we) (?:got|have)\b|\beverything\b|\binfra(?:structure)?\b|"
     r"\ball (?:my |our |the )?resources\b"
 )
@@ -131,8 +132,12 @@ _UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
 _TOP = re.compile(r"\b(?:top|first|biggest|largest|smallest|last|oldest|newest)\s+(\d{1,2})\b")
 _REFERS_BACK = re.compile(
     r"\b(?:those|them|these|they|the ones|that one|this one|which one|same ones|"
-    r"of it|it|its)\b"
+    r"of it|it|its)\b|\bone\s*$"
 )
+_ALL = re.compile(
+    r"\b(?:are|is|were) (?:all|every|each)\b|\ball (?:of )?(?:my |our |the )?\w+ (?:are|still)\b"
+)
+_YES_NO = re.compile(r"^(?:is|does|has|was|did|can)\b")
 _EXPLICIT = re.compile(
     r"\b(?:which|list|show|what are|display|give me|name|names|enumerate|how many|count|"
     r"number of)\b"
@@ -281,7 +286,8 @@ def _name(terms: Terms, question: str, text: str) -> tuple[str | None, bool]:
     first, last = run[0], run[-1]
     span = " ".join(terms.words[first : last + 1])
     qualifier = last + 1 in terms.kind_at and first - 1 not in terms.kind_at
-    return _as_typed(question, span), qualifier and not _DETAIL.search(text)
+    yes_no = _YES_NO.search(text) is not None  # "is the Search API monitor ok": that one
+    return _as_typed(question, span), qualifier and not _DETAIL.search(text) and not yes_no
 
 
 def _qualifies(terms: Terms, name: str) -> bool:
@@ -300,13 +306,15 @@ def _group_by(text: str) -> str | None:
     match = _GROUP.search(text)
     if match is None:
         return None
-    word = match.group(1) or match.group(2)
+    word = next(group for group in match.groups() if group)
     if word.startswith(("provider", "cloud", "platform", "vendor")):
         return "provider"
     if word.startswith(("status", "state")):
         return "status"
     if word.startswith(("region", "location")):
         return "region"
+    if word.startswith("language"):
+        return "language"
     return "kind"
 
 
@@ -358,6 +366,14 @@ def _boundary(terms: Terms, text: str, base: Query, own_org: str | None) -> Quer
 
 
 def _intent(terms: Terms, question: str, text: str, q: Query) -> Query:
+    query = _intended(terms, question, text, q)
+    if query.unknown and query.intent in ("list", "count", "all"):
+        # A word that could be a filter and was not understood: ask, never list without it
+        return query.replace(intent="unsure")
+    return query
+
+
+def _intended(terms: Terms, question: str, text: str, q: Query) -> Query:
     if _HELP.search(text):
         return Query("help")
     if _WHOAMI.search(text):
@@ -390,6 +406,8 @@ def _intent(terms: Terms, question: str, text: str, q: Query) -> Query:
         return q.replace(intent="count" if _COUNT.search(text) else "list", kind="databases")
     if _COUNT.search(text) or (_TOTAL.search(text) and kind):
         return _count(q, text)
+    if kind and q.status_class and _ALL.search(text):
+        return q.replace(intent="all")
     if q.group_by or (_BREAKDOWN.search(text) and not q.name):
         return q.replace(intent="count", group_by=q.group_by or ("status" if kind else "kind"))
     return _lookup(terms, text, q)

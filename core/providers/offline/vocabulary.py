@@ -344,8 +344,7 @@ def looks_like_region(word: str) -> bool:
 
 # Words that carry no filter: grammar, politeness, and the cue words the intent patterns read
 # (reading.py). A word outside every list is "not understood", which may make it a name.
-COMMON_WORDS = frozenset(
-    """
+_COMMON_TEXT = """
     a an the and or but if of to in on at by for from with without about into over under as
     is are was were be been being am do does did doing have has had having i me my mine we us
     our ours you your yours it its they them their this that these those there here what which
@@ -381,9 +380,10 @@ COMMON_WORDS = frozenset(
     altogether combined whole entire full complete completely every single per cent
     percent percentage how's whats please pls thx via through using version versions
     language languages written private public visibility default branch branches backed
-    backing severity severities level levels priority priorities sev
-    """.split()
-)
+    backing severity severities level levels priority priorities sev ship ships shipping
+    went gone came come went out back
+    """
+COMMON_WORDS = frozenset(_COMMON_TEXT.split())
 
 
 def known_word(word: str) -> bool:

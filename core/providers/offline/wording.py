@@ -66,6 +66,8 @@ def subject(q: Query, kind: str | None, n: int) -> str:
         words.append(q.severity)
     if q.provider:
         words.append(provider_name(q.provider))
+    if q.private is not None and kind == "repositories":
+        words.append("private" if q.private else "public")
     if q.engine and kind == "databases":
         words.append(q.engine.capitalize() if q.engine != "libsql" else "libSQL")
     words.append(label(kind, n))
@@ -167,3 +169,18 @@ def kind_totals(pairs: Sequence[tuple[str, int]]) -> tuple[str, list[str]]:
     )
     extra = [f"{n} {label(k, n)}" for k, n in others]
     return text + (f"; and {listed(extra)}." if extra else "."), extra
+
+
+def none_of(q: Query, kinds: Sequence[str]) -> str:
+    """That nothing of these kinds matches: "No Vultr servers or block volumes in fra1."."""
+    words = ["No"]
+    if q.provider:
+        words.append(provider_name(q.provider))
+    words.append(listed((label(k) for k in kinds), "or"))
+    if q.region:
+        words.append(f"in {q.region}")
+    if q.name and (q.name_is_qualifier or q.intent in ("list", "count")):
+        words.append(f"matching {code(q.name)}")
+    if q.status_class and kinds:
+        words.append(f"are {q.status_word or status_phrase(q, kinds[0])}")
+    return " ".join(words) + "."
