@@ -46,14 +46,18 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from bench import slack_ack
 from bench.slack_ack import ROOT, USERS, free_port, post, wait_up
 from tests.fakes.slack_api import Call, FakeSlackApi, event_envelope, mention
 
+SHARED, PER_CALL = "shared session", "a session per call (before)"
 VISIBLE_METHODS = {"assistant.threads.setStatus", "chat.postMessage", "chat.startStream"}
 TARGET_ANSWER_S = 2.5
 TARGET_VISIBLE_S = 0.5
+TARGET_500_ANSWER_S = 4.0
+TARGET_ACK_S = 1.0
 
 
 # ---- the fake Slack, timestamping every call ----
@@ -71,6 +75,17 @@ class StampedSlackApi(FakeSlackApi):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.calls = StampedCalls()
+        self.peers: set[tuple[str, int]] = set()  # one per TCP connection the bot opened
+        self.web.middlewares.append(self._note_peer)
+
+    @web.middleware
+    async def _note_peer(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        # Ephemeral ports are not reused within a run (TIME_WAIT), so a new port is a new
+        # connection.
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            self.peers.add(tuple(peer[:2]))
+        return await handler(request)
 
     def thread_of(self, call: Call) -> str | None:
         """The thread a call belongs to (stream and update calls name a message, not a thread)."""
@@ -216,7 +231,16 @@ def watch_gc() -> None:
     gc.callbacks.append(callback)
 
 
-async def serve_traced(port: int, api: str, db: str, model_s: float) -> None:
+def per_call_sessions() -> None:
+    """The state before issue 17: no shared session, so the SDK opens one per Web API call."""
+    import bot.wiring
+
+    bot.wiring.share_session = lambda client, app: None  # type: ignore[assignment]
+
+
+async def serve_traced(port: int, api: str, db: str, model_s: float, per_call: bool) -> None:
+    if per_call:
+        per_call_sessions()
     install_tracing()
     watch_gc()
     watcher = asyncio.create_task(watch_loop())
@@ -253,12 +277,14 @@ def summary(values: list[float]) -> tuple[float, float, float]:
     return (statistics.median(values), pct(values, 95), max(values)) if values else (0, 0, 0)
 
 
-async def burst(users: int, model_s: float) -> dict[str, Any]:
+async def burst(users: int, model_s: float, variant: str = SHARED) -> dict[str, Any]:
     async with StampedSlackApi(USERS) as api:
         port = free_port()
         db = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/burst.db"
         cmd = [sys.executable, "-m", "bench.burst", "--serve", "--port", str(port),
                "--api", api.url, "--db", db, "--model-s", str(model_s)]  # fmt: skip
+        if variant == PER_CALL:
+            cmd.append("--per-call-sessions")
         env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220
         url = f"http://127.0.0.1:{port}/slack/events"
@@ -274,6 +300,7 @@ async def burst(users: int, model_s: float) -> dict[str, Any]:
                 await asyncio.gather(*(post(session, url, ping) for _ in range(users)))
                 await asyncio.sleep(model_s + 1)
                 api.calls.clear()
+                api.peers.clear()
                 payloads = {
                     f"{100 + i}.1": json.dumps(
                         event_envelope(
@@ -302,6 +329,7 @@ async def burst(users: int, model_s: float) -> dict[str, Any]:
             proc.send_signal(signal.SIGTERM)
             out, _ = await asyncio.to_thread(proc.communicate, timeout=90)
         visible_at, done_at = api.timeline()
+        connections = len(api.peers)
         methods: dict[str, int] = defaultdict(int)
         for call in api.calls:
             methods[call.method] += 1
@@ -309,6 +337,9 @@ async def burst(users: int, model_s: float) -> dict[str, Any]:
     window = (min(sent.values()), max(done_at.values(), default=min(sent.values())))
     return {
         "users": users,
+        "variant": variant,
+        "connections_per_answer": connections / max(1, len(done_at.keys() & sent.keys())),
+        "ack_max": max((took for _, took in acks), default=0.0),
         "acked": sum(1 for status, _ in acks if status == 200),
         "visible": [visible_at[t] - sent[t] for t in sent if t in visible_at],
         "answered": [done_at[t] - sent[t] for t in sent if t in done_at],
@@ -358,7 +389,10 @@ def stage_medians(run: dict[str, Any]) -> list[tuple[str, float, float]]:
 
 def report(runs: list[dict[str, Any]], model_s: float, trace: bool) -> None:
     users = runs[0]["users"]
-    print(f"\n{users} people mention the bot at once; the model takes {model_s:g} s")
+    print(
+        f"\n{users} people mention the bot at once; the model takes {model_s:g} s "
+        f"[{runs[0]['variant']}]"
+    )
     print(f"{'run':<5}{'acked':>6}{'answered':>9}   visible p50   p95   max"
           "   answered p50   p95   max  (s)")  # fmt: skip
     for i, run in enumerate(runs, 1):
@@ -383,6 +417,18 @@ def report(runs: list[dict[str, Any]], model_s: float, trace: bool) -> None:
     )
     print(f"targets (every answer p95 <= {TARGET_ANSWER_S} s, visible p95 <= "
           f"{TARGET_VISIBLE_S} s, all answered): {'met' if ok else 'NOT met'}")  # fmt: skip
+    ok_500 = all(
+        len(r["answered"]) == users
+        and pct(r["answered"], 95) <= TARGET_500_ANSWER_S
+        and r["ack_max"] <= TARGET_ACK_S
+        for r in runs
+    )
+    print(f"targets at 500 (all answered, p95 <= {TARGET_500_ANSWER_S} s, no ack over "
+          f"{TARGET_ACK_S} s): {'met' if ok_500 else 'NOT met'}")  # fmt: skip
+    acks = statistics.median(r["ack_max"] for r in runs)
+    conns = statistics.median(r["connections_per_answer"] for r in runs)
+    print(f"slowest ack (median of runs) {acks:.3f} s; Web API connections opened per "
+          f"answer (median of runs) {conns:.2f}")  # fmt: skip
     calls = ", ".join(f"{m} {n:.2f}" for m, n in last["calls_per_answer"].items())
     print(f"Web API calls per answer: {calls}")
     print(f"bot event loop: worst lag {max(last['loop_lag'], default=0) * 1000:.1f} ms")
@@ -410,9 +456,18 @@ def report(runs: list[dict[str, Any]], model_s: float, trace: bool) -> None:
             print(f"  {stage:<40}{med:>7.3f}{p95:>7.3f}")
 
 
-async def bench(sizes: list[int], model_s: float, runs: int, trace: bool) -> None:
+async def bench(
+    sizes: list[int], model_s: float, runs: int, trace: bool, variants: list[str]
+) -> None:
     for users in sizes:
-        report([await burst(users, model_s) for _ in range(runs)], model_s, trace)
+        # Variants interleaved run by run, so that a busier minute on a shared machine
+        # falls on both alike.
+        results: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for _ in range(runs):
+            for variant in variants:
+                results[variant].append(await burst(users, model_s, variant))
+        for variant in variants:
+            report(results[variant], model_s, trace)
 
 
 def main() -> None:
@@ -422,16 +477,25 @@ def main() -> None:
     parser.add_argument("--also", type=int, nargs="*", default=[200], help="more burst sizes")
     parser.add_argument("--runs", type=int, default=1, help="runs per size (medians printed)")
     parser.add_argument("--trace", action="store_true", help="print the answer path's stages")
+    parser.add_argument(
+        "--compare-sessions",
+        action="store_true",
+        help="also run the bot without its shared HTTP session (the state before), interleaved",
+    )
+    parser.add_argument("--per-call-sessions", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve_traced(args.port, args.api, args.db, args.model_s))
+        asyncio.run(
+            serve_traced(args.port, args.api, args.db, args.model_s, args.per_call_sessions)
+        )
     else:
         sizes = [args.users, *args.also]
-        asyncio.run(bench(sizes, args.model_s, args.runs, args.trace))
+        variants = [SHARED, PER_CALL] if args.compare_sessions else [SHARED]
+        asyncio.run(bench(sizes, args.model_s, args.runs, args.trace, variants))
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 The scripted local-server fake (`tests/fakes/local_server.py`, llama-server's wire format)
 replays the transcripts small instruct models (Qwen2.5 0.5B/1.5B on llama.cpp) produce: calls in
 the API's field or written as text in each common shape, the same call again and again, a turn
-that runs into the output cap, a model that never stops looking things up, an answer cut off.
-Each answer turn reads the tool results it was sent, as a model would, so an answer is right only
-when the loop ran the calls and handed their results back. Wrong: the person saw a call's JSON,
+that runs into the output cap, a model that never stops looking things up, an answer cut off,
+a call to a tool it made up. Each answer turn reads the tool results it was sent, as a model
+would, so an answer is right only when the loop ran the calls and handed their results back. Wrong: the person saw a call's JSON,
 got no answer, or a wrong fact. The whole pipeline runs (real OpenAI SDK, tools over the bundled
 demo org, audit), with an in-memory store.
 
@@ -99,8 +99,23 @@ def results_sent(body: dict[str, Any]) -> list[dict[str, Any]]:
 def answering(question: Question, *, endless: bool = False) -> Reply:
     def reply(body: dict[str, Any]) -> Said:
         results = results_sent(body)
-        text = question.answer(results) if results else "I could not look that up."
+        usable = results and "error" not in results[-1]
+        text = question.answer(results) if usable else "I could not look that up."
         return Said(text + " ", endless=endless)
+
+    return reply
+
+
+def correcting(question: Question) -> Reply:
+    """A model that reads the error its made-up call got and calls the tool the error names;
+    an error that names no tool leaves it nothing to go on."""
+
+    def reply(body: dict[str, Any]) -> Said:
+        results = results_sent(body)
+        error = str(results[-1].get("error", "")) if results else ""
+        if question.call[0] in error:
+            return Said(fenced(*question.call))
+        return Said("I could not look that up. ")
 
     return reply
 
@@ -136,8 +151,11 @@ TRANSCRIPTS: dict[str, Transcript] = {
         Said(fenced(*q.call)),
         answering(q, endless=True),
     ],
-    # A limit, kept in view: only calls to the bot's own tools are taken for calls.
-    "call to a tool it made up": lambda q: [Said(fenced("get_servers", {})), answering(q)],
+    "call to a tool it made up": lambda q: [
+        Said(f"Checking.\n{fenced('get_servers', {})}\n"),
+        correcting(q),
+        answering(q),
+    ],
 }
 
 

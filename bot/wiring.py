@@ -310,6 +310,24 @@ class SlackApp:
     web: web.Application
 
 
+def share_session(client: AsyncWebClient, app: web.Application) -> None:
+    """One pooled HTTP session for every Web API call of the process, closed with the web app
+    (after the answers under way are drained, see bot/serving.py). Without one the SDK opens
+    a new session, and a new TCP connection, for each call."""
+    if client.session is not None and not client.session.closed:
+        return  # the caller brought its own, and closes it
+    import aiohttp
+
+    # The SDK's own per-call timeout, kept: a session's timeout replaces it.
+    client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
+
+    async def close(_app: web.Application) -> None:
+        if client.session is not None:
+            await client.session.close()
+
+    app.on_cleanup.append(close)
+
+
 def build_slack_app(
     rt: Runtime,
     *,
@@ -330,12 +348,13 @@ def build_slack_app(
         signing_secret=signing_secret or "",
         writer_options=writer_options,
     )
+    app = health_app(rt)
+    share_session(client, app)
     rt.notifiers.add(SlackNotifier(client))
     from adapters.slack.alerts import SlackAlertSink
     from bot.alerts import start_alerts
 
     start_alerts(rt, SlackAlertSink(client))
-    app = health_app(rt)
     if events_over_http:
         endpoint = events_endpoint(bot.app, bot.tasks, signing_secret=signing_secret)
         app.router.add_post(EVENTS_PATH, endpoint)

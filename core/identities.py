@@ -89,7 +89,7 @@ IDENTITY_FORMS = (
     "slack:TEAM:USER, discord:GUILD:USER, discord:@me:USER, email:ADDRESS, or a StackDock user id"
 )
 _ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_EMAIL = re.compile(r"[^@\s:]+@[^@\s.]+(\.[^@\s.]+)+")
+_EMAIL = re.compile(r"[^@\s:\x00-\x1f\x7f]+@[^@\s.\x00-\x1f\x7f]+(\.[^@\s.\x00-\x1f\x7f]+)+")
 
 
 class IdentityError(ValueError):

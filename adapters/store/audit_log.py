@@ -39,27 +39,63 @@ def _record(row: sa.Row[Any]) -> AuditRecord:
 
 
 _LAST_HASH = sa.select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
+_COLUMNS = [name for name in _FIELDS if name != "id"]
 
 
-async def append_in(conn: AsyncConnection, record: AuditRecord) -> AuditRecord:
-    """Seals and inserts a row; the caller holds the chain lock's transaction."""
-    sealed = seal(record, await conn.scalar(_LAST_HASH) or GENESIS)
-    row = {name: getattr(sealed, name) for name in _FIELDS if name != "id"}
+class ChainHead:
+    """The hash of the chain's last row as this process last wrote it: a guess, always
+    checked in the INSERT itself, that saves reading the head first (one round trip of two
+    inside the chain lock). Another process's row, or a rolled-back one, makes the guess
+    wrong; the INSERT then inserts nothing, and the head is read as before."""
+
+    def __init__(self) -> None:
+        self.hash: str | None = None
+
+
+def _row(sealed: AuditRecord) -> dict[str, object]:
+    row = {name: getattr(sealed, name) for name in _COLUMNS}
     row["result"] = str(sealed.result)
-    inserted = sa.insert(audit_events).values(row).returning(audit_events.c.id)
-    sealed.id = (await conn.execute(inserted)).scalar_one()
+    return row
+
+
+async def _insert_if_head(conn: AsyncConnection, sealed: AuditRecord) -> int | None:
+    """Inserts `sealed` only if the chain's last row is still the one it chains to."""
+    row = _row(sealed)
+    values = [sa.literal(row[name], audit_events.c[name].type) for name in _COLUMNS]
+    head = sa.func.coalesce(_LAST_HASH.scalar_subquery(), GENESIS)
+    guarded = sa.select(*values).where(head == sealed.prev_hash)
+    stmt = sa.insert(audit_events).from_select(_COLUMNS, guarded).returning(audit_events.c.id)
+    return (await conn.execute(stmt)).scalar_one_or_none()
+
+
+async def append_in(
+    conn: AsyncConnection, record: AuditRecord, head: ChainHead | None = None
+) -> AuditRecord:
+    """Seals and inserts a row; the caller holds the chain lock's transaction."""
+    if head is not None and head.hash is not None:
+        sealed = seal(record, head.hash)
+        inserted = await _insert_if_head(conn, sealed)
+        if inserted is not None:
+            sealed.id, head.hash = inserted, sealed.hash
+            return sealed
+    sealed = seal(record, await conn.scalar(_LAST_HASH) or GENESIS)
+    stmt = sa.insert(audit_events).values(_row(sealed)).returning(audit_events.c.id)
+    sealed.id = (await conn.execute(stmt)).scalar_one()
+    if head is not None:
+        head.hash = sealed.hash
     return sealed
 
 
 class SqlAuditRepo:
-    def __init__(self, engine: AsyncEngine, locks: KeyedLocks) -> None:
+    def __init__(self, engine: AsyncEngine, locks: KeyedLocks, head: ChainHead) -> None:
         self._engine = engine
         self._locks = locks
+        self._head = head
 
     async def append(self, record: AuditRecord) -> AuditRecord:
-        # The whole critical section: one SELECT of the last hash and one INSERT.
+        # The whole critical section: one guarded INSERT (two statements when the head moved).
         async with self._locks.transaction(CHAIN_LOCK) as conn:
-            return await append_in(conn, record)
+            return await append_in(conn, record, self._head)
 
     async def iter(self, since: datetime | None = None) -> AsyncIterator[AuditRecord]:
         # Keyset pages, each read on a short-lived connection: memory stays at one page, and a

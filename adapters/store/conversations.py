@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.store.dialects import insert
+from adapters.store.locks import autocommit
 from adapters.store.tables import conversations
 from adapters.store.tables import messages as message_rows
 from core.models import ChatMessage, ToolCall
@@ -61,6 +62,7 @@ async def append_in(
 class SqlConversationRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reads = autocommit(engine)  # one SELECT on every question: no BEGIN, no ROLLBACK
 
     async def history(self, key: str, limit: int) -> list[ChatMessage]:
         if limit <= 0:
@@ -71,7 +73,7 @@ class SqlConversationRepo:
             .order_by(message_rows.c.id.desc())
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_message(row) for row in reversed(rows)]
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.store.alerts import SqlAlertRepo
-from adapters.store.audit_log import CHAIN_LOCK, SqlAuditRepo
+from adapters.store.audit_log import CHAIN_LOCK, ChainHead, SqlAuditRepo
 from adapters.store.audit_log import append_in as append_audit
 from adapters.store.bindings import SqlBindingRepo
 from adapters.store.conversations import SqlConversationRepo
@@ -76,18 +76,33 @@ def create_engine(url: str, *, command_timeout_s: float = COMMAND_TIMEOUT_S) -> 
         event.listen(engine.sync_engine, "connect", _prepare_sqlite)
         return engine
     connect_args: dict[str, Any] = {}
-    if parsed.get_driver_name() == "asyncpg":
+    asyncpg = parsed.get_driver_name() == "asyncpg"
+    if asyncpg:
         connect_args = {"timeout": CONNECT_TIMEOUT_S, "command_timeout": command_timeout_s}
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         connect_args=connect_args,
-        pool_pre_ping=True,  # a failover or idle timeout must not fail the next question
+        # asyncpg's pre-ping is three round trips (BEGIN, ";", ROLLBACK) on every checkout,
+        # more than most store calls themselves; there a local check replaces it.
+        pool_pre_ping=not asyncpg,
         # Small per process: several workers share the server's max_connections (100 by default).
         pool_size=5,
         max_overflow=5,
         pool_recycle=1800,
         pool_timeout=POOL_TIMEOUT_S,
     )
+    if asyncpg:
+        event.listen(engine.sync_engine.pool, "checkout", _drop_if_closed)
+    return engine
+
+
+def _drop_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A failover or a server's idle timeout closes the socket, which asyncpg notices by
+    itself: such a connection is replaced before use, with no round trip. A server gone
+    silent (no FIN, no RST) is caught by the statement timeout instead, and a disconnect
+    error invalidates the whole pool, so only calls already under way fail."""
+    if dbapi_connection._connection.is_closed():
+        raise sa.exc.DisconnectionError("connection closed by the server")
 
 
 def _alembic_config(connection: Connection) -> Config:
@@ -126,7 +141,8 @@ class SqlStore:
         self.links = SqlLinkRepo(engine)
         self.bindings = SqlBindingRepo(engine)
         self.conversations = SqlConversationRepo(engine)
-        self.audit = SqlAuditRepo(engine, locks)
+        self._head = ChainHead()  # shared by every append of this process
+        self.audit = SqlAuditRepo(engine, locks, self._head)
         self.usage = SqlUsageRepo(engine)
         self.rate_limits = SqlRateLimitRepo(engine, locks)
         self.events = SqlEventRepo(engine, locks)
@@ -146,7 +162,7 @@ class SqlStore:
         # One transaction under the chain lock: the row, its messages and its cost land
         # together or not at all. The extra inserts keep the critical section short.
         async with self._locks.transaction(CHAIN_LOCK) as conn:
-            sealed = await append_audit(conn, record)
+            sealed = await append_audit(conn, record, self._head)
             await clear_pending(conn, record)  # the question is recorded: nothing to recover
             if conversation_key and messages and record.org_id and record.user_id:
                 await append_messages(

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store.dialects import insert
-from adapters.store.locks import KeyedLocks
+from adapters.store.locks import KeyedLocks, autocommit
 from adapters.store.tables import processed_events as claims
 
 # Platforms re-deliver within minutes; a day of claims is far more than enough.
@@ -22,6 +22,8 @@ PRUNE_EVERY = 256
 class SqlEventRepo:
     def __init__(self, engine: AsyncEngine, locks: KeyedLocks) -> None:
         self._engine = engine
+        # One statement on PostgreSQL: committed on its own, no BEGIN or COMMIT round trip.
+        self._single = engine if engine.dialect.name == "sqlite" else autocommit(engine)
         self._locks = locks
         self._sqlite = engine.dialect.name == "sqlite"
         self._claims = 0
@@ -32,7 +34,7 @@ class SqlEventRepo:
         # SQLite has one writer: a burst of claims queued in-process (BEGIN IMMEDIATE under
         # an asyncio lock) beats SQLite's busy handler, which sleeps up to 100 ms a retry.
         # PostgreSQL's ON CONFLICT is atomic on its own, so there claims run side by side.
-        transaction = self._locks.transaction(CLAIMS) if self._sqlite else self._engine.begin()
+        transaction = self._locks.transaction(CLAIMS) if self._sqlite else self._single.begin()
         async with transaction as conn:
             # A claim older than KEEP_CLAIMS no longer counts, pruned or not: take it over.
             stmt = (

@@ -49,3 +49,11 @@ class KeyedLocks:
             # waits instead of reading the same chain head and forking the chain.
             await conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, for work of one statement: on PostgreSQL no BEGIN and COMMIT (two round
+    trips of three). SQLite is left as it is: there autocommit costs a thread hop more."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -103,10 +103,10 @@ def decode(data: dict[str, Any]) -> AuditRecord:
     return AuditRecord(**values)
 
 
-async def open_in(conn: AsyncConnection, record: AuditRecord, slot: int | None = None) -> None:
-    """Opens a pending question inside the caller's transaction (the one taking its hit)."""
+def pending_row(record: AuditRecord, slot: int | None = None) -> dict[str, Any]:
+    """The pending question's row, held by this process."""
     me = this_process()
-    row = {
+    return {
         "id": record.metadata[QUESTION_ID],
         "opened_at": record.timestamp,
         "host": me.host,
@@ -116,7 +116,11 @@ async def open_in(conn: AsyncConnection, record: AuditRecord, slot: int | None =
         "slot": slot,
         "record": encode(record),
     }
-    await conn.execute(sa.insert(pending).values(row))
+
+
+async def open_in(conn: AsyncConnection, record: AuditRecord, slot: int | None = None) -> None:
+    """Opens a pending question inside the caller's transaction (the one taking its hit)."""
+    await conn.execute(sa.insert(pending).values(pending_row(record, slot)))
 
 
 async def clear_in(conn: AsyncConnection, record: AuditRecord) -> None:

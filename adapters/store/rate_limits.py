@@ -3,17 +3,51 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store.locks import KeyedLocks
 from adapters.store.pending import open_in as open_pending
+from adapters.store.pending import pending_row
+from adapters.store.tables import pending_questions as pending
 from adapters.store.tables import rate_limit_hits as hits
 from core.audit import utc
 from core.models import Admission, AuditRecord
 
 PRUNE_EVERY = 16
+
+
+def _admit_at_once(
+    in_window: sa.Select[Any], key: str, limit: int, now: datetime, record: AuditRecord | None
+) -> sa.Select[Any]:
+    """PostgreSQL: (count, oldest, the new hit's id or NULL), the hit and its pending question
+    inserted only when the window has room, all in one round trip."""
+    window = in_window.cte("window")
+    take = (
+        sa.insert(hits)
+        .from_select(
+            ["key", "at"],
+            sa.select(sa.literal(key, hits.c.key.type), sa.literal(now, hits.c.at.type))
+            .select_from(window)
+            .where(window.c.n < limit),
+        )
+        .returning(hits.c.id)
+        .cte("take")
+    )
+    found = sa.select(window.c.n, window.c.oldest, sa.select(take.c.id).scalar_subquery())
+    if record is None:
+        return found
+    row = pending_row(record)
+    names = [name for name in row if name != "slot"]
+    values = [sa.literal(row[name], pending.c[name].type) for name in names]
+    opened = (
+        sa.insert(pending)
+        .from_select([*names, "slot"], sa.select(*values, take.c.id))
+        .cte("opened")
+    )
+    return found.add_cte(opened)
 
 
 class SqlRateLimitRepo:
@@ -33,21 +67,30 @@ class SqlRateLimitRepo:
         now = utc(now)
         window = timedelta(seconds=window_s)
         start = now - window
-        in_window = sa.select(sa.func.count(), sa.func.min(hits.c.at)).where(
-            hits.c.key == key, hits.c.at > start
-        )
+        in_window = sa.select(
+            sa.func.count().label("n"), sa.func.min(hits.c.at).label("oldest")
+        ).where(hits.c.key == key, hits.c.at > start)
         # Per key, so one busy user never waits on another.
         async with self._locks.transaction(f"rate-limit:{key}") as conn:
-            count, oldest = (await conn.execute(in_window)).one()
+            if conn.dialect.name == "postgresql":
+                # Count, hit and pending question in one statement, after the lock's own: its
+                # snapshot is taken once the lock is held, so it sees every committed hit.
+                count, oldest, slot = (
+                    await conn.execute(_admit_at_once(in_window, key, limit, now, pending))
+                ).one()
+            else:
+                count, oldest = (await conn.execute(in_window)).one()
+                slot = None
+                if count < limit:
+                    hit = sa.insert(hits).values(key=key, at=now).returning(hits.c.id)
+                    slot = (await conn.execute(hit)).scalar_one()
+                    if pending is not None:
+                        await open_pending(conn, pending, slot)
             if count % PRUNE_EVERY == 0:
                 # Hits that left the window are dead weight; clear them now and then, while
                 # the key is locked, rather than paying a DELETE on every question.
                 await conn.execute(sa.delete(hits).where(hits.c.key == key, hits.c.at <= start))
-            if count < limit:
-                hit = sa.insert(hits).values(key=key, at=now).returning(hits.c.id)
-                slot = (await conn.execute(hit)).scalar_one()
-                if pending is not None:
-                    await open_pending(conn, pending, slot)
+            if slot is not None:
                 return Admission(True, count + 1, 0.0)
         retry_after = (oldest + window - now).total_seconds() if oldest is not None else window_s
         # `now` was read before the lock; a hit another process recorded meanwhile can lie a

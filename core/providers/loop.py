@@ -6,7 +6,8 @@ Decisions worth knowing:
   again: it gets the earlier result and a nudge to answer, because small models loop.
 - A call written as text (`core.providers.text_calls`) runs like one from the API's tool-call
   field, and its text never reaches the person: text that could still be such a call is held
-  back while it streams, ordinary prose is not.
+  back while it streams, ordinary prose is not. A call to a tool we don't have runs too: the
+  runner's error, which names the real tools, is how the model learns to correct itself.
 - When `max_steps` turns have all asked for tools, their last calls are not run and the model is
   asked once more, without tools, to answer from what it has; only if that brings no answer does
   the loop say honestly that it stopped. The stored assistant message drops the unrun calls, so

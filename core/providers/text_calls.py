@@ -3,9 +3,16 @@
 Small local models often answer a question with the call itself, as text the server passes on as
 content: a fenced ```json {"name": ..., "arguments": ...}``` block, the bare JSON object,
 `<tool_call>…</tool_call>` tags (Qwen and Hermes templates), or `functions.NAME:{…}`. Such text is
-recognised as a call only when it names one of OUR tools and its arguments are a JSON object, and
-it is never shown to a person: `TextCallFilter` holds back, while a turn streams, whatever could
-still turn out to be such a call, and lets ordinary prose through at once.
+never shown to a person: `TextCallFilter` holds back, while a turn streams, whatever could still
+turn out to be such a call, and lets ordinary prose through at once.
+
+A call naming one of OUR tools is taken loosely (extra "type"/"id" keys, no arguments key). A call
+naming a tool we don't have is still a call, so the tool runner's error (which lists the real
+tools) lets the model correct itself, but only when it is unmistakably one, since JSON an answer
+holds must stay readable: inside `<tool_call>` tags, after `functions.`, or an object (bare or
+fenced) whose only keys are a name and its arguments, the name shaped like a tool's
+(`_TOOL_NAME`) and the arguments a JSON object. Text that opens like a call but is broken is
+hidden and not run: half a call is no answer either.
 """
 
 from __future__ import annotations
@@ -33,9 +40,18 @@ _MAX_HELD = 16_000
 # Where something at a line start could open a call; `<tool_call>` may open one anywhere.
 _OPENER = re.compile(r"(?m)^[ \t]*(?:```|\{|\[|functions\.)|<tool_call>")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
+# A name a model could have meant as a tool's: the API's own limits, so that a made-up call
+# stored in the history is one every provider accepts back.
+_TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 _NAMED = re.compile(r'"(?:name|tool|tool_name)"\s*:\s*"([^"]+)"')
 _PREFIXED_NAME = re.compile(r"^\s*functions\.([A-Za-z_][A-Za-z0-9_\-]*)")
 _SEPARATOR = re.compile(r"[ \t]*:?[ \t]*")
+# How a call opens, whatever it names: held text that starts so but is no valid call is hidden.
+_CALL_START = re.compile(
+    r'\s*\[?\s*\{\s*"(?:name|tool|tool_name)"\s*:\s*"[A-Za-z_][A-Za-z0-9_\-]{0,63}"\s*,'
+    r'\s*"(?:arguments|parameters|args|input)"\s*:'
+    r"|\s*functions\.[A-Za-z_][A-Za-z0-9_\-]*[ \t]*:?[ \t]*\{"
+)
 
 
 def new_call_id() -> str:
@@ -46,7 +62,7 @@ def new_call_id() -> str:
 class _Segment:
     """What the text from an opener turned out to be, up to `end`."""
 
-    kind: str  # "open" (undecided yet), "call" or "text"
+    kind: str  # "open" (undecided yet), "call", "hidden" (a broken call) or "text"
     end: int = 0
     calls: tuple[ToolCall, ...] = ()
 
@@ -105,14 +121,14 @@ class TextCallFilter:
                     self._emit(out, before.rstrip())
                     self.shown = len(self.text)  # half a call is no answer
                     break
-                segment = _Segment("text", len(self.text))
+                segment = _unfinished(self.text, start, self.tool_names)
             decided = self.text[start : segment.end]
             if segment.kind == "text" and not _names_a_tool(decided, self.tool_names):
                 self._emit(out, before)
                 self._emit(out, decided)
                 self.shown = max(segment.end, start + 1)
                 continue
-            # A call, or a call to our tool that cannot be run (broken arguments): never prose.
+            # A call, or one that cannot be run (broken arguments): never prose.
             self.calls.extend(segment.calls)
             self._emit(out, before.rstrip())
             self.after_call = True
@@ -142,6 +158,18 @@ def _names_a_tool(text: str, tools: Collection[str]) -> bool:
     return named is not None and named.group(1) in tools
 
 
+def _unfinished(text: str, start: int, tools: Collection[str]) -> _Segment:
+    """The rest of the text from an opener that never closed: hidden when it reads as a call."""
+    body = text[start:].lstrip()
+    marked = body.startswith(_TAG_OPEN)
+    if marked:
+        body = body[len(_TAG_OPEN) :]
+    elif body.startswith(_FENCE):
+        body = body[body.find("\n") + 1 :] if "\n" in body else ""
+    call_like = (marked and _payload(body)) or _names_a_tool(body, tools) or _CALL_START.match(body)
+    return _Segment("hidden" if call_like else "text", len(text))
+
+
 def _held_tail(text: str) -> int:
     """How many characters at the end of `text` must wait: a last line that could still open a
     call (or is blank), with the whitespace before it, or the start of a `<tool_call>` tag."""
@@ -165,12 +193,36 @@ def _segment(
     if body.startswith(_FENCE):
         return _fenced(text, offset, tools, final)
     if body.startswith(_PREFIX):
-        return _prefixed(text, offset, tools, scans)
+        return _prefixed(text, offset, scans)
     return _bare(text, offset, tools, scans)
 
 
-def _decided(end: int, calls: tuple[ToolCall, ...] | None) -> _Segment:
-    return _Segment("call", end, calls) if calls else _Segment("text", end)
+def _decided(end: int, body: str, tools: Collection[str], *, marked: bool = False) -> _Segment:
+    """What a closed segment's `body` is; `marked`: it was inside `<tool_call>` tags."""
+    calls = parse_calls(body, tools, marked=marked)
+    if calls:
+        return _Segment("call", end, calls)
+    hidden = (marked and _payload(body)) or _names_a_tool(body, tools) or _broken_call(body)
+    return _Segment("hidden" if hidden else "text", end)
+
+
+def _payload(body: str) -> bool:
+    """Whether what follows a `<tool_call>` tag is a call's payload, not prose that names the tag."""
+    return body.lstrip().startswith(("{", "[", _PREFIX))
+
+
+def _broken_call(body: str) -> bool:
+    """Whether `body`, no call we can run, opens like one and holds nothing else: its JSON is
+    broken, or it is only a name and arguments that are not an object."""
+    if not _CALL_START.match(body):
+        return False
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return True
+    values = value if isinstance(value, list) else [value]
+    # The opening matched a name and an arguments key: any other key makes it data.
+    return all(isinstance(item, dict) and len(item) == 2 for item in values)
 
 
 def _tagged(text: str, start: int, tools: Collection[str], final: bool) -> _Segment:
@@ -179,8 +231,8 @@ def _tagged(text: str, start: int, tools: Collection[str], final: bool) -> _Segm
     if close < 0:
         if not final:
             return _Segment("open")
-        return _decided(len(text), parse_calls(text[inner:], tools))
-    return _decided(close + len(_TAG_CLOSE), parse_calls(text[inner:close], tools))
+        return _decided(len(text), text[inner:], tools, marked=True)
+    return _decided(close + len(_TAG_CLOSE), text[inner:close], tools, marked=True)
 
 
 def _fenced(text: str, start: int, tools: Collection[str], final: bool) -> _Segment:
@@ -196,13 +248,11 @@ def _fenced(text: str, start: int, tools: Collection[str], final: bool) -> _Segm
     if close < 0:
         if not final:
             return _Segment("open")
-        return _decided(len(text), parse_calls(text[line_end:], tools))
-    return _decided(close + len(_FENCE), parse_calls(text[line_end:close], tools))
+        return _decided(len(text), text[line_end:], tools)
+    return _decided(close + len(_FENCE), text[line_end:close], tools)
 
 
-def _prefixed(
-    text: str, start: int, tools: Collection[str], scans: dict[int, _Scan] | None = None
-) -> _Segment:
+def _prefixed(text: str, start: int, scans: dict[int, _Scan] | None = None) -> _Segment:
     at = start + len(_PREFIX)
     name = _IDENTIFIER.match(text, at)
     if name is None:
@@ -219,9 +269,11 @@ def _prefixed(
     if end < 0:
         return _Segment("text", brace + 1)
     arguments = _json_object(text[brace:end])
-    if name.group() in tools and arguments is not None:
-        return _Segment("call", end, (ToolCall(new_call_id(), name.group(), arguments),))
-    return _Segment("text", end)
+    if not _TOOL_NAME.fullmatch(name.group()):
+        return _Segment("text", end)
+    if arguments is None:
+        return _Segment("hidden", end)  # a call, with arguments that are not valid JSON
+    return _Segment("call", end, (ToolCall(new_call_id(), name.group(), arguments),))
 
 
 def _bare(text: str, start: int, tools: Collection[str], scans: dict[int, _Scan]) -> _Segment:
@@ -230,7 +282,7 @@ def _bare(text: str, start: int, tools: Collection[str], scans: dict[int, _Scan]
         return _Segment("open")
     if end < 0:
         return _Segment("text", start + 1)
-    return _decided(end, parse_calls(text[start:end], tools))
+    return _decided(end, text[start:end], tools)
 
 
 @dataclass
@@ -285,12 +337,15 @@ def json_value_end(text: str, start: int, scans: dict[int, _Scan] | None = None)
     return None
 
 
-def parse_calls(text: str, tools: Collection[str]) -> tuple[ToolCall, ...] | None:
+def parse_calls(
+    text: str, tools: Collection[str], *, marked: bool = False
+) -> tuple[ToolCall, ...] | None:
     """The calls in `text` (one object, several, a list, or `functions.NAME:{…}`); None unless
-    all of it is calls to our tools."""
+    all of it is calls. A call to a tool not in `tools` must be strictly shaped (only a name and
+    object arguments) unless `marked`: the text was inside `<tool_call>` tags."""
     body = text.strip()
     if body.startswith(_PREFIX):
-        segment = _prefixed(body, 0, tools)
+        segment = _prefixed(body, 0)
         whole = segment.kind == "call" and not body[segment.end :].strip()
         return segment.calls if whole else None
     decoder = json.JSONDecoder()
@@ -304,27 +359,35 @@ def parse_calls(text: str, tools: Collection[str]) -> tuple[ToolCall, ...] | Non
         values.extend(value if isinstance(value, list) else [value])
         while position < len(body) and body[position] in " \t\r\n,;":
             position += 1
-    calls = [_call(value, tools) for value in values]
+    calls = [_call(value, tools, marked) for value in values]
     if not calls or any(call is None for call in calls):
         return None
     return tuple(call for call in calls if call is not None)
 
 
-def _call(value: Any, tools: Collection[str]) -> ToolCall | None:
+def _call(value: Any, tools: Collection[str], marked: bool) -> ToolCall | None:
     if not isinstance(value, dict):
         return None
     if isinstance(value.get("function"), dict):  # OpenAI's own shape, written out
         outer = set(value) - {"function"} - _OTHER_KEYS
-        return None if outer else _call(value["function"], tools)
+        return None if outer else _call(value["function"], tools, marked)
     names = [key for key in _NAME_KEYS if key in value]
     given = [key for key in _ARGUMENT_KEYS if key in value]
     if len(names) != 1 or len(given) > 1:
         return None
-    if set(value) - {names[0], *given} - _OTHER_KEYS:
-        return None  # data that happens to have a "name", not a call
     name = value[names[0]]
-    if not isinstance(name, str) or name not in tools:
+    if not isinstance(name, str):
         return None
+    ours = name in tools
+    if not ours and not _TOOL_NAME.fullmatch(name):
+        return None
+    # A made-up name outside tags is a call only in the strict shape: an answer's own JSON
+    # stays readable.
+    strict = not (ours or marked)
+    if strict and not given:
+        return None
+    if set(value) - {names[0], *given} - (set() if strict else _OTHER_KEYS):
+        return None  # data that happens to have a "name", not a call
     arguments: Any = value[given[0]] if given else {}
     if isinstance(arguments, str):
         arguments = _json_object(arguments) if arguments.strip() else {}

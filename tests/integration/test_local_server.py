@@ -93,6 +93,37 @@ async def test_a_call_written_as_text_runs_and_its_text_never_reaches_the_person
     assert json.loads(sent[-1]["content"]) == {"kind": "servers", "total": 12}
 
 
+@pytest.mark.parametrize(
+    "shape", [fenced, bare, tagged, prefixed], ids=["fenced", "bare", "tags", "functions-prefix"]
+)
+async def test_a_call_to_a_made_up_tool_runs_and_its_text_never_reaches_the_person(
+    server: LocalServer, shape: Callable[[str, dict[str, Any]], str]
+) -> None:
+    server.push(
+        Said(f"Let me check.\n{shape('get_servers', {})}\n"),
+        Said(tagged(*COUNT)),
+        Said("You have 12 servers."),
+    )
+    tools = RealTools({"count_resources": SERVERS})
+    events, outcome = await answer(local(server), tools)
+
+    assert tools.calls == [("get_servers", {}), COUNT]
+    assert shown(events) == outcome.text == "Let me check.\n\nYou have 12 servers."
+    # The made-up call goes back in the API's shape, answered with the runner's error.
+    sent = server.chats[1].body["messages"]
+    assert sent[-2]["tool_calls"][0]["function"]["name"] == "get_servers"
+    assert json.loads(sent[-1]["content"]) == {"error": "no tool named get_servers"}
+
+
+async def test_json_data_in_an_answer_reaches_the_person(server: LocalServer) -> None:
+    data = '{"name": "web-1", "status": "running"}'
+    server.push(Said(f"Here is the server:\n{data}\nIt is up."))
+    tools = RealTools({"count_resources": SERVERS})
+    events, outcome = await answer(local(server), tools)
+    assert tools.calls == []
+    assert shown(events) == outcome.text == f"Here is the server:\n{data}\nIt is up."
+
+
 async def test_prose_is_not_held_back(server: LocalServer) -> None:
     server.push(Said("You have 12 servers across three providers.", piece_delay_s=0.05))
     provider = local(server)
@@ -369,6 +400,25 @@ async def test_ask_through_a_local_server_answers_right_and_records_an_unknown_c
     assert (total["cost_usd"], total["unpriced_questions"]) == (None, 1)
     code, table, _ = await cli(tmp_path, "usage")
     assert "unknown" in next(line for line in table.splitlines() if line.startswith("total"))
+
+
+def corrects_a_made_up_call(body: dict[str, Any]) -> Said:
+    """A small model that reads the error its made-up call got and calls a tool it names."""
+    error = json.loads(body["messages"][-1]["content"])["error"]
+    return Said(fenced(*COUNT) if "count_resources" in error else "I could not look that up.")
+
+
+async def test_ask_with_a_made_up_tool_lets_the_model_correct_itself(
+    tmp_path, server: LocalServer
+) -> None:
+    server.push(Said(fenced("get_servers", {})), corrects_a_made_up_call, reads_the_count)
+    code, out, err = await ask_locally(tmp_path, server)
+    assert code == 0, err
+    assert out.strip() == "You have 8 servers."
+    told = json.loads(server.chats[1].body["messages"][-1]["content"])["error"]
+    assert told.startswith("Unknown tool 'get_servers'. Available tools:")
+    (row,) = await audit_rows(tmp_path)
+    assert (row["result"], row["reason"]) == ("answered", None)
 
 
 async def test_ask_records_a_cut_off_answer_as_partial(tmp_path, server: LocalServer) -> None:

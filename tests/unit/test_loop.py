@@ -367,6 +367,7 @@ def chopped(text: str, size: int = 4) -> list[str]:
 
 
 CALL = json.dumps({"name": "count_resources", "arguments": {"kind": "servers"}})
+COUNT_CALL = ("count_resources", {"kind": "servers"})
 TEXT_CALLS = [
     pytest.param(f"```json\n{CALL}\n```", id="fenced"),
     pytest.param(CALL, id="bare"),
@@ -406,12 +407,37 @@ async def test_prose_streams_at_once_while_a_possible_call_is_held_back() -> Non
     assert outcome.text == 'You have 12 servers.\n```json\n{"a": 1}\n```'
 
 
-async def test_a_call_to_a_tool_we_do_not_have_is_just_text() -> None:
-    other = json.dumps({"name": "delete_servers", "arguments": {}})
-    provider = WireProvider([Wire([other])])
+async def test_a_call_to_a_tool_we_do_not_have_runs_so_the_model_hears_it_is_unknown() -> None:
+    made_up = json.dumps({"name": "get_servers", "arguments": {"kind": "servers"}})
+    provider = WireProvider(
+        [
+            Wire(chopped(f"```json\n{made_up}\n```")),
+            Wire(chopped(CALL)),  # corrected, after the error
+            Wire(["You have 12 servers."]),
+        ]
+    )
+    tools = FakeToolRunner({"count_resources": SERVERS})
+    events, outcome = await run([provider], tools)
+
+    assert tools.calls == [("get_servers", {"kind": "servers"}), COUNT_CALL]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "You have 12 servers."
+    assert outcome.text == "You have 12 servers."
+    error = provider.calls[1][0][-1]  # what the model read before correcting itself
+    assert (error.role, error.name) == ("tool", "get_servers")
+    assert json.loads(error.content) == {"error": "no tool named get_servers"}
+    steps = [e for e in events if isinstance(e, ToolStep)]
+    assert [(s.name, s.is_error) for s in steps] == [
+        ("get_servers", True),
+        ("count_resources", False),
+    ]
+
+
+async def test_json_in_an_answer_that_is_not_a_call_is_shown_and_runs_nothing() -> None:
+    data = json.dumps({"name": "web-1", "status": "running", "arguments": {"cpu": 2}})
+    provider = WireProvider([Wire(chopped(f"The server:\n```json\n{data}\n```"))])
     tools = FakeToolRunner({"count_resources": SERVERS})
     _, outcome = await run([provider], tools)
-    assert tools.calls == [] and outcome.text == other
+    assert tools.calls == [] and outcome.text == f"The server:\n```json\n{data}\n```"
 
 
 async def test_a_length_stop_after_some_text_is_an_honest_partial_answer() -> None:

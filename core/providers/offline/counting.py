@@ -133,7 +133,6 @@ def list_answer(q: Query, results: Sequence[Result], who: Asker) -> str:
     if not any(m.total for m in found):
         return _nothing(q, [m.kind for m in empty], who)
     if empty:
-        labels = listed((label(m.kind) for m in empty), "or")
         lines.append(none_of(q, [m.kind for m in empty]))
     return "\n".join(lines) + _partial_note(found)
 

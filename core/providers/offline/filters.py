@@ -35,9 +35,10 @@ def client_filtered(q: Query, kind: str) -> bool:
 
 
 def keep(q: Query, kind: str, item: Mapping[str, Any]) -> bool:
-    if q.status_class and kind not in NORMALISED_KINDS:
-        if str(item.get("status") or "").lower() not in statuses_for(kind, q.status_class):
-            return False
+    status_here = q.status_class and kind not in NORMALISED_KINDS
+    wanted = statuses_for(kind, q.status_class) if status_here and q.status_class else None
+    if wanted is not None and str(item.get("status") or "").lower() not in wanted:
+        return False
     if q.region:
         region = str(item.get("region") or "").lower()
         if not region or not any(region.startswith(p) for p in region_prefixes(q.region)):

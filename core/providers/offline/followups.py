@@ -10,7 +10,10 @@ have).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
+from core.providers.offline.filters import matches
+from core.providers.offline.planner import Result, found_items, item_name
 from core.providers.offline.query import WORD_INTENTS, Query
 from core.providers.offline.reading import REGION_KINDS, read
 from core.providers.offline.vocabulary import PROVIDER_KINDS, label, statuses_for
@@ -23,18 +26,34 @@ _FEW = 6  # "which one?" names the candidates up to this many
 
 def understand(
     question: str,
-    earlier: list[str],
+    earlier: Sequence[tuple[str, Sequence[Result]]],
     own_org: str | None,
-    earlier_items: list[tuple[str, str]] = (),
-) -> Query:  # type: ignore[assignment]
+) -> Query:
     """The question as meant in its conversation: `earlier` holds the person's previous
-    questions, oldest first; `earlier_items` the (kind, name) pairs the last answer showed."""
+    questions, oldest first, each with the tool results its answer was built from."""
     previous: Query | None = None
-    for text in earlier[-CONTEXT_QUESTIONS:]:
-        meant = follow(read(text, own_org), previous, [])
+    items: list[tuple[str, str]] = []
+    for text, results in earlier[-CONTEXT_QUESTIONS:]:
+        meant = follow(read(text, own_org), previous, items)
         if meant.intent not in WORD_INTENTS:  # a refusal in between keeps the thread's topic
             previous = meant
-    return follow(read(question, own_org), previous, list(earlier_items))
+            items = shown(meant, results) if results else items
+    return follow(read(question, own_org), previous, items)
+
+
+def shown(query: Query, results: Sequence[Result]) -> list[tuple[str, str]]:
+    """(kind, name) of what an answer showed: the resource it described, or the items left
+    once its filters were applied (what "it" and "those" can point at)."""
+    got = [
+        (str(r.kind), item_name(r.content["item"]))
+        for r in results
+        if r.name == "get_resource" and isinstance(r.content.get("item"), Mapping)
+    ]
+    if got:
+        return list(dict.fromkeys(got))
+    if query.intent == "find":
+        return found_items(results)
+    return [(m.kind, item_name(item)) for m in matches(query, results) for item in m.items]
 
 
 def follow(current: Query, previous: Query | None, items: list[tuple[str, str]]) -> Query:

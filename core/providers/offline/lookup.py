@@ -224,7 +224,10 @@ def _flat(details: Any, prefix: str = "") -> list[tuple[str, Any]]:
     for key, value in details.items():
         if isinstance(value, Mapping) and not prefix:
             out += _flat(value, f"{key}.")
-        elif isinstance(value, str | int | float) and not isinstance(value, bool):
-            if not (not prefix and key in _DETAIL_SKIP):
-                out.append((f"{prefix}{key}", value))
+        elif _scalar(value) and (prefix or key not in _DETAIL_SKIP):
+            out.append((f"{prefix}{key}", value))
     return out
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)

@@ -18,7 +18,7 @@ from core.providers.loop import LAST_TURN_PROMPT
 from core.providers.offline.compose import compose
 from core.providers.offline.context import asker
 from core.providers.offline.followups import understand
-from core.providers.offline.planner import Result, found_items, next_calls
+from core.providers.offline.planner import Result, next_calls
 from core.providers.offline.query import Query
 from core.providers.offline.vocabulary import statuses_for
 
@@ -37,9 +37,7 @@ class OfflineProvider:
     ) -> AsyncIterator[TextDelta | TurnEnd]:
         who = asker(system)
         conversation = Conversation.read(messages)
-        query = understand(
-            conversation.question, conversation.earlier, who.org, conversation.earlier_items
-        )
+        query = understand(conversation.question, conversation.earlier, who.org)
         query = _checked(query)
         calls = next_calls(query, conversation.turns) if tools else []
         if calls:
@@ -60,20 +58,19 @@ class OfflineProvider:
 
 def _checked(query: Query) -> Query:
     """A status the kind asked about never has is answered as such, not as an empty list."""
-    if query.intent in ("count", "list") and query.status_class and query.kind:
-        if not statuses_for(query.kind, query.status_class) and not query.also:
-            return query.replace(intent="refuse_status")
-    return query
+    kind, status_class = query.kind, query.status_class
+    if query.intent not in ("count", "list") or not kind or not status_class or query.also:
+        return query
+    return query if statuses_for(kind, status_class) else query.replace(intent="refuse_status")
 
 
 class Conversation:
     """The messages as the offline provider reads them: the question, the person's earlier
-    questions, what the previous answer showed, and this answer's tool turns so far."""
+    questions with the tool results of their answers, and this answer's tool turns so far."""
 
     def __init__(self) -> None:
         self.question = ""
-        self.earlier: list[str] = []
-        self.earlier_items: list[tuple[str, str]] = []
+        self.earlier: list[tuple[str, list[Result]]] = []
         self.turns: list[list[Result]] = []
 
     @classmethod
@@ -89,12 +86,11 @@ class Conversation:
             return conversation
         *before, current = exchanges
         conversation.question = current[0].content
-        conversation.earlier = [exchange[0].content for exchange in before]
+        conversation.earlier = [
+            (exchange[0].content, [r for turn in _turns(exchange[1:]) for r in turn])
+            for exchange in before
+        ]
         conversation.turns = _turns(current[1:])
-        if before:
-            previous = [r for turn in _turns(before[-1][1:]) for r in turn]
-            items = found_items(previous) + _got(previous)
-            conversation.earlier_items = list(dict.fromkeys(items))
         return conversation
 
 
@@ -124,17 +120,6 @@ def _content(text: str) -> dict[str, Any]:
     if isinstance(value, dict) and "earlier_result" in value:  # the loop's answer to a repeat
         value = value["earlier_result"]
     return value if isinstance(value, dict) else {"value": value}
-
-
-def _got(results: Sequence[Result]) -> list[tuple[str, str]]:
-    out = []
-    for result in results:
-        item = result.content.get("item")
-        if result.name == "get_resource" and isinstance(item, dict):
-            name = item.get("name") or item.get("domainName") or item.get("title")
-            if name:
-                out.append((str(result.kind), str(name)))
-    return out
 
 
 def _chunks(text: str, size: int = 80) -> list[str]:

@@ -14,7 +14,7 @@ from core.providers.offline.boundaries import action_verb, asks_secret, missing_
 from core.providers.offline.query import Query
 from core.providers.offline.terms import Terms, scan
 from core.providers.offline.text import quoted_name, words
-from core.providers.offline.vocabulary import PROVIDER_KINDS, kinds_with_status
+from core.providers.offline.vocabulary import PROVIDER_KINDS, kinds_with_status, label
 
 PROBLEM_KINDS = frozenset({"docks", "monitors", "issues", "domains", "backupSchedules"})
 SIZED_KINDS = ("blockVolumes", "buckets")
@@ -60,6 +60,9 @@ _SIZE = re.compile(
     r"\b(?:biggest|largest|smallest|bigger|larger|smaller|how big|how large|sizes?|"
     r"capacity|how much (?:storage|space|disk)|total storage|most objects|fewest objects|"
     r"most space|least space|gb|tb)\b"
+)
+_RANKED = re.compile(
+    r"\b(?:biggest|largest|smallest|bigger|larger|smaller|most|fewest|least|top)\b"
 )
 _SMALL = re.compile(r"\b(?:smallest|smaller|fewest|least)\b")
 _EXPIRY = re.compile(r"\b(?:expir\w*|renew\w*|lapse\w*|run out)\b|\bdue (?:for|to)\b")
@@ -424,12 +427,14 @@ def _deploys(q: Query, text: str) -> Query:
 def _size(q: Query, text: str) -> Query:
     kinds = tuple(k for k in q.kinds if k in SIZED_KINDS)
     if q.kind and not kinds and not q.name:
-        return Query("refuse_data", kind=q.kind, topic=f"sizes of {q.kind}",
-                     notes=("It holds sizes only for block volumes and buckets.",))  # fmt: skip
-    order = "smallest" if _SMALL.search(text) else "largest"
-    if not re.search(r"\b(?:biggest|largest|smallest|bigger|larger|smaller|most|fewest|"
-                     r"least|top)\b", text):  # fmt: skip
-        order = None  # "how big is X", "how much storage": sizes and totals, not a ranking
+        return Query(
+            "refuse_data",
+            kind=q.kind,
+            topic=f"sizes of {label(q.kind)}",
+            notes=("It holds sizes only for block volumes and buckets.",),
+        )
+    # "how big is X", "how much storage": sizes and totals, not a ranking
+    order = ("smallest" if _SMALL.search(text) else "largest") if _RANKED.search(text) else None
     kind = kinds[0] if kinds else (q.kind if q.name else None)
     also = kinds[1:] if kinds else (() if q.name else SIZED_KINDS)
     return q.replace(intent="size", kind=kind, also=also, order=order)

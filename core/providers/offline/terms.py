@@ -136,9 +136,7 @@ def _word(terms: Terms, ws: list[str], i: int) -> int:
         terms.severities.append(SEVERITY_WORDS[word])
     elif word in ENGINE_WORDS:
         _add(terms.engines, ENGINE_WORDS[word])
-    elif word in PLACES and (before in _REGION_LEAD or len(word) > 3):
-        _add(terms.regions, word)
-    elif looks_like_region(word) and (before in _REGION_LEAD or not word.isalpha()):
+    elif _is_region(word, before):
         _add(terms.regions, word)
     elif _NAMEISH.search(word) and "@" not in word:
         _add(terms.names, word)
@@ -147,6 +145,13 @@ def _word(terms: Terms, ws: list[str], i: int) -> int:
     else:
         _typo(terms, word, i)
     return 1
+
+
+def _is_region(word: str, before: str) -> bool:
+    """A place always; a region code when shaped like one ("nyc3") or after "in"."""
+    if word in PLACES:
+        return before in _REGION_LEAD or len(word) > 3
+    return looks_like_region(word) and (before in _REGION_LEAD or not word.isalpha())
 
 
 def _status(terms: Terms, word: str, before: str, after: str) -> None:
