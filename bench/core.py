@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from adapters.stackdock.demo import DEMO_USERS, load_demo
 from adapters.store.database import open_store
@@ -61,6 +62,51 @@ class InstantProvider:
         for piece in ("You have ", "8 servers ", "across 3 providers."):
             yield TextDelta(piece)
         yield TurnEnd((), usage)
+
+
+ROUND_TRIPS = [0]
+
+
+def count_round_trips() -> None:
+    """Counts messages to PostgreSQL that wait for an answer, at SQLAlchemy's asyncpg adapter:
+    statements, BEGIN, COMMIT/ROLLBACK of a transaction really started, and pre-pings (three:
+    BEGIN, ";", ROLLBACK outside autocommit)."""
+    from sqlalchemy import event
+    from sqlalchemy.dialects.postgresql import asyncpg as pg
+    from sqlalchemy.engine import Engine
+
+    adapter = pg.AsyncAdapt_asyncpg_connection
+    start, commit, rollback, ping = (
+        adapter._start_transaction,
+        adapter.commit,
+        adapter.rollback,
+        adapter.ping,
+    )
+
+    async def counted_start(self: Any) -> None:
+        if self.isolation_level != "autocommit":
+            ROUND_TRIPS[0] += 1
+        await start(self)
+
+    def ended(original: Any) -> Any:
+        def wrapper(self: Any) -> None:
+            if self._transaction is not None:
+                ROUND_TRIPS[0] += 1
+            original(self)
+
+        return wrapper
+
+    def counted_ping(self: Any) -> None:
+        ROUND_TRIPS[0] += 1 if self.isolation_level == "autocommit" else 3
+        ping(self)
+
+    adapter._start_transaction = counted_start  # type: ignore[method-assign]
+    adapter.commit, adapter.rollback = ended(commit), ended(rollback)  # type: ignore[method-assign]
+    adapter.ping = counted_ping  # type: ignore[method-assign]
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def statement(*_: Any) -> None:
+        ROUND_TRIPS[0] += 1
 
 
 def now() -> datetime:
@@ -116,7 +162,9 @@ async def overhead(url: str, runs: int) -> dict[str, float]:
     try:
         for i in range(20):  # warm pools and caches
             await one(service, i)
+        trips = ROUND_TRIPS[0]
         samples = [await one(service, i) for i in range(runs)]
+        trips = ROUND_TRIPS[0] - trips
         started = time.perf_counter()
         total = runs
         sem = asyncio.Semaphore(50)
@@ -129,7 +177,12 @@ async def overhead(url: str, runs: int) -> dict[str, float]:
         rate = total / (time.perf_counter() - started)
     finally:
         await store.close()
-    return {"p50": statistics.median(samples), "p99": pct(samples, 0.99), "rate": rate}
+    return {
+        "p50": statistics.median(samples),
+        "p99": pct(samples, 0.99),
+        "rate": rate,
+        "trips": trips / runs,
+    }
 
 
 async def pg_database() -> tuple[str, str]:
@@ -189,7 +242,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--only-stores", action="store_true", help="skip the prompt and tools")
     args = parser.parse_args()
+    count_round_trips()
 
     print(
         f"per-question overhead, instant model, {args.runs} sequential runs + {args.runs} at concurrency 50"
@@ -212,8 +267,10 @@ async def main() -> None:
         finally:
             await drop_pg(name)
         print(
-            f"  postgresql p50 {pg['p50']:6.2f} ms   p99 {pg['p99']:6.2f} ms   {pg['rate']:7.0f} answers/s at c=50"
+            f"  postgresql p50 {pg['p50']:6.2f} ms   p99 {pg['p99']:6.2f} ms   {pg['rate']:7.0f} answers/s at c=50   {pg['trips']:.1f} round trips per answer"
         )
+    if args.only_stores:
+        return
 
     small, large = prompt_tokens(50), prompt_tokens(10_000)
     print(

@@ -384,6 +384,10 @@ def build_discord_bot(
         **options,
     )
     rt.notifiers.add(DiscordNotifier(bot))
+    from adapters.discord.alerts import DiscordAlertSink
+    from bot.alerts import start_alerts
+
+    start_alerts(rt, DiscordAlertSink(bot))
     return bot
 
 

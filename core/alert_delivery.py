@@ -72,8 +72,10 @@ class AlertDelivery:
     async def deliver(self) -> int:
         """Delivers every channel's waiting messages; returns how many were handled."""
         handled = 0
-        while rows := await self._repo.claim(
-            self._sink.platform, self._worker, self._clock(), self._lease_s
+        while self._sink.ready() and (
+            rows := await self._repo.claim(
+                self._sink.platform, self._worker, self._clock(), self._lease_s
+            )
         ):
             handled += await self._channel(rows)
         return handled

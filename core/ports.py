@@ -353,6 +353,9 @@ class AlertSink(Protocol):
     @property
     def platform(self) -> str: ...
 
+    def ready(self) -> bool:
+        """Whether the connection is up (nothing is claimed while it is not)."""
+
     async def post(self, channel: str, card: AlertCard) -> str:
         """A top-level message; returns its id (Slack ts, Discord message id)."""
 

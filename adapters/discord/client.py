@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from adapters.discord import questions, reply
+from adapters.discord.alerts import ALERT_BUTTONS, alerts_command
 from adapters.discord.cards import Layout
 from adapters.discord.commands import stackdock_group
 from adapters.discord.views import FeedbackButton, PromptButton, StopButton
@@ -84,13 +85,15 @@ class StackDockBot(discord.Client):
         self.edit_interval = edit_interval
         self.sync_commands = sync_commands
         self.tree = app_commands.CommandTree(self)
-        self.tree.add_command(stackdock_group())
+        group = stackdock_group()
+        group.add_command(alerts_command())
+        self.tree.add_command(group)
         self.work = BackgroundWork()
         self.layout = Layout()  # cards until Discord refuses one
         self._accepting = True
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(PromptButton, FeedbackButton, StopButton)
+        self.add_dynamic_items(PromptButton, FeedbackButton, StopButton, *ALERT_BUTTONS)
         if self.sync_commands:
             await self.tree.sync()
 

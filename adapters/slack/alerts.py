@@ -93,6 +93,9 @@ class SlackAlertSink:
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
 
+    def ready(self) -> bool:
+        return True  # the Web API needs no connection of its own; failures are retried
+
     async def post(self, channel: str, card: AlertCard) -> str:
         try:
             sent = await self._client.chat_postMessage(

@@ -72,7 +72,7 @@ class World:
         return proc.returncode, out.decode(), err.decode()
 
     async def sync(self) -> None:
-        code, out, err = await self.cli("sync", "--once")
+        code, _, err = await self.cli("sync", "--once")
         assert code == 0, err
 
     @contextlib.asynccontextmanager
@@ -166,8 +166,14 @@ async def test_alerts_from_a_convex_change_to_a_slack_channel(world: World) -> N
         convex.put("monitors", monitor("g1", "down", "Globex API", org="org_globex"))
         convex.put(
             "issues",
-            {"_id": "i1", "orgId": "org_acme", "title": "TypeError", "severity": "high",
-             "status": "open", "project": "web"},
+            {
+                "_id": "i1",
+                "orgId": "org_acme",
+                "title": "TypeError",
+                "severity": "high",
+                "status": "open",
+                "project": "web",
+            },
         )
         await world.sync()
         alerts = await world.wait(lambda: world.top_level()[1:])

@@ -48,6 +48,9 @@ class RecordingSink:
     failures: list[DeliveryError] = field(default_factory=list)
     _ts: Any = field(default_factory=lambda: itertools.count(1))
 
+    def ready(self) -> bool:
+        return True
+
     def _fail(self) -> None:
         if self.failures:
             raise self.failures.pop(0)
@@ -79,8 +82,14 @@ def monitor(doc_id: str, status: str, org: str = "org_acme", name: str | None = 
 
 
 def issue(doc_id: str, severity: str, org: str = "org_acme", status: str = "open") -> dict:
-    return {"_id": doc_id, "orgId": org, "title": f"Error {doc_id}", "severity": severity,
-            "status": status, "project": "web"}
+    return {
+        "_id": doc_id,
+        "orgId": org,
+        "title": f"Error {doc_id}",
+        "severity": severity,
+        "status": status,
+        "project": "web",
+    }
 
 
 class AlertWorld:

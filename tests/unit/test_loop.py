@@ -478,6 +478,7 @@ async def test_an_answer_over_its_time_budget_is_stopped_and_kept_as_partial() -
             [provider], "s", QUESTION, FakeToolRunner(), answer_timeout_s=0.3
         )
     ]
+    assert isinstance(events[-1], LoopDone)
     outcome = events[-1].outcome
     assert outcome.text.startswith("All good, and ")
     assert outcome.text.endswith(f"\n\n{TIMED_OUT_NOTE}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.providers.offline.planner import Result
 from core.providers.offline.query import Query
+from core.providers.offline.results import Result
 from core.providers.offline.wording import code
 
 

@@ -17,8 +17,8 @@ from core.providers.offline.dates import deploys_answer, expiry_answer
 from core.providers.offline.declining import declined
 from core.providers.offline.health import overview_answer, problems_answer
 from core.providers.offline.lookup import lookup_answer
-from core.providers.offline.planner import Result
 from core.providers.offline.query import DATA_INTENTS, Query
+from core.providers.offline.results import Result
 from core.providers.offline.sizes import size_answer
 
 

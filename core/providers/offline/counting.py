@@ -9,8 +9,8 @@ from typing import Any
 
 from core.providers.offline.context import Asker
 from core.providers.offline.filters import Matches, matches
-from core.providers.offline.planner import Result, item_name
 from core.providers.offline.query import Query
+from core.providers.offline.results import Result, item_name
 from core.providers.offline.vocabulary import label, provider_name, statuses_for
 from core.providers.offline.wording import (
     capped,
@@ -27,6 +27,8 @@ from core.providers.offline.wording import (
 )
 
 _MANY_NAMES = 5  # a count names what it counted up to this many
+_STATUS_SAID = {"error": "in error", "success": "syncing fine"}
+_SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 def _groups(content: Mapping[str, Any]) -> list[tuple[str, int]]:
@@ -144,9 +146,19 @@ def _kind_block(q: Query, found: Matches, who: Asker, *, alone: bool) -> list[st
         if q.name_is_qualifier:
             text += " " + _not_theirs(q, who)
         return [text]
-    head = sentence(q, found.kind, found.total, bold=False, items=found.items)[:-1]
+    items = found.items
+    if q.order == "severity":
+        items = sorted(items, key=lambda i: _SEVERITY_RANK.get(str(i.get("severity")), 9))
+        if q.top and q.top < len(items):
+            top = items[: q.top]
+            most = "most severe" if len(top) == 1 else f"{len(top)} most severe"
+            status = f"{q.status_word} " if q.status_word else ""
+            head = f"The {most} {status}{label(found.kind, len(top))}"
+            rows = [item_line(found.kind, item, item_name(item)) for item in top]
+            return [f"**{head}:**", *rows]
+    head = sentence(q, found.kind, found.total, bold=False, items=items)[:-1]
     lines = [f"**{head}:**"]
-    rows = [item_line(found.kind, item, item_name(item)) for item in found.items]
+    rows = [item_line(found.kind, item, item_name(item)) for item in items]
     return lines + capped(rows, found.total)
 
 
@@ -223,15 +235,25 @@ def all_answer(q: Query, results: Sequence[Result]) -> str:
     kind = found[0].kind
     items = found[0].items
     wanted = statuses_for(kind, q.status_class or "")
-    phrase = status_phrase(q, kind, [i for i in items if str(i.get("status")) in wanted])
-    others = [i for i in items if str(i.get("status") or "") not in wanted]
+    phrase = status_phrase(q, kind, [i for i in items if _status(i) in wanted])
+    others = [i for i in items if _status(i) not in wanted]
     what = subject(q.replace(status_class=None), kind, len(items))
     if not items:
         return f"You have no {what.split(' ', 1)[1]}."
+    if len(items) == 1:
+        (one,) = items
+        status = str(one.get("status") or one.get("lastSyncStatus") or "of unknown status")
+        said = _STATUS_SAID.get(status, status)
+        return f"{'No' if others else 'Yes'}: {code(item_name(one))} is {said}."
     if not others:
         return f"Yes: all {what} {verb(len(items))} {phrase}."
-    names = listed(f"{code(item_name(i))} ({i.get('status') or 'no status'})" for i in others)
+    names = listed(f"{code(item_name(i))} ({_status(i) or 'no status'})" for i in others)
     return (
         f"No: {len(others)} of your {what} {verb(len(others))} not {phrase}: {names}."
         + _partial_note(found)
     )
+
+
+def _status(item: Mapping[str, Any]) -> str:
+    """An item's status; a dock's is its last sync's."""
+    return str(item.get("status") or item.get("lastSyncStatus") or "")

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.providers.offline.filters import matches
-from core.providers.offline.planner import Result, item_name
 from core.providers.offline.query import Query
+from core.providers.offline.results import Result, item_name
 from core.providers.offline.wording import code, counted, listed, plural, subject
 
 STALE_DEPLOY_DAYS = 30

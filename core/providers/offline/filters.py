@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.providers.offline.planner import Result
 from core.providers.offline.query import Query
+from core.providers.offline.results import Result
 from core.providers.offline.vocabulary import NORMALISED_KINDS, region_prefixes, statuses_for
 
 
@@ -31,7 +31,11 @@ class Matches:
 def client_filtered(q: Query, kind: str) -> bool:
     """Whether a filter of `q` is applied here rather than by the tool."""
     status_here = bool(q.status_class) and kind not in NORMALISED_KINDS
-    return bool(status_here or q.region or q.engine or q.severity or q.private is not None)
+    by_project = kind == "issues" and bool(q.name) and q.name_is_qualifier
+    return bool(
+        status_here or q.region or q.engine or q.severity or q.private is not None
+        or q.not_provider or q.not_region or by_project
+    )  # fmt: skip
 
 
 def keep(q: Query, kind: str, item: Mapping[str, Any]) -> bool:
@@ -39,15 +43,27 @@ def keep(q: Query, kind: str, item: Mapping[str, Any]) -> bool:
     wanted = statuses_for(kind, q.status_class) if status_here and q.status_class else None
     if wanted is not None and str(item.get("status") or "").lower() not in wanted:
         return False
-    if q.region:
-        region = str(item.get("region") or "").lower()
-        if not region or not any(region.startswith(p) for p in region_prefixes(q.region)):
-            return False
+    if q.region and not _in_region(item, q.region):
+        return False
     if q.engine and str(item.get("engine") or "").lower() != q.engine:
         return False
+    if q.not_provider and str(item.get("provider") or "") == q.not_provider:
+        return False
+    if q.not_region and _in_region(item, q.not_region):
+        return False
+    if kind == "issues" and q.name and q.name_is_qualifier:
+        needle = q.name.lower()
+        where = f"{item.get('title') or ''} {item.get('project') or ''}".lower()
+        if needle not in where:
+            return False
     if q.private is not None and kind == "repositories" and item.get("private") is not q.private:
         return False
     return not (q.severity and str(item.get("severity") or "").lower() != q.severity)
+
+
+def _in_region(item: Mapping[str, Any], asked: str) -> bool:
+    region = str(item.get("region") or "").lower()
+    return bool(region) and any(region.startswith(p) for p in region_prefixes(asked))
 
 
 def matches(q: Query, results: Sequence[Result]) -> list[Matches]:

@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping, Sequence
 
 from core.providers.offline.filters import matches
-from core.providers.offline.planner import Result, found_items, item_name
 from core.providers.offline.query import WORD_INTENTS, Query
 from core.providers.offline.reading import REGION_KINDS, read
+from core.providers.offline.results import Result, found_items, item_name
 from core.providers.offline.vocabulary import PROVIDER_KINDS, label, statuses_for
 
 # Intents a bare follow-up ("and databases?") carries over from the question before.

@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.providers.offline.planner import Result
 from core.providers.offline.query import Query
+from core.providers.offline.results import Result
 from core.providers.offline.vocabulary import label
 from core.providers.offline.wording import code, kind_totals, plural
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.providers.offline.context import Asker
-from core.providers.offline.planner import Result, found_items, item_name
 from core.providers.offline.query import Query
+from core.providers.offline.results import Result, found_items, item_name
 from core.providers.offline.vocabulary import label, provider_name, statuses_for
 from core.providers.offline.wording import capped, code, listed, size_text
 

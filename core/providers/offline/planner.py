@@ -9,11 +9,12 @@ severity, a provider's own status words) are applied to the items they return.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
+from core.providers.offline.filters import matches
 from core.providers.offline.query import Query
+from core.providers.offline.results import Result, found_items
 from core.providers.offline.vocabulary import NORMALISED_KINDS, statuses_for
 
 LIMIT = 50
@@ -25,24 +26,6 @@ FIND_KINDS = (
 )  # fmt: skip
 
 Call = tuple[str, dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """One tool call of this answer and what it returned."""
-
-    name: str
-    arguments: Mapping[str, Any]
-    content: Mapping[str, Any]
-
-    @property
-    def error(self) -> str | None:
-        value = self.content.get("error")
-        return str(value) if value else None
-
-    @property
-    def kind(self) -> str | None:
-        return self.content.get("kind") or self.arguments.get("kind")
 
 
 def next_calls(query: Query, done: Sequence[Sequence[Result]]) -> list[Call]:
@@ -89,10 +72,10 @@ def first_calls(q: Query) -> list[Call]:
 
 def _second_calls(q: Query, first: Sequence[Result]) -> list[Call]:
     if q.intent == "list" and q.name_is_qualifier and q.name and not q.status_class:
-        found = found_items(first)
-        if len(found) == 1:  # the filter named one resource: show it whole
-            kind, name = found[0]
-            return [("get_resource", {"kind": kind, "id_or_name": name})]
+        shown = [(m.kind, item) for m in matches(q, first) for item in m.items]
+        if len(shown) == 1:  # the filter named one resource: show it whole
+            kind, item = shown[0]
+            return [("get_resource", {"kind": kind, "id_or_name": str(item.get("id"))})]
         return []
     if q.intent in ("detail", "size") and q.kind and len(first) == 1:
         error = first[0].error
@@ -107,24 +90,6 @@ def _second_calls(q: Query, first: Sequence[Result]) -> list[Call]:
             kind, name = chosen[0]
             return [("get_resource", {"kind": kind, "id_or_name": name})]
     return []
-
-
-def found_items(results: Sequence[Result]) -> list[tuple[str, str]]:
-    """(kind, name) of every item the results list, in kind order."""
-    found: list[tuple[str, str]] = []
-    for result in results:
-        if result.error or result.name != "list_resources":
-            continue
-        for item in result.content.get("items") or []:
-            found.append((str(result.kind), item_name(item)))
-    return found
-
-
-def item_name(item: Mapping[str, Any]) -> str:
-    for field in ("name", "domainName", "title", "siteUrl", "fullName", "site"):
-        if item.get(field):
-            return str(item[field])
-    return str(item.get("id") or "?")
 
 
 def _search(name: str) -> list[Call]:
@@ -152,7 +117,8 @@ def _args(q: Query, kind: str, *, status: bool) -> dict[str, Any]:
     args: dict[str, Any] = {"kind": kind, "limit": LIMIT}
     if q.provider:
         args["provider"] = q.provider
-    if q.name and (q.name_is_qualifier or q.intent in ("list", "count", "deploys", "backups",
+    by_project = kind == "issues" and q.name_is_qualifier  # title or project: filtered later
+    if q.name and not by_project and (q.name_is_qualifier or q.intent in ("list", "count", "deploys", "backups",
                                                         "expiry", "sync")):  # fmt: skip
         args["name_contains"] = q.name
     if status and q.status_class and kind in NORMALISED_KINDS:

@@ -18,8 +18,9 @@ from core.providers.loop import LAST_TURN_PROMPT
 from core.providers.offline.compose import compose
 from core.providers.offline.context import asker
 from core.providers.offline.followups import understand
-from core.providers.offline.planner import Result, next_calls
+from core.providers.offline.planner import next_calls
 from core.providers.offline.query import Query
+from core.providers.offline.results import Result
 from core.providers.offline.vocabulary import statuses_for
 
 _PROMPTS = frozenset({LAST_TURN_PROMPT})

@@ -56,6 +56,8 @@ class Query:
     status_class: str | None = None  # vocabulary.STATUS_WORDS' class
     status_word: str | None = None  # the person's word for it, for the answer
     region: str | None = None  # a region code or a place, as asked
+    not_provider: str | None = None  # "servers not on digitalocean"
+    not_region: str | None = None
     name: str | None = None
     name_is_qualifier: bool = False  # "globex servers": a name filter that may be an org
     severity: str | None = None
@@ -87,5 +89,5 @@ class Query:
     def filtered(self) -> bool:
         return bool(
             self.provider or self.status_class or self.region or self.name or self.severity
-            or self.engine or self.private is not None
+            or self.engine or self.private is not None or self.not_provider or self.not_region
         )  # fmt: skip

@@ -48,7 +48,8 @@ _GROUP = re.compile(
     r"\b(?:by|per|for each|each|across|broken down by|grouped by|split by) "
     r"(provider|providers|cloud|clouds|status|statuses|state|region|regions|location|kind|"
     r"kinds|type|types|platform|vendor|language|languages)\b|"
-    r"\b(provider|status|region|kind|type|language) breakdown\b|\bwhat (languages)\b"
+    r"\b(provider|status|region|kind|type|language) breakdown\b|"
+    r"\b(?:what|which) (languages|regions|locations|statuses)\b"
 )
 _BREAKDOWN = re.compile(r"\bbreak ?down\b|\bsplit\b")
 _PROVIDERS_OF = re.compile(
@@ -71,6 +72,7 @@ _DEPLOY = re.compile(
     r"go live|went out)\b|"
     r"\b(?:last|latest|recent|newest|oldest) deployments?\b|\bdeployments? (?:time|date)s?\b"
 )
+_DEPLOY_TIME = re.compile(r"\b(?:last|latest|recent|recently|newest|oldest|when|stale|ago)\b")
 _STALE = re.compile(
     r"\b(?:not|never|no|nothing|without) (?:\w+ ){0,3}(?:recently|lately|in (?:a )?while|"
     r"for (?:a )?while)\b|\bstale\b|\boldest\b|\blongest\b|\bin ages\b|\bhaven?t\b.*\bdeploy"
@@ -78,7 +80,7 @@ _STALE = re.compile(
 _RECENT = re.compile(r"\b(?:recent|recently|latest|newest|last|lately|most recently)\b")
 _BACKED_UP = re.compile(r"\bbacked up\b|\bbacking up\b")
 _PROBLEMS = re.compile(
-    r"\b(?:problems?|wrong|attention|urgent|incidents?|on fire|worry|worried|concerns?|"
+    r"\b(?:problems?|wrong|attention|urgent|incidents?|on fire|fires|worry|worried|concerns?|"
     r"alarms?|critical|need(?:s)? (?:looking|fixing)|anything (?:i|we) should know|"
     r"should (?:i|we) know|going on|burning|bad)\b"
 )
@@ -111,6 +113,7 @@ _NAME_LEAD = frozenset(
      "lookup", "up", "does", "did", "has", "on", "where", "containing", "matching", "like",
      "see", "check", "view", "get", "and", "the", "my", "our"}
 )  # fmt: skip
+_WORST = re.compile(r"\b(?:worst|most (?:severe|critical|serious|important|urgent))\b")
 _HEALTH = re.compile(r"\b(?:ok|okay|fine|good|healthy|alright|all right|working|happy)\b")
 _WINDOW = re.compile(
     r"\b(?:in|within|next|over|the next|coming|in the next|last|past|the last|in the last)\s+"
@@ -141,6 +144,7 @@ _ALL = re.compile(
     r"\b(?:are|is|were) (?:all|every|each)\b|\ball (?:of )?(?:my |our |the )?\w+ (?:are|still)\b"
 )
 _YES_NO = re.compile(r"^(?:is|does|has|was|did|can)\b")
+_YES_NO_ALL = re.compile(r"^(?:is|are|were|was)\b(?!.*\b(?:any|there|some)\b)|" + _ALL.pattern)
 _EXPLICIT = re.compile(
     r"\b(?:which|list|show|what are|display|give me|name|names|enumerate|how many|count|"
     r"number of)\b"
@@ -204,6 +208,8 @@ def _base(terms: Terms, question: str, text: str) -> Query:
         status_class=status_class,
         status_word=word,
         region=terms.regions[0] if terms.regions else None,
+        not_provider=terms.not_providers[0] if terms.not_providers else None,
+        not_region=terms.not_regions[0] if terms.not_regions else None,
         name=name,
         name_is_qualifier=qualifier,
         severity=severities[0] if severities else None,
@@ -395,12 +401,22 @@ def _intended(terms: Terms, question: str, text: str, q: Query) -> Query:
     if _EXPIRY.search(text):
         return Query("refuse_data", kind=kind, topic=f"expiry dates for {kind}",
                      notes=("It tracks expiry only for domains.",))  # fmt: skip
-    if _DEPLOY.search(text) and kind in (None, "webServices"):
+    deploy_kind = kind in (None, "webServices") or (
+        kind == "deployments" and _DEPLOY_TIME.search(text)
+    )
+    if _DEPLOY.search(text) and deploy_kind:
         return _deploys(q, text)
     if _SIZE.search(text):
         return _size(q, text)
     if _SYNC.search(text):
         return q.replace(intent="sync", kind="docks")
+    if (
+        q.name
+        and not q.kind
+        and not q.name_is_qualifier
+        and (_COUNT.search(text) or _PROVIDERS_OF.search(text))
+    ):
+        return q.replace(intent="find")  # "where is acme-assets hosted": that one, whole
     if _PROVIDERS_OF.search(text):
         return q.replace(intent="count", group_by="provider", also=())
     if _ENGINES.search(text):
@@ -409,8 +425,11 @@ def _intended(terms: Terms, question: str, text: str, q: Query) -> Query:
         return q.replace(intent="count" if _COUNT.search(text) else "list", kind="databases")
     if _COUNT.search(text) or (_TOTAL.search(text) and kind):
         return _count(q, text)
-    if kind and q.status_class and _ALL.search(text):
-        return q.replace(intent="all")
+    if kind and not q.name and _YES_NO_ALL.search(text):
+        health = _HEALTH.search(text)
+        if q.status_class or health:
+            word = q.status_word or (health.group(0) if health else None)
+            return q.replace(intent="all", status_class=q.status_class or "ok", status_word=word)
     if q.group_by or (_BREAKDOWN.search(text) and not q.name):
         return q.replace(intent="count", group_by=q.group_by or ("status" if kind else "kind"))
     return _lookup(terms, text, q)
@@ -458,6 +477,12 @@ def _lookup(terms: Terms, text: str, q: Query) -> Query:
     """Lists, single resources, problems and the overview: what is left once the specific
     intents have had their turn."""
     problem_cue = bool(_PROBLEMS.search(text)) or ("issues" in terms.weak_kinds and q.kind is None)
+    if q.kind == "issues" and _WORST.search(text):
+        return q.replace(intent="list", order="severity", top=q.top or 1,
+                         status_class=q.status_class or "open",
+                         status_word=q.status_word or "open")  # fmt: skip
+    if q.kind == "issues" and q.name and not q.severity:
+        return q.replace(intent="list", name_is_qualifier=True)  # by title or Sentry project
     if q.name and not q.name_is_qualifier and not _NAME_FILTER.search(text):
         if q.kind is None and (q.provider or q.region):
             q = q.replace(name=None, name_is_qualifier=False)  # "acme" in "acme on vercel"

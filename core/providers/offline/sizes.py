@@ -11,8 +11,8 @@ from typing import Any
 
 from core.providers.offline.context import Asker
 from core.providers.offline.filters import matches
-from core.providers.offline.planner import Result, item_name
 from core.providers.offline.query import Query
+from core.providers.offline.results import Result, item_name
 from core.providers.offline.vocabulary import label, provider_name
 from core.providers.offline.wording import code, counted, human_bytes, size_text
 

@@ -26,6 +26,7 @@ from core.providers.offline.vocabulary import (
     looks_like_region,
 )
 
+_NEGATORS = frozenset({"not", "except", "excluding", "besides", "outside", "non", "but"})
 _BE = frozenset({"is", "are", "was", "were", "be", "still", "all", "everything", "it", "they"})
 _REGION_LEAD = frozenset({"in", "at", "region", "regions", "from", "located", "near", "around"})
 _NAMEISH = re.compile(r"[a-z].*[-._]|[a-z]+\d|\d+[a-z]")
@@ -55,6 +56,8 @@ class Terms:
     kind_at: list[int] = field(default_factory=list)  # word positions of kind terms
     unknown_at: list[int] = field(default_factory=list)
     typos: list[tuple[str, str]] = field(default_factory=list)  # (as typed, read as)
+    not_providers: list[str] = field(default_factory=list)  # "not on digitalocean"
+    not_regions: list[str] = field(default_factory=list)  # "outside nyc3"
 
     @property
     def text(self) -> str:
@@ -100,14 +103,14 @@ def _phrase(terms: Terms, ws: list[str], i: int) -> int:
         if phrase in FOREIGN_PROVIDERS:
             _add(terms.foreign, FOREIGN_PROVIDERS[phrase])
         elif phrase in PROVIDER_TERMS:
-            _add(terms.providers, PROVIDER_TERMS[phrase])
+            _provider(terms, PROVIDER_TERMS[phrase], ws, i)
         elif phrase in KIND_TERMS:
             _add(terms.kinds, KIND_TERMS[phrase])
             terms.kind_at.append(i)
         elif phrase in STATUS_WORDS:
             terms.statuses.append((phrase, STATUS_WORDS[phrase]))
         elif phrase in PLACES:
-            _add(terms.regions, phrase)
+            _region(terms, phrase, ws, i)
         else:
             continue
         return size
@@ -123,11 +126,10 @@ def _word(terms: Terms, ws: list[str], i: int) -> int:
         if word == "errors":
             terms.statuses.append((word, "failing"))
     elif word in KIND_TERMS:
-        if not (word == "sync" and before in ("to", "a")):  # "failed to sync" is no kind
-            _add(terms.kinds, KIND_TERMS[word])
-            terms.kind_at.append(i)
+        _add(terms.kinds, KIND_TERMS[word])
+        terms.kind_at.append(i)
     elif word in PROVIDER_TERMS:
-        _add(terms.providers, PROVIDER_TERMS[word])
+        _provider(terms, PROVIDER_TERMS[word], ws, i)
     elif word in FOREIGN_PROVIDERS:
         _add(terms.foreign, FOREIGN_PROVIDERS[word])
     elif word in STATUS_WORDS or (word == "on" and before in _BE and not after):
@@ -137,7 +139,7 @@ def _word(terms: Terms, ws: list[str], i: int) -> int:
     elif word in ENGINE_WORDS:
         _add(terms.engines, ENGINE_WORDS[word])
     elif _is_region(word, before):
-        _add(terms.regions, word)
+        _region(terms, word, ws, i)
     elif _NAMEISH.search(word) and "@" not in word:
         _add(terms.names, word)
     elif word in COMMON_WORDS or len(word) < 2 or word.isdigit():
@@ -145,6 +147,20 @@ def _word(terms: Terms, ws: list[str], i: int) -> int:
     else:
         _typo(terms, word, i)
     return 1
+
+
+def _negated(ws: list[str], i: int) -> bool:
+    """A negator within the two words before ("not on vultr", "other than nyc3")."""
+    before = ws[max(0, i - 2) : i]
+    return bool(_NEGATORS & set(before)) or " ".join(before[-2:]) in ("other than", "apart from")
+
+
+def _provider(terms: Terms, provider: str, ws: list[str], i: int) -> None:
+    _add(terms.not_providers if _negated(ws, i) else terms.providers, provider)
+
+
+def _region(terms: Terms, region: str, ws: list[str], i: int) -> None:
+    _add(terms.not_regions if _negated(ws, i) else terms.regions, region)
 
 
 def _is_region(word: str, before: str) -> bool:

@@ -279,7 +279,7 @@ REGION_PREFIXES = (
     "del", "jnb", "osa", "waw", "mad", "cdg", "sto", "mel", "par",
 )  # fmt: skip
 PLACES: dict[str, tuple[str, ...]] = {
-    "new york": ("nyc", "ewr", "us-east"),
+    "new york": ("nyc",),
     "san francisco": ("sfo", "us-west"),
     "amsterdam": ("ams",),
     "singapore": ("sgp", "sin", "ap-south"),
@@ -381,7 +381,8 @@ _COMMON_TEXT = """
     percent percentage how's whats please pls thx via through using version versions
     language languages written private public visibility default branch branches backed
     backing severity severities level levels priority priorities sev ship ships shipping
-    went gone came come went out back
+    went gone came come went out back worst severe serious important other than apart
+    except excluding besides outside non
     """
 COMMON_WORDS = frozenset(_COMMON_TEXT.split())
 

@@ -71,8 +71,12 @@ def subject(q: Query, kind: str | None, n: int) -> str:
     if q.engine and kind == "databases":
         words.append(q.engine.capitalize() if q.engine != "libsql" else "libSQL")
     words.append(label(kind, n))
+    if q.not_provider:
+        words.append(f"not on {provider_name(q.not_provider)}")
     if q.region:
         words.append(f"in {q.region}")
+    if q.not_region:
+        words.append(f"outside {q.not_region}")
     if q.name and (q.name_is_qualifier or q.intent in ("list", "count")):
         words.append(f"matching {code(q.name)}")
     return " ".join(words)
