@@ -31,7 +31,7 @@ from core.ports import AlertCard, AlertSink, DeliveryError, Store
 log = logging.getLogger(__name__)
 
 GROUP_AT = 3  # more new alerts than this waiting for one channel are posted as one message
-MAX_ATTEMPTS = 8  # a message the platform keeps refusing is given up after this many tries
+GIVE_UP_AFTER = timedelta(days=1)  # a message the platform keeps refusing is given up then
 BACKOFF_CAP_S = 300.0
 
 
@@ -99,6 +99,11 @@ class AlertDelivery:
                 step = await self._next(batch, pending)
             except DeliveryError as exc:
                 await self._failed(batch, pending, exc)
+                return done
+            except Exception as exc:
+                # Not a refusal the sink understood: tried again later, like a transient one.
+                log.exception("alert message to %s failed", batch.target)
+                await self._failed(batch, pending, DeliveryError(type(exc).__name__))
                 return done
             done += len(step)
             pending = [r for r in pending if r.id not in step]
@@ -217,7 +222,7 @@ class AlertDelivery:
     async def _failed(self, batch: _Batch, pending: list[OutboxRow], exc: DeliveryError) -> None:
         row = pending[0]
         now = self._clock()
-        if exc.permanent or row.attempts >= MAX_ATTEMPTS:
+        if exc.permanent or now - row.created_at > GIVE_UP_AFTER:
             log.warning("alert message %s to %s given up: %s", row.id, batch.target, exc)
             audit = audit_row(
                 str(batch.target),
@@ -232,7 +237,7 @@ class AlertDelivery:
             if rest:
                 await self._repo.release([r.id for r in rest], now, "")
             return
-        delay = min(2.0**row.attempts, BACKOFF_CAP_S)
+        delay = min(2.0 ** min(row.attempts, 20), BACKOFF_CAP_S)
         log.warning(
             "alert messages to %s not delivered (%s); trying again in %.0f s",
             batch.target,

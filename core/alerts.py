@@ -18,7 +18,7 @@ from datetime import UTC, datetime, tzinfo
 from core.alert_messages import subscribed_text
 from core.alert_model import AlertState, Outgoing, Plan, Subscription, Target
 from core.alert_rules import World, decide, new_alert, wanted
-from core.metrics import ALERTS_DETECTED
+from core.metrics import ALERTS_DETECTED, ALERTS_RESOLVED
 from core.models import AuditRecord, Binding, Outcome
 from core.ports import Mirror, Store
 from core.problems import Problem, find_problems
@@ -166,11 +166,12 @@ class AlertDetector:
 
         plan = await self._store.alerts.detect(as_of, now, rules)
         if plan:
-            _count(plan)
+            _count(plan, now)
         return plan
 
 
-def _count(plan: Plan) -> None:
+def _count(plan: Plan, now: datetime) -> None:
     for message in plan.messages:
-        if message.kind in ("post", "reply"):
+        if message.kind in ("post", "reply", "notice"):
             ALERTS_DETECTED.labels(message.action).inc()
+    ALERTS_RESOLVED.inc(sum(1 for a in plan.changed if a.resolved_at == now))

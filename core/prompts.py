@@ -82,7 +82,8 @@ I'm the StackDock assistant. Ask me about your organisation's infrastructure:
 - "Which domains expire soon?", "Which monitors are down?"
 In Slack and Discord, `/stackdock` takes `ask <question>`,
 `prompts [servers|web-services|domains|databases|problems]`, `usage`, `link`,
-`instructions [text|clear]` (how I answer in a channel) and `help`.
+`instructions [text|clear]` (how I answer in a channel),
+`alerts [on [critical|high|medium|low]|off]` (problems posted in a channel) and `help`.
 I only read data; I never change your infrastructure."""
 
 

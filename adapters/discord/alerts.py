@@ -195,8 +195,11 @@ class DiscordAlertSink:
     def ready(self) -> bool:
         return self._bot.is_ready()
 
-    def _channel(self, channel_id: str) -> discord.PartialMessageable:
-        return self._bot.get_partial_messageable(int(channel_id))
+    def _channel(self, channel_id: str) -> Any:
+        # The cached channel knows its guild, which starting a thread needs; a partial one
+        # serves for sending and editing while the cache does not have it.
+        known = self._bot.get_channel(int(channel_id))
+        return known if known is not None else self._bot.get_partial_messageable(int(channel_id))
 
     async def post(self, channel: str, card: AlertCard) -> str:
         view = alert_view(card)

@@ -382,7 +382,11 @@ async def test_stackdock_is_registered_with_its_subcommands_installs_and_context
     [group] = sync.body
     subcommands = {o["name"]: o for o in group["options"]}
     assert group["name"] == "stackdock"
-    assert set(subcommands) == {"ask", "prompts", "usage", "link", "instructions", "help"}
+    assert set(subcommands) == {
+        "ask", "prompts", "usage", "link", "instructions", "alerts", "help"
+    }  # fmt: skip
+    [setting] = subcommands["alerts"]["options"]
+    assert not setting.get("required")
     # Installed to a server or to a person; used in servers, the bot's DM and private channels.
     assert sorted(group["integration_types"]) == [0, 1]
     assert sorted(group["contexts"]) == [0, 1, 2]

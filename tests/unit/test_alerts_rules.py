@@ -320,6 +320,25 @@ async def test_a_refused_post_is_tried_again_and_a_permanent_refusal_given_up() 
     assert [row.action for row in failed] == ["alert.sent"]
 
 
+async def test_a_message_refused_for_a_day_is_given_up() -> None:
+    world = AlertWorld()
+    await ready(world)
+    world.put("monitors", monitor("m1", "down"))
+    await world.detector.detect()
+    for _ in range(30):
+        world.sink.failures.append(DeliveryError("service_unavailable"))
+        await world.delivery.deliver()
+        world.clock.advance(minutes=5)
+    assert world.sink.sent == []  # still trying after two and a half hours
+    world.clock.advance(days=1)
+    world.sink.failures.append(DeliveryError("service_unavailable"))
+    await world.delivery.deliver()
+    world.clock.advance(minutes=5)
+    assert await world.delivery.deliver() == 0 and world.sink.sent == []
+    failed = [row async for row in world.store.audit.iter() if row.result == "failed"]
+    assert [row.metadata["error"] for row in failed] == ["service_unavailable"]
+
+
 def test_a_problems_identity_ignores_its_changing_detail() -> None:
     first = Problem("issues", "i1", "Boom", "high", "high alert, 3 events")
     later = Problem("issues", "i1", "Boom", "critical", "critical alert, 900 events")
@@ -339,3 +358,50 @@ def _audit(world: AlertWorld):
     from core.alerts import audit_row
 
     return audit_row(TARGET, "org_acme", "alert.muted", world.clock(), identity="slack:T1:U1")
+
+
+async def test_metrics_count_detections_posts_resolutions_and_lag() -> None:
+    from core.metrics import (
+        ALERT_DELIVERY_LAG_SECONDS,
+        ALERTS_DETECTED,
+        ALERTS_RESOLVED,
+        ALERTS_SENT,
+    )
+
+    def value(metric, **labels) -> float:
+        return (metric.labels(**labels) if labels else metric)._value.get()
+
+    world = AlertWorld()
+    await ready(world)
+    before = (
+        value(ALERTS_DETECTED, action="alert.sent"),
+        value(ALERTS_SENT, platform="slack", action="alert.sent"),
+        value(ALERTS_RESOLVED),
+        ALERT_DELIVERY_LAG_SECONDS._sum.get(),
+    )
+    world.put("monitors", monitor("m1", "down"))
+    await world.detector.detect()
+    world.clock.advance(seconds=30)  # delivered 30 s after it was detected
+    await world.delivery.deliver()
+    world.put("monitors", monitor("m1", "up"))
+    await world.step()
+    after = (
+        value(ALERTS_DETECTED, action="alert.sent"),
+        value(ALERTS_SENT, platform="slack", action="alert.sent"),
+        value(ALERTS_RESOLVED),
+        ALERT_DELIVERY_LAG_SECONDS._sum.get(),
+    )
+    assert [a - b for a, b in zip(after, before, strict=True)][:3] == [1, 1, 1]
+    assert after[3] - before[3] >= 30
+
+
+def test_alerts_tz_must_be_a_real_time_zone() -> None:
+    import pytest
+
+    from bot.settings import SettingsError, load_settings
+
+    assert load_settings(_env_file=None, alerts_tz="Europe/Paris").alerts_zone() == ZoneInfo(
+        "Europe/Paris"
+    )
+    with pytest.raises(SettingsError, match="ALERTS_TZ: unknown time zone"):
+        load_settings(_env_file=None, alerts_tz="Mars/Olympus")

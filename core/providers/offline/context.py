@@ -41,10 +41,16 @@ def _value(quoted: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _last(pattern: re.Pattern[str], system: str) -> re.Match[str] | None:
+    """The summary's own line: it comes last, after anything an org's instructions say."""
+    found = list(pattern.finditer(system))
+    return found[-1] if found else None
+
+
 def asker(system: str) -> Asker:
-    asking = _ASKING.search(system)
-    org = _ORG.search(system)
-    hidden = _HIDDEN.search(system)
+    asking = _last(_ASKING, system)
+    org = _last(_ORG, system)
+    hidden = _last(_HIDDEN, system)
     return Asker(
         name=_value(asking.group(1)) if asking else None,
         role=_value(asking.group(2)) if asking else None,

@@ -94,6 +94,8 @@ def _counted(q: Query, content: Mapping[str, Any]) -> str:
 
 def _one_count(q: Query, found: Matches, who: Asker) -> str:
     text = sentence(q, found.kind, found.total, items=found.items)
+    if not found.complete:
+        text = "At least " + text
     names = [code(item_name(item)) for item in found.items]
     if 0 < found.total <= _MANY_NAMES and len(names) == found.total:
         text = text[:-1] + f": {listed(names)}."
@@ -157,7 +159,7 @@ def _kind_block(q: Query, found: Matches, who: Asker, *, alone: bool) -> list[st
             rows = [item_line(found.kind, item, item_name(item)) for item in top]
             return [f"**{head}:**", *rows]
     head = sentence(q, found.kind, found.total, bold=False, items=items)[:-1]
-    lines = [f"**{head}:**"]
+    lines = [f"**{'At least ' if not found.complete else ''}{head}:**"]
     rows = [item_line(found.kind, item, item_name(item)) for item in items]
     return lines + capped(rows, found.total)
 
@@ -191,9 +193,11 @@ def _partial_note(found: Sequence[Matches]) -> str:
     if not partial:
         return ""
     looked = sum(m.looked_at for m in partial)
+    available = sum(m.available for m in partial)
     return (
-        f"\n_Only the first {looked} {label(partial[0].kind)} were checked for that filter; "
-        "narrow by provider or name to see the rest._"
+        f"\n_Only the first {looked} of your {available} {label(partial[0].kind)} were checked "
+        "for that filter (a lookup returns at most 50); narrow by provider or name to see the "
+        "rest._"
     )
 
 

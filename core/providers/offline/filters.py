@@ -25,6 +25,7 @@ class Matches:
     total: int = 0  # how many match: exact when `complete`
     complete: bool = True
     looked_at: int = 0  # items the tools returned, before the filters applied here
+    available: int = 0  # items the tools matched, returned or not
     error: str | None = None
 
 
@@ -80,6 +81,7 @@ def matches(q: Query, results: Sequence[Result]) -> list[Matches]:
         items = list(result.content.get("items") or [])
         total = int(result.content.get("total", len(items)))
         found.looked_at += len(items)
+        found.available += total
         if client_filtered(q, kind):
             kept = [item for item in items if keep(q, kind, item)]
             found.items += kept

@@ -8,7 +8,7 @@ results (answers.py). It is plain data, so each step can be tested on its own.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # What a question can ask for; each has its tool calls and its wording.
 DATA_INTENTS = frozenset(
@@ -76,7 +76,7 @@ class Query:
     explicit: bool = False  # the words asked for this intent ("which", "list", "how many")
     said: str = ""  # the question's words, normalised
     kind_named: bool = False  # the words named the kind, rather than a filter implying it
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()  # what a reply adds: the offer after a refusal, the candidates
 
     def replace(self, **changes: object) -> Query:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
