@@ -27,6 +27,7 @@ from core.access import allows
 from core.history import visible_history
 from core.identity import IdentityResolver
 from core.limits import Limits
+from core.mentions import defang
 from core.models import (
     MAX_QUESTION_CHARS,
     AuditRecord,
@@ -373,7 +374,7 @@ class Assistant:
                         record.tools.append(event.name)
                         yield event
                     elif isinstance(event, TextDelta):
-                        clean = scrubber.feed(event.text)
+                        clean = defang(scrubber.feed(event.text))
                         if clean:
                             if not first_text_seen:
                                 first_text_seen = True
@@ -381,7 +382,8 @@ class Assistant:
                             shown.append(clean)
                             yield TextDelta(clean)
         except ProviderError as error:
-            rest = scrubber.flush()  # what streamed before the failure is the person's to keep
+            # What streamed before the failure is the person's to keep.
+            rest = defang(scrubber.flush())
             if rest:
                 shown.append(rest)
                 yield TextDelta(rest)
@@ -393,10 +395,10 @@ class Assistant:
             )
             return
         assert outcome is not None, "the tool loop ends with LoopDone"
-        rest = scrubber.flush()
+        rest = defang(scrubber.flush())
         if rest:
             yield TextDelta(rest)
-        answer = scrub_text(outcome.text)
+        answer = defang(scrub_text(outcome.text))
         record.result = Outcome.ANSWERED
         record.reason = outcome.stopped  # an answer the model did not finish says so
         record.answer = _content(answer, self.config.store_content)

@@ -105,10 +105,17 @@ class IdentityResolver:
     async def known(self, identity: str, email: str | None = None) -> Known | Refusal | None:
         """The user an identity names, with the orgs it may act for; a Refusal when its links
         disagree about who it is; None when nothing names anyone."""
-        linked = await self._recent.get(f"link:{identity}", lambda: self._store.links.get(identity))
+        linked = await self._recent.get(
+            f"link:{identity}", functools.partial(self._store.links.vouched, identity)
+        )
         if linked:
-            user = find_user(self._mirror, linked)
-            return Known(user) if user is not None else None
+            ref, org = linked
+            user = find_user(self._mirror, ref)
+            if user is None:
+                return None
+            # A link made in chat counts only for the org that vouched for it: an admin can
+            # never open another org's data to someone by linking them to a shared user.
+            return Known(user, frozenset({org}) if org else None)
         if identity.startswith("email:"):
             user = self._mirror.user_by_email(identity.removeprefix("email:"))
         elif email:
@@ -126,16 +133,20 @@ class IdentityResolver:
     async def _known_in_servers(self, discord_user: str) -> Known | Refusal | None:
         """A Discord person as their server links name them, vouched for in the orgs bound in
         those servers (a guild's binding, or any of its channels')."""
-        guilds: set[str] = set()
+        guilds: set[str] = set()  # servers whose operator links vouch for their bound orgs
+        vouched: set[str] = set()  # orgs that vouched for links made in chat
         users: dict[str, Document] = {}
-        for identity, ref in await self._store.links.all():
+        for identity, ref, org in await self._store.links.all_vouched():
             platform, _, rest = identity.partition(":")
             guild, _, user = rest.partition(":")
             if platform != "discord" or user != discord_user or guild == DISCORD_DM:
                 continue
             found = find_user(self._mirror, ref)
             if found is not None:
-                guilds.add(guild)
+                if org:
+                    vouched.add(org)
+                else:
+                    guilds.add(guild)
                 users[str(found["_id"])] = found
         if not users:
             return None
@@ -147,7 +158,7 @@ class IdentityResolver:
                 f"`stackdock-assistant link discord:{DISCORD_DM}:{discord_user} you@example.com`.",
             )
         servers = {f"discord:{guild}" for guild in guilds}
-        orgs = {
+        orgs = vouched | {
             b.org_id
             for b in await self._store.bindings.all()
             if ":".join(b.target.split(":")[:2]) in servers

@@ -135,10 +135,18 @@ class ToolRunner(Protocol):
 
 
 class LinkRepo(Protocol):
-    async def set(self, identity: str, user_ref: str) -> None: ...
+    async def set(self, identity: str, user_ref: str, org_id: str | None = None) -> None:
+        """`org_id` is the org whose binding vouched for a link made in chat: the link counts
+        for that org only. An operator's link (None) counts for every org of the user."""
+
     async def remove(self, identity: str) -> bool: ...
     async def get(self, identity: str) -> str | None: ...
+    async def vouched(self, identity: str) -> tuple[str, str | None] | None:
+        """The user ref of a link and the org it counts for (None: every org of the user)."""
+
     async def all(self) -> list[tuple[str, str]]: ...
+    async def all_vouched(self) -> list[tuple[str, str, str | None]]:
+        """Every link as (identity, user ref, org it counts for)."""
 
 
 class BindingRepo(Protocol):

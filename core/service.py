@@ -15,7 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from core.access import allows
 from core.alert_commands import AlertControls
 from core.assistant import Assistant
-from core.identities import chat_identity, find_user, member_of
+from core.identities import chat_identity, chat_user, find_user, member_of
 from core.instructions import channel_instructions
 from core.limits import month_start
 from core.models import Inbound, Outcome, Principal, Refusal, ReplyEvent
@@ -216,6 +216,34 @@ class AssistantService:
         )
         return text
 
+    async def _linked_elsewhere(self, target: str, org_id: str) -> bool:
+        """Whether the person is linked for another org, or to a user outside this one.
+
+        On Discord one user id is the same person in every server (and their DMs follow their
+        server links), so their links in other servers count too: an admin here must not be
+        able to relink, or make ambiguous, someone another org vouched for.
+        """
+        same_person = [target]
+        discord_user = chat_user(target, "discord")
+        if discord_user is not None:
+            same_person = [
+                identity
+                for identity, *_ in await self._store.links.all_vouched()
+                if chat_user(identity, "discord") == discord_user
+            ]
+            same_person.append(target)
+        for identity in dict.fromkeys(same_person):
+            current = await self._store.links.vouched(identity)
+            if current is None:
+                continue
+            ref, vouched_by = current
+            linked = find_user(self._mirror, ref)
+            if vouched_by not in (None, org_id):
+                return True
+            if linked is None or not member_of(self._mirror, str(linked["_id"]), org_id):
+                return True
+        return False
+
     def _target(self, inbound: Inbound, target_user: str | None) -> str | None:
         if target_user is None or inbound.platform not in {"slack", "discord"}:
             return None
@@ -263,17 +291,14 @@ class AssistantService:
         user = find_user(self._mirror, user_ref)
         if user is None or not member_of(self._mirror, str(user["_id"]), principal.org_id):
             return f"No member of {principal.org_name} matches that user.", denied, "no_such_member"
-        current = await self._store.links.get(target)
-        if current is not None:
-            linked = find_user(self._mirror, current)
-            if linked is None or not member_of(self._mirror, str(linked["_id"]), principal.org_id):
-                return (
-                    "That member is already linked to someone outside "
-                    f"{principal.org_name}; an operator must change it.",
-                    denied,
-                    "linked_elsewhere",
-                )
-        await self._store.links.set(target, str(user["_id"]))
+        if await self._linked_elsewhere(target, principal.org_id):
+            return (
+                "That member is already linked to someone outside "
+                f"{principal.org_name}; an operator must change it.",
+                denied,
+                "linked_elsewhere",
+            )
+        await self._store.links.set(target, str(user["_id"]), principal.org_id)
         self._assistant.identity.forget(target)
         name = user.get("name") or user.get("email")
         return f"Linked {target} to {name}.", Outcome.ANSWERED, None

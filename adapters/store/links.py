@@ -15,8 +15,13 @@ class SqlLinkRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def set(self, identity: str, user_ref: str) -> None:
-        row = {"identity": identity, "user_ref": user_ref, "created_at": datetime.now(UTC)}
+    async def set(self, identity: str, user_ref: str, org_id: str | None = None) -> None:
+        row = {
+            "identity": identity,
+            "user_ref": user_ref,
+            "org_id": org_id,
+            "created_at": datetime.now(UTC),
+        }
         async with self._engine.begin() as conn:
             await upsert(conn, identity_links, row)
 
@@ -36,3 +41,16 @@ class SqlLinkRepo:
         )
         async with self._engine.connect() as conn:
             return [(row.identity, row.user_ref) for row in await conn.execute(stmt)]
+
+    async def vouched(self, identity: str) -> tuple[str, str | None] | None:
+        columns = (identity_links.c.user_ref, identity_links.c.org_id)
+        stmt = sa.select(*columns).where(identity_links.c.identity == identity)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        return (row.user_ref, row.org_id) if row is not None else None
+
+    async def all_vouched(self) -> list[tuple[str, str, str | None]]:
+        c = identity_links.c
+        stmt = sa.select(c.identity, c.user_ref, c.org_id).order_by(c.identity)
+        async with self._engine.connect() as conn:
+            return [(row.identity, row.user_ref, row.org_id) for row in await conn.execute(stmt)]

@@ -20,8 +20,12 @@ PRUNE_EVERY = 16
 
 
 def _admit_at_once(
-    in_window: sa.Select[Any], key: str, limit: int, now: datetime, record: AuditRecord | None
-) -> sa.Select[Any]:
+    in_window: sa.Select[int, Any],
+    key: str,
+    limit: int,
+    now: datetime,
+    record: AuditRecord | None,
+) -> sa.Select[int, Any, Any]:
     """PostgreSQL: (count, oldest, the new hit's id or NULL), the hit and its pending question
     inserted only when the window has room, all in one round trip."""
     window = in_window.cte("window")

@@ -15,6 +15,8 @@ identity_links = sa.Table(
     sa.Column("identity", sa.Text, primary_key=True),
     sa.Column("user_ref", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # The org whose binding vouched for a link made in chat; NULL for an operator's link.
+    sa.Column("org_id", sa.Text, nullable=True),
 )
 
 bindings = sa.Table(

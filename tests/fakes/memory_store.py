@@ -42,19 +42,26 @@ KEEP_CLAIMS = timedelta(days=1)
 
 class MemoryLinkRepo:
     def __init__(self) -> None:
-        self.rows: dict[str, str] = {}
+        self.rows: dict[str, tuple[str, str | None]] = {}
 
-    async def set(self, identity: str, user_ref: str) -> None:
-        self.rows[identity] = user_ref
+    async def set(self, identity: str, user_ref: str, org_id: str | None = None) -> None:
+        self.rows[identity] = (user_ref, org_id)
 
     async def remove(self, identity: str) -> bool:
         return self.rows.pop(identity, None) is not None
 
     async def get(self, identity: str) -> str | None:
+        row = self.rows.get(identity)
+        return row[0] if row else None
+
+    async def vouched(self, identity: str) -> tuple[str, str | None] | None:
         return self.rows.get(identity)
 
     async def all(self) -> list[tuple[str, str]]:
-        return sorted(self.rows.items())
+        return sorted((identity, ref) for identity, (ref, _) in self.rows.items())
+
+    async def all_vouched(self) -> list[tuple[str, str, str | None]]:
+        return sorted((identity, ref, org) for identity, (ref, org) in self.rows.items())
 
 
 class MemoryBindingRepo:

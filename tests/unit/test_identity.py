@@ -12,9 +12,9 @@ class CountingLinks:
     def __init__(self, inner) -> None:
         self.inner, self.gets = inner, 0
 
-    async def get(self, identity):
+    async def vouched(self, identity):
         self.gets += 1
-        return await self.inner.get(identity)
+        return await self.inner.vouched(identity)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
