@@ -70,6 +70,12 @@ async def _run(args: argparse.Namespace, settings: Settings, store: Store, mirro
             f"{target} is not bound to a StackDock org; bind it (or its workspace or guild) "
             f"first: stackdock-assistant bind {target} ORG_ID"
         )
+    if mirror.organization(binding.org_id) is None:
+        # Without the org's data every problem open now would later be posted as new.
+        return _fail(
+            f"no data for {binding.org_id} in the StackDock mirror yet; run "
+            "`stackdock-assistant sync` (or check STACKDOCK_SNAPSHOT) and subscribe again"
+        )
     now = utc_now()
     subscription = Subscription(
         target, binding.org_id, args.min_severity, args.digest, now, OPERATOR

@@ -38,6 +38,7 @@ _PERMANENT = frozenset(
         "msg_too_long",
         "invalid_blocks",
         "restricted_action",
+        "thread_not_found",
     }
 )
 _SECTION_CHARS = 2900  # Slack refuses a section over 3,000 characters

@@ -2,7 +2,8 @@
 export detects, a real `slack` process against the fake Slack Web API delivers, and the CLI
 subscribes. A new problem is one alert; another org's problem and one below the threshold are
 none; a recovery edits the alert and says so in its thread; a slack process killed with -9
-while it holds an alert leaves it to the next process, which posts it once."""
+while it holds an alert leaves it to the next process, which posts it once; two processes
+running side by side post each alert once."""
 
 from __future__ import annotations
 
@@ -225,6 +226,13 @@ async def test_a_process_killed_holding_an_alert_leaves_it_to_the_next_one(world
         assert "Checkout API" in alert.text
         await asyncio.sleep(4)  # longer than a lease: nothing is posted again
         assert len(world.top_level()) == 2
-    async with world.slack_process():  # a restart does not post it again either
+    # Restarted as two workers: nothing is posted again, and the next alert exactly once.
+    async with world.slack_process(), world.slack_process():
         await asyncio.sleep(3)
         assert len(world.top_level()) == 2
+        convex.put("monitors", monitor("m2", "down", "Search API"))
+        await world.sync()
+        await world.wait(lambda: len(world.top_level()) == 3)
+        await asyncio.sleep(2)
+        [latest] = world.top_level()[2:]
+        assert "Search API" in latest.text and len(world.top_level()) == 3
