@@ -186,7 +186,10 @@ async def test_sigkill_mid_answer_is_recorded_as_interrupted_after_restart(
     limit = {"RATE_LIMIT_PER_HOUR": str(asked)}  # each admitted question holds the last slots
     async with FakeOpenAI() as model:
         # Every answer starts streaming, then the model goes quiet: all ten are mid-answer.
-        model.push(*[Fail("stall", text=["Looking at your servers.\n"])] * asked)
+        # Two lines, because the last line of a stream waits for what follows it (a line that
+        # could open a text-form tool call, or a secret cut in two, is never shown early).
+        lines = ["Looking at your servers.\n", "One moment.\n"]
+        model.push(*[Fail("stall", text=lines)] * asked)
         worker = await start_worker(
             db_url, model, "killed", asked, parallel=asked, events="Ev", **limit
         )
