@@ -50,7 +50,7 @@ from aiohttp import web
 
 from bench import slack_ack
 from bench.slack_ack import ROOT, USERS, free_port, post, wait_up
-from tests.fakes.slack_api import Call, FakeSlackApi, event_envelope, mention
+from tests.fakes.services.slack_api import Call, FakeSlackApi, event_envelope, mention
 
 SHARED, PER_CALL = "shared session", "a session per call (before)"
 VISIBLE_METHODS = {"assistant.threads.setStatus", "chat.postMessage", "chat.startStream"}

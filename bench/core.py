@@ -121,7 +121,7 @@ def pct(values: list[float], q: float) -> float:
 async def build(url: str) -> tuple[AssistantService, Store]:
     if url == "memory":
         # The core alone: the same pipeline on the in-memory fake of the Store port.
-        from tests.fakes.memory_store import MemoryStore
+        from tests.fakes.ports.memory_store import MemoryStore
 
         store = MemoryStore()
     else:

@@ -1,6 +1,6 @@
 """How the bot copes with what a small local model does, on three everyday questions.
 
-The scripted local-server fake (`tests/fakes/local_server.py`, llama-server's wire format)
+The scripted local-server fake (`tests/fakes/services/local_server.py`, llama-server's wire format)
 replays the transcripts small instruct models (Qwen2.5 0.5B/1.5B on llama.cpp) produce: calls in
 the API's field or written as text in each common shape, the same call again and again, a turn
 that runs into the output cap, a model that never stops looking things up, an answer cut off,
@@ -30,9 +30,9 @@ from core.limits import LimitPolicy
 from core.models import ErrorReply, Final, Inbound, Principal
 from core.stackdock.mirror import InMemoryMirror
 from core.tools import OrgTools
-from tests.fakes.local_server import LocalServer, Said, bare, fenced, prefixed, tagged
-from tests.fakes.memory_store import MemoryStore
-from tests.fakes.model_server import FakeToolCall
+from tests.fakes.ports.memory_store import MemoryStore
+from tests.fakes.services.local_server import LocalServer, Said, bare, fenced, prefixed, tagged
+from tests.fakes.services.model_server import FakeToolCall
 
 ASKER = f"email:{DEMO_USERS['admin']}"
 OUTPUT_CAP = 200  # tokens a turn may write; the fake counts one a piece

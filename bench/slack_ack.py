@@ -29,7 +29,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes.slack_api import (
+from tests.fakes.services.slack_api import (
     BOT_TOKEN,
     SIGNING_SECRET,
     FakeSlackApi,

@@ -25,10 +25,10 @@ from adapters.llm.openai import OpenAIProvider
 from core.models import ChatMessage, TextDelta, ToolSpec, TurnEnd
 from core.ports import Provider
 from core.providers.loop import run_tool_loop
-from tests.fakes.anthropic_server import FakeAnthropic
-from tests.fakes.model_server import ModelServer, Reply
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.tool_runner import FakeToolRunner
+from tests.fakes.ports.tool_runner import FakeToolRunner
+from tests.fakes.services.anthropic_server import FakeAnthropic
+from tests.fakes.services.model_server import ModelServer, Reply
+from tests.fakes.services.openai_server import FakeOpenAI
 
 QUESTION = [ChatMessage(role="user", content="What's the status of my infrastructure?")]
 REPLY = Reply(text=["All ", "twelve ", "servers ", "are ", "up."], chunk_delay_s=0.002)

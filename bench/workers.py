@@ -31,8 +31,8 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from tests.fakes.openai_server import FakeOpenAI, Reply
-from tests.fakes.slack_api import (
+from tests.fakes.services.openai_server import FakeOpenAI, Reply
+from tests.fakes.services.slack_api import (
     BOT_TOKEN,
     SIGNING_SECRET,
     FakeSlackApi,

@@ -16,7 +16,7 @@ class SqlLinkRepo:
         self._engine = engine
 
     async def set(self, identity: str, user_ref: str, org_id: str | None = None) -> None:
-        row = {
+        row: dict[str, object] = {
             "identity": identity,
             "user_ref": user_ref,
             "org_id": org_id,

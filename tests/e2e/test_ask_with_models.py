@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from adapters.store import open_store
-from tests.fakes.anthropic_server import FakeAnthropic
-from tests.fakes.model_server import Fail, FakeToolCall, FakeUsage, Reply
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.services.anthropic_server import FakeAnthropic
+from tests.fakes.services.model_server import Fail, FakeToolCall, FakeUsage, Reply
+from tests.fakes.services.openai_server import FakeOpenAI
 
 _SCRIPT = Path(sys.executable).parent / "stackdock-assistant"
 CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bot.cli"]

@@ -15,8 +15,8 @@ import pytest
 
 from adapters.stackdock.demo import DEMO_USERS
 from tests.e2e.test_console_cli import CLI, environment, run
-from tests.fakes.model_server import Fail
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.services.model_server import Fail
+from tests.fakes.services.openai_server import FakeOpenAI
 
 ADMIN = ["--as", f"email:{DEMO_USERS['admin']}"]
 # A PostgreSQL URL nobody listens on: the bot starts, and its database is down.

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from adapters.stackdock.demo import DEMO_SECRETS, DEMO_USERS
-from tests.fakes.model_server import Fail
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.services.model_server import Fail
+from tests.fakes.services.openai_server import FakeOpenAI
 
 # The installed console script, as a person runs it (falls back to the module when not installed).
 _SCRIPT = Path(sys.executable).parent / "stackdock-assistant"

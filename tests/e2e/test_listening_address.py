@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 
 from tests.e2e.test_slack_cli import cli_env, free_port, run_cli, stop, wait_healthy
-from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_harness import SLACK_USERS
+from tests.fakes.services.slack_api import FakeSlackApi
+from tests.harness.slack_harness import SLACK_USERS
 
 
 async def answers_at(address: str, port: int) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes.slack_api import (
+from tests.fakes.services.slack_api import (
     APP_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -20,8 +20,8 @@ from tests.fakes.slack_api import (
     event_envelope,
     mention,
 )
-from tests.fakes.slack_harness import SLACK_USERS
-from tests.fakes.slack_socket import FakeSocketMode
+from tests.fakes.services.slack_socket import FakeSocketMode
+from tests.harness.slack_harness import SLACK_USERS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from adapters.stackdock.demo import load_demo
 from adapters.store import open_store
 from core.metrics import MIRROR_AGE_SECONDS, REGISTRY
 from core.models import Final
-from tests.fakes.convex_api import DEPLOY_KEY, FakeConvex
-from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.services.convex_api import DEPLOY_KEY, FakeConvex
+from tests.fakes.services.openai_server import FakeOpenAI, Reply
 from tests.faults.support import ask, fault_runtime, reply_text
 
 TWO_HOURS_AGO = datetime.now(UTC) - timedelta(hours=2)

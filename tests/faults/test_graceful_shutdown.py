@@ -18,8 +18,8 @@ from pathlib import Path
 import aiohttp
 
 from adapters.store import open_store
-from tests.fakes.openai_server import FakeOpenAI, Reply
-from tests.fakes.slack_api import (
+from tests.fakes.services.openai_server import FakeOpenAI, Reply
+from tests.fakes.services.slack_api import (
     APP_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -27,7 +27,7 @@ from tests.fakes.slack_api import (
     event_envelope,
     mention,
 )
-from tests.fakes.slack_harness import SLACK_USERS
+from tests.harness.slack_harness import SLACK_USERS
 
 ROOT = Path(__file__).resolve().parents[2]
 GRACE_S = 25

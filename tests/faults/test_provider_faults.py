@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from core.models import ErrorReply, Final, Outcome
-from tests.fakes.openai_server import Fail, FakeOpenAI, Reply
+from tests.fakes.services.openai_server import Fail, FakeOpenAI, Reply
 from tests.faults.support import ask, audit_rows, fault_runtime, reply_text
 
 

@@ -19,7 +19,7 @@ from adapters.store import open_store
 from adapters.store.tables import audit_events, messages, usage_records
 from core.audit import verify_chain_stream
 from core.models import AuditRecord, Outcome
-from tests.fakes.openai_server import Fail, FakeOpenAI, Reply
+from tests.fakes.services.openai_server import Fail, FakeOpenAI, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).parent / "stackdock-assistant"

@@ -10,7 +10,7 @@ import pytest
 
 from core.models import ChatMessage, ProviderError, TextDelta, ToolSpec, TurnEnd
 from core.ports import Provider
-from tests.fakes.model_server import Fail, ModelServer, Reply
+from tests.fakes.services.model_server import Fail, ModelServer, Reply
 
 API_KEY = "sk-test-very-secret-key-0123456789"
 QUESTION = [ChatMessage(role="user", content="How many servers?")]

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fakes.discord_api import buttons_of, slash_command, string_option, text_of
-from tests.fakes.discord_world import DiscordWorld, discord_world
+from tests.fakes.services.discord_api import buttons_of, slash_command, string_option, text_of
+from tests.harness.discord_world import DiscordWorld, discord_world
 
 EPHEMERAL = 64
 

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.convex_api import DEPLOY_KEY, FakeConvex
-from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlackApi, Message
-from tests.fakes.slack_process import free_port
+from tests.fakes.services.convex_api import DEPLOY_KEY, FakeConvex
+from tests.fakes.services.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlackApi, Message
+from tests.harness.slack_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "bot.cli"]

@@ -9,8 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fakes.slack_api import block_action, slash_command
-from tests.fakes.slack_harness import TEAM, Harness, slack_app
+from tests.fakes.services.slack_api import block_action, slash_command
+from tests.harness.slack_harness import TEAM, Harness, slack_app
 
 
 async def command(h: Harness, text: str, user: str = "UADMIN") -> None:

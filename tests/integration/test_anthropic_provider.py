@@ -11,8 +11,14 @@ import pytest
 from adapters.llm.anthropic import AnthropicProvider
 from core.models import ProviderError, ToolResult, TurnEnd
 from core.providers.loop import run_tool_loop
-from tests.fakes.anthropic_server import Fail, FakeAnthropic, FakeToolCall, FakeUsage, Reply
-from tests.fakes.tool_runner import FakeToolRunner
+from tests.fakes.ports.tool_runner import FakeToolRunner
+from tests.fakes.services.anthropic_server import (
+    Fail,
+    FakeAnthropic,
+    FakeToolCall,
+    FakeUsage,
+    Reply,
+)
 from tests.integration.provider_cases import (
     API_KEY,
     QUESTION,

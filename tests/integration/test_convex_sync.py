@@ -25,7 +25,7 @@ from adapters.store.database import SqlStore
 from core.metrics import SYNC_ERRORS
 from core.stackdock.mirror import InMemoryMirror
 from core.stackdock.tables import MIRRORED_TABLES
-from tests.fakes.convex_api import DEPLOY_KEY, EXPIRED_CURSOR, FakeConvex
+from tests.fakes.services.convex_api import DEPLOY_KEY, EXPIRED_CURSOR, FakeConvex
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ import pytest
 from adapters.discord.cards import CARD_TEXT_LIMIT, card
 from core.models import ChatMessage, TextDelta, ToolSpec, TurnEnd, Usage
 from core.ports import Provider
-from tests.fakes.discord_api import CONTENT_LIMIT, buttons_of, is_card, text_of
-from tests.fakes.discord_world import DiscordWorld, discord_world
+from tests.fakes.services.discord_api import CONTENT_LIMIT, buttons_of, is_card, text_of
+from tests.harness.discord_world import DiscordWorld, discord_world
 
 CONTAINER, TEXT_DISPLAY, ACTION_ROW = 17, 10, 1
 

@@ -14,8 +14,8 @@ from adapters.store.tables import audit_feedback
 from core.instructions import MAX_INSTRUCTIONS_CHARS
 from core.models import MAX_QUESTION_CHARS, Inbound
 from core.prompts import HELP_TEXT, TOPICS, suggested_prompts
-from tests.fakes.discord_api import RestCall, button_of, buttons_of, text_of
-from tests.fakes.discord_world import DiscordWorld, discord_world
+from tests.fakes.services.discord_api import RestCall, button_of, buttons_of, text_of
+from tests.harness.discord_world import DiscordWorld, discord_world
 
 EPHEMERAL = 64
 

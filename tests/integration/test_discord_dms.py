@@ -14,8 +14,14 @@ import pytest
 
 from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from core.models import Binding
-from tests.fakes.discord_api import buttons_of, is_card, slash_command, string_option, text_of
-from tests.fakes.discord_world import DiscordWorld, discord_world
+from tests.fakes.services.discord_api import (
+    buttons_of,
+    is_card,
+    slash_command,
+    string_option,
+    text_of,
+)
+from tests.harness.discord_world import DiscordWorld, discord_world
 
 EPHEMERAL = 64
 

@@ -20,7 +20,7 @@ from adapters.discord.cards import CARD_TEXT_LIMIT
 from adapters.discord.render import messages
 from core.models import ChatMessage, ProviderError, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
 from core.ports import Provider
-from tests.fakes.discord_api import (
+from tests.fakes.services.discord_api import (
     CONTENT_LIMIT,
     buttons_of,
     is_card,
@@ -28,7 +28,7 @@ from tests.fakes.discord_api import (
     string_option,
     text_of,
 )
-from tests.fakes.discord_world import DiscordWorld, discord_world
+from tests.harness.discord_world import DiscordWorld, discord_world
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from adapters.stackdock.demo import DEMO_USERS
 from bot.serve_discord import serve_discord
 from bot.settings import Settings, SettingsError
 from bot.wiring import runtime
-from tests.fakes.discord_api import BOT_TOKEN, FakeDiscord
+from tests.fakes.services.discord_api import BOT_TOKEN, FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
 GUILDS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 9, 1 << 12, 1 << 15

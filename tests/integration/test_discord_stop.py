@@ -14,8 +14,8 @@ import pytest
 
 from core.models import ChatMessage, TextDelta, ToolCall, ToolSpec, TurnEnd, Usage
 from core.ports import Provider
-from tests.fakes.discord_api import buttons_of, text_of
-from tests.fakes.discord_world import DiscordWorld, discord_world
+from tests.fakes.services.discord_api import buttons_of, text_of
+from tests.harness.discord_world import DiscordWorld, discord_world
 
 EPHEMERAL = 64
 DEFERRED_UPDATE = 6

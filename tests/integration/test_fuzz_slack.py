@@ -31,8 +31,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from adapters.slack.shapes import MAX_DEPTH
-from tests.fakes.slack_api import SIGNING_SECRET, TEAM, event_envelope, mention, message
-from tests.fakes.slack_process import SlackProcess, sign, slack_process
+from tests.fakes.services.slack_api import SIGNING_SECRET, TEAM, event_envelope, mention, message
+from tests.harness.slack_process import SlackProcess, sign, slack_process
 
 ONE_MB = 1024 * 1024
 JSON = "application/json"

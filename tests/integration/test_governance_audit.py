@@ -24,7 +24,7 @@ from core.models import Inbound
 from core.ports import Store
 from core.providers.offline import OfflineProvider
 from core.stackdock.mirror import InMemoryMirror
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ports.memory_store import MemoryStore
 from tests.store_contract import T0, audit_record, collect
 
 CONTENT_COLUMNS = [c.name for c in audit_events.columns if c.name != "id"]

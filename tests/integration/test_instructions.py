@@ -13,11 +13,11 @@ from bot.cli import build_parser, dispatch
 from bot.settings import Settings
 from core.models import ChatMessage, TextDelta, ToolSpec, TurnEnd, Usage
 from core.prompts import DATA_OPEN
-from tests.fakes.discord_api import slash_command, string_option, text_of
-from tests.fakes.discord_world import DiscordWorld, discord_world
-from tests.fakes.slack_api import TEAM, event_envelope, mention
-from tests.fakes.slack_api import slash_command as slack_command
-from tests.fakes.slack_harness import Harness, slack_app
+from tests.fakes.services.discord_api import slash_command, string_option, text_of
+from tests.fakes.services.slack_api import TEAM, event_envelope, mention
+from tests.fakes.services.slack_api import slash_command as slack_command
+from tests.harness.discord_world import DiscordWorld, discord_world
+from tests.harness.slack_harness import Harness, slack_app
 
 GERMAN = "Antworte immer auf Deutsch; this is the #payments channel."
 EPHEMERAL = 64

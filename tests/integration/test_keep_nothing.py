@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 from core.stackdock.tables import MIRRORED_TABLES, kept
-from tests.fakes.convex_api import DEPLOY_KEY, FakeConvex
+from tests.fakes.services.convex_api import DEPLOY_KEY, FakeConvex
 from tests.fixtures.stackdock_real import (
     NEVER_STORED,
     REAL_SHAPED_DIR,

@@ -28,9 +28,17 @@ from core.providers.loop import (
     run_tool_loop,
 )
 from core.tools import tool_specs
-from tests.fakes.local_server import QWEN, LocalServer, Said, bare, fenced, prefixed, tagged
-from tests.fakes.model_server import FakeToolCall
-from tests.fakes.tool_runner import FakeToolRunner
+from tests.fakes.ports.tool_runner import FakeToolRunner
+from tests.fakes.services.local_server import (
+    QWEN,
+    LocalServer,
+    Said,
+    bare,
+    fenced,
+    prefixed,
+    tagged,
+)
+from tests.fakes.services.model_server import FakeToolCall
 
 _SCRIPT = Path(sys.executable).parent / "stackdock-assistant"
 CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bot.cli"]

@@ -10,9 +10,9 @@ import pytest
 from adapters.llm.openai import OpenAIProvider
 from core.models import TextDelta, ToolResult, ToolStep, TurnEnd, Usage
 from core.providers.loop import LoopDone, run_tool_loop
-from tests.fakes.anthropic_server import FakeAnthropic
-from tests.fakes.openai_server import Fail, FakeOpenAI, FakeToolCall, FakeUsage, Reply
-from tests.fakes.tool_runner import FakeToolRunner
+from tests.fakes.ports.tool_runner import FakeToolRunner
+from tests.fakes.services.anthropic_server import FakeAnthropic
+from tests.fakes.services.openai_server import Fail, FakeOpenAI, FakeToolCall, FakeUsage, Reply
 from tests.integration.provider_cases import API_KEY, QUESTION, ProviderContract, one_turn
 
 

@@ -16,8 +16,8 @@ from adapters.slack.transport import TimedSocketModeHandler
 from core.models import Outcome
 from core.prompts import all_prompts
 from core.stopping import STOPPED_TEXT
-from tests.fakes.manifest_reader import read_manifest
-from tests.fakes.slack_api import (
+from tests.fakes.ports.slow_provider import SlowProvider
+from tests.fakes.services.slack_api import (
     APP_TOKEN,
     FakeSlackApi,
     block_action,
@@ -25,9 +25,9 @@ from tests.fakes.slack_api import (
     mention,
     message,
 )
-from tests.fakes.slack_harness import SLACK_USERS, Harness, slack_app
-from tests.fakes.slack_socket import FakeSocketMode
-from tests.fakes.slow_provider import SlowProvider
+from tests.fakes.services.slack_socket import FakeSocketMode
+from tests.harness.slack_harness import SLACK_USERS, Harness, slack_app
+from tests.manifest_reader import read_manifest
 
 MANIFEST = Path(__file__).resolve().parents[2] / "slack-app-manifest.yml"
 SHOWN = "your servers"  # of SlowProvider's text, on screen before it goes silent

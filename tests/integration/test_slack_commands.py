@@ -6,7 +6,7 @@ import json
 
 from core.identities import email_identity
 from core.prompts import suggested_prompts
-from tests.fakes.slack_api import (
+from tests.fakes.services.slack_api import (
     BOT_USER,
     TEAM,
     block_action,
@@ -14,8 +14,8 @@ from tests.fakes.slack_api import (
     message,
     slash_command,
 )
-from tests.fakes.slack_harness import ACME as ACME_ORG
-from tests.fakes.slack_harness import slack_app
+from tests.harness.slack_harness import ACME as ACME_ORG
+from tests.harness.slack_harness import slack_app
 
 
 async def command(h, text: str, user: str = "UADMIN", channel: str = "C1") -> tuple[int, dict]:

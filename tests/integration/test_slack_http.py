@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from adapters.store.database import open_store
 from adapters.store.tables import audit_feedback
-from tests.fakes.slack_api import (
+from tests.fakes.services.slack_api import (
     BOT_TOKEN,
     BOT_USER,
     SIGNING_SECRET,
@@ -21,7 +21,7 @@ from tests.fakes.slack_api import (
     mention,
     message,
 )
-from tests.fakes.slack_harness import SLACK_USERS, UNKNOWN_USER, slack_app
+from tests.harness.slack_harness import SLACK_USERS, UNKNOWN_USER, slack_app
 
 
 async def test_mention_is_acked_then_streamed_into_its_thread(sqlite_url, caplog):
@@ -203,7 +203,7 @@ async def test_health_readiness_and_metrics(sqlite_url):
 
 
 async def test_feedback_press_is_stored_against_the_answer(sqlite_url):
-    from tests.fakes.slack_api import block_action
+    from tests.fakes.services.slack_api import block_action
 
     async with slack_app(sqlite_url) as h:
         await h.send(event_envelope(mention("List my servers", user="UADMIN", ts="950.1")))

@@ -11,9 +11,9 @@ import pytest
 
 from core.models import ChatMessage, ProviderError, TextDelta, ToolSpec, TurnEnd, Usage
 from core.replies import open_fence_at
-from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
-from tests.fakes.slack_api import FakeSlackApi, event_envelope, mention
-from tests.fakes.slack_harness import SLACK_USERS, slack_app
+from tests.fakes.ports.scripted_provider import ScriptedProvider, ScriptedTurn
+from tests.fakes.services.slack_api import FakeSlackApi, event_envelope, mention
+from tests.harness.slack_harness import SLACK_USERS, slack_app
 
 LONG = "".join(f"Paragraph {i}: server-{i} runs in region eu-{i % 4}.\n\n" for i in range(900))
 

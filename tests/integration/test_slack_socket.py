@@ -8,9 +8,15 @@ import logging
 from collections.abc import AsyncIterator
 
 from adapters.slack.transport import TimedSocketModeHandler
-from tests.fakes.slack_api import APP_TOKEN, FakeSlackApi, event_envelope, mention, slash_command
-from tests.fakes.slack_harness import SLACK_USERS, Harness, slack_app
-from tests.fakes.slack_socket import FakeSocketMode
+from tests.fakes.services.slack_api import (
+    APP_TOKEN,
+    FakeSlackApi,
+    event_envelope,
+    mention,
+    slash_command,
+)
+from tests.fakes.services.slack_socket import FakeSocketMode
+from tests.harness.slack_harness import SLACK_USERS, Harness, slack_app
 
 
 @contextlib.asynccontextmanager

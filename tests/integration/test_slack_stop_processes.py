@@ -17,10 +17,10 @@ import aiohttp
 
 from bench.workers import ROOT, cli, drop_database, free_port, fresh_database, post, wait_ready
 from bench.workers import worker_env as bench_env
-from tests.fakes.model_server import FakeToolCall, FakeUsage, Reply
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import FakeSlackApi, event_envelope, message
-from tests.fakes.slack_harness import SLACK_USERS
+from tests.fakes.services.model_server import FakeToolCall, FakeUsage, Reply
+from tests.fakes.services.openai_server import FakeOpenAI
+from tests.fakes.services.slack_api import FakeSlackApi, event_envelope, message
+from tests.harness.slack_harness import SLACK_USERS
 
 STOPPED = "Stopped."
 SHOWN = "your servers"

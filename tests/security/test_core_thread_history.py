@@ -21,9 +21,15 @@ import aiohttp
 
 from adapters.stackdock.demo import DEMO_DIR, DEMO_ORGS, DEMO_USERS
 from core.access import can_read, effective_permissions
-from tests.fakes.model_server import FakeToolCall, Reply
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlackApi, event_envelope, mention
+from tests.fakes.services.model_server import FakeToolCall, Reply
+from tests.fakes.services.openai_server import FakeOpenAI
+from tests.fakes.services.slack_api import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    FakeSlackApi,
+    event_envelope,
+    mention,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-test-0123456789abcdefghijklmnopqrstuv"

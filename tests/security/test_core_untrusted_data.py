@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from adapters.stackdock.demo import DEMO_DIR
-from tests.fakes.model_server import FakeToolCall, Reply
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.services.model_server import FakeToolCall, Reply
+from tests.fakes.services.openai_server import FakeOpenAI
 
 _SCRIPT = Path(sys.executable).parent / "stackdock-assistant"
 CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bot.cli"]

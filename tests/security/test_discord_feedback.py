@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from adapters.store.database import create_engine
 from adapters.store.tables import audit_feedback
-from tests.fakes.discord_api import button_of, buttons_of
-from tests.fakes.discord_world import DiscordWorld, discord_world
+from tests.fakes.services.discord_api import button_of, buttons_of
+from tests.harness.discord_world import DiscordWorld, discord_world
 
 EPHEMERAL = 64
 

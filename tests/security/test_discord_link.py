@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from adapters.stackdock.demo import DEMO_USERS
-from tests.fakes.discord_api import slash_command, string_option
-from tests.fakes.discord_world import DiscordWorld, discord_world
+from tests.fakes.services.discord_api import slash_command, string_option
+from tests.harness.discord_world import DiscordWorld, discord_world
 
 EPHEMERAL = 64
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from tests.fakes.slack_api import TEAM, block_action, slash_command
-from tests.fakes.slack_harness import UNKNOWN_USER, Harness, slack_app
+from tests.fakes.services.slack_api import TEAM, block_action, slash_command
+from tests.harness.slack_harness import UNKNOWN_USER, Harness, slack_app
 
 HOSTILE = (
     "<!channel> <!here> <!everyone> <@UDEV> <!subteam^S0123|@oncall> "

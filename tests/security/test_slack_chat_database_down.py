@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from adapters.store.database import open_store
 from core.assistant import UNAVAILABLE_TEXT
-from tests.fakes.slack_api import TEAM, event_envelope, mention, message, slash_command
-from tests.fakes.slack_harness import slack_app
+from tests.fakes.services.slack_api import TEAM, event_envelope, mention, message, slash_command
 from tests.faults.tcp_proxy import TcpProxy
+from tests.harness.slack_harness import slack_app
 
 
 async def test_a_mention_while_the_database_is_down_is_answered_and_kept(pg_url: str) -> None:

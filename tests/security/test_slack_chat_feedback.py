@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from adapters.store.tables import audit_feedback
-from tests.fakes.slack_api import TEAM, block_action, event_envelope, mention
-from tests.fakes.slack_harness import Harness, slack_app
+from tests.fakes.services.slack_api import TEAM, block_action, event_envelope, mention
+from tests.harness.slack_harness import Harness, slack_app
 
 
 async def press(h: Harness, who: str, value: str, message_ts: str) -> None:

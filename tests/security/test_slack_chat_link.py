@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from adapters.stackdock.demo import DEMO_USERS
-from tests.fakes.slack_api import TEAM, FakeSlackApi, slash_command
-from tests.fakes.slack_harness import SLACK_USERS, Harness, slack_app
+from tests.fakes.services.slack_api import TEAM, FakeSlackApi, slash_command
+from tests.harness.slack_harness import SLACK_USERS, Harness, slack_app
 
 GLOBEX_ADMIN = DEMO_USERS["globex_admin"]
 

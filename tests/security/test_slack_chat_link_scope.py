@@ -12,8 +12,14 @@ from collections.abc import AsyncIterator
 import pytest
 
 from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
-from tests.fakes.slack_api import TEAM, FakeSlackApi, event_envelope, message, slash_command
-from tests.fakes.slack_harness import SLACK_USERS, Harness, slack_app
+from tests.fakes.services.slack_api import (
+    TEAM,
+    FakeSlackApi,
+    event_envelope,
+    message,
+    slash_command,
+)
+from tests.harness.slack_harness import SLACK_USERS, Harness, slack_app
 
 SHARED = DEMO_USERS["both_orgs"]  # a Developer in Acme and in Globex
 

@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.fakes.slack_api import SIGNING_SECRET, TEAM, event_envelope, mention
-from tests.fakes.slack_process import SlackProcess, sign, slack_process
+from tests.fakes.services.slack_api import SIGNING_SECRET, TEAM, event_envelope, mention
+from tests.harness.slack_process import SlackProcess, sign, slack_process
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"

@@ -20,8 +20,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack import shapes
 from adapters.slack.signature import signed
-from tests.fakes.slack_api import SIGNING_SECRET
-from tests.fakes.slack_process import sign
+from tests.fakes.services.slack_api import SIGNING_SECRET
+from tests.harness.slack_process import sign
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),

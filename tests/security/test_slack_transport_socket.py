@@ -21,10 +21,16 @@ from typing import Any
 
 import aiohttp
 
-from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, FakeSlackApi, event_envelope, message
-from tests.fakes.slack_harness import SLACK_USERS
-from tests.fakes.slack_process import ROOT, free_port
-from tests.fakes.slack_socket import FakeSocketMode
+from tests.fakes.services.slack_api import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    FakeSlackApi,
+    event_envelope,
+    message,
+)
+from tests.fakes.services.slack_socket import FakeSocketMode
+from tests.harness.slack_harness import SLACK_USERS
+from tests.harness.slack_process import ROOT, free_port
 
 NOT_CONNECTED = "not connected to Slack"
 

@@ -14,7 +14,7 @@ from core.alerts import AlertDetector, subscribe
 from core.models import Binding
 from core.ports import AlertCard, DeliveryError, Store
 from core.stackdock.mirror import InMemoryMirror
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ports.memory_store import MemoryStore
 
 START = datetime(2026, 6, 2, 8, 0, tzinfo=UTC)
 TARGET = "slack:T1:C1"

@@ -18,7 +18,7 @@ from core.ports import AuditSpool, Notifier, Provider
 from core.providers.offline import OfflineProvider
 from core.service import AssistantService
 from core.stackdock.mirror import InMemoryMirror
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ports.memory_store import MemoryStore
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -873,7 +873,7 @@ async def run_corpus(cases: tuple[Case, ...] = CASES) -> list[Graded]:
     from core.limits import LimitPolicy
     from core.models import ErrorReply, Final
     from core.stackdock.mirror import InMemoryMirror
-    from tests.fakes.memory_store import MemoryStore
+    from tests.fakes.ports.memory_store import MemoryStore
     from tests.unit.conftest import NOW, Clock, Kit
 
     loaded = load_demo(NOW)

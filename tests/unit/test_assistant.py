@@ -26,7 +26,7 @@ from core.models import (
     Usage,
     UsageRecord,
 )
-from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
+from tests.fakes.ports.scripted_provider import ScriptedProvider, ScriptedTurn
 from tests.unit.conftest import final_text
 
 ADMIN = f"email:{DEMO_USERS['admin']}"

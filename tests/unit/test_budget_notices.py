@@ -25,8 +25,8 @@ from core.models import (
 from core.ports import Provider
 from core.providers.offline import OfflineProvider
 from core.stackdock.mirror import InMemoryMirror
-from tests.fakes.memory_store import MemoryStore
-from tests.fakes.scripted_provider import ScriptedProvider
+from tests.fakes.ports.memory_store import MemoryStore
+from tests.fakes.ports.scripted_provider import ScriptedProvider
 from tests.unit.conftest import Clock
 
 ACME = DEMO_ORGS["acme"]
@@ -209,7 +209,7 @@ async def test_notifiers_fan_out_past_a_broken_platform():
 
 
 async def test_the_answer_that_crosses_80_percent_sends_the_notice_at_once(demo_mirror):
-    from tests.fakes.scripted_provider import ScriptedTurn
+    from tests.fakes.ports.scripted_provider import ScriptedTurn
 
     w = worker(demo_mirror, org_budget_usd=Decimal("0.001"))
     # Priced by genai-prices: a gpt-4o-mini turn this size costs well over $0.0008.

@@ -7,7 +7,7 @@ from adapters.stackdock.demo import DEMO_API_TOKEN, DEMO_ORGS, DEMO_USERS
 from core.instructions import MAX_INSTRUCTIONS_CHARS, TooLong, clean_instructions
 from core.models import Binding, Final, Inbound, Principal, ToolCall
 from core.prompts import DATA_CLOSE, DATA_OPEN, system_prompt
-from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
+from tests.fakes.ports.scripted_provider import ScriptedProvider, ScriptedTurn
 from tests.unit.conftest import Kit
 
 ACME = DEMO_ORGS["acme"]

@@ -7,7 +7,7 @@ from adapters.stackdock.demo import DEMO_ORGS, DEMO_USERS
 from core.identity import IdentityResolver
 from core.models import Binding, ErrorReply, Final, Inbound, Outcome, Principal, Refusal
 from core.prompts import link_instructions
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ports.memory_store import MemoryStore
 from tests.unit.conftest import NOW, Kit
 
 ACME, GLOBEX = DEMO_ORGS["acme"], DEMO_ORGS["globex"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from adapters.stackdock.demo import DEMO_USERS
 from core.identity import IdentityResolver
 from core.models import Inbound, Refusal
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ports.memory_store import MemoryStore
 
 
 class CountingLinks:

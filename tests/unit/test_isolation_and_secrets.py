@@ -13,7 +13,7 @@ from adapters.stackdock.demo import DEMO_ORGS, DEMO_SECRETS, DEMO_USERS
 from core.access import KINDS
 from core.models import ToolCall
 from core.prompts import all_prompts
-from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
+from tests.fakes.ports.scripted_provider import ScriptedProvider, ScriptedTurn
 from tests.unit.conftest import final_text
 
 ADMIN = f"email:{DEMO_USERS['admin']}"

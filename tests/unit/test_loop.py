@@ -35,8 +35,8 @@ from core.providers.loop import (
     run_tool_loop,
     step_limit_text,
 )
-from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
-from tests.fakes.tool_runner import FakeToolRunner
+from tests.fakes.ports.scripted_provider import ScriptedProvider, ScriptedTurn
+from tests.fakes.ports.tool_runner import FakeToolRunner
 
 QUESTION = [ChatMessage(role="user", content="How many servers do I have?")]
 SERVERS = ToolResult({"count": 12}, "Counted 12 servers")

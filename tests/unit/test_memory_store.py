@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from core.ports import Store
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ports.memory_store import MemoryStore
 from tests.store_contract import CHECKS, audit_record, collect
 
 

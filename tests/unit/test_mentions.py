@@ -6,7 +6,7 @@ from __future__ import annotations
 from adapters.stackdock.demo import DEMO_USERS
 from core.mentions import ZWSP, defang
 from core.models import Final, TextDelta
-from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
+from tests.fakes.ports.scripted_provider import ScriptedProvider, ScriptedTurn
 
 ADMIN = f"email:{DEMO_USERS['admin']}"
 

@@ -16,7 +16,7 @@ from core.providers.loop import LAST_TURN_PROMPT
 from core.providers.offline import OfflineProvider
 from core.stackdock.mirror import InMemoryMirror
 from core.tools import tool_specs
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ports.memory_store import MemoryStore
 from tests.fixtures.stackdock_real import REAL_SHAPED_DIR, REFERENCE, USERS
 from tests.unit.conftest import NOW, Clock, Kit, final_text
 

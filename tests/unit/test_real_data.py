@@ -20,7 +20,7 @@ from core.models import Final
 from core.problems import find_problems
 from core.stackdock.mirror import InMemoryMirror
 from core.tools import OrgTools
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ports.memory_store import MemoryStore
 from tests.fixtures.stackdock_real import REAL_SHAPED_DIR, REFERENCE, USERS
 from tests.unit.conftest import Clock, Kit
 from tests.unit.stackdock_fixtures import principal_for

@@ -11,7 +11,7 @@ from adapters.spool.audit_spool import STRIKES, AuditSpool, decode, encode
 from adapters.stackdock.demo import DEMO_USERS
 from core.audit import verify_chain
 from core.models import AuditRecord, ErrorReply, Final, Inbound, Outcome, Usage, UsageRecord
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ports.memory_store import MemoryStore
 
 ADMIN = f"email:{DEMO_USERS['admin']}"
 

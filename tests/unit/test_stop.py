@@ -10,8 +10,8 @@ from adapters.stackdock.demo import DEMO_USERS
 from core.models import ErrorReply, Final, Inbound, Outcome, ReplyEvent, TextDelta, ToolStep
 from core.service import AssistantService
 from core.stopping import STOPPED_TEXT, StopBoard, until_stopped
-from tests.fakes.memory_store import MemoryMarkerRepo
-from tests.fakes.slow_provider import SlowProvider
+from tests.fakes.ports.memory_store import MemoryMarkerRepo
+from tests.fakes.ports.slow_provider import SlowProvider
 
 ADMIN = f"email:{DEMO_USERS['admin']}"
 OTHER = f"email:{DEMO_USERS['developer']}"

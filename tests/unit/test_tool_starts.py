@@ -5,7 +5,7 @@ from __future__ import annotations
 from adapters.stackdock.demo import DEMO_USERS
 from core.models import Status, ToolCall, ToolStep, tool_step_key
 from core.tool_starts import starting_text
-from tests.fakes.scripted_provider import ScriptedProvider, ScriptedTurn
+from tests.fakes.ports.scripted_provider import ScriptedProvider, ScriptedTurn
 
 ADMIN = f"email:{DEMO_USERS['admin']}"
 

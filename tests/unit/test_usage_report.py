@@ -24,7 +24,7 @@ from adapters.stackdock.demo import DEMO_USERS
 from bot.reports import write_usage
 from core.models import AuditRecord, Inbound, Outcome
 from core.usage import NO_MODEL, usage_report
-from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ports.memory_store import MemoryStore
 
 SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 5, 23, 0, tzinfo=UTC)

@@ -25,9 +25,9 @@ from core.providers.offline import OfflineProvider
 from core.service import AssistantService
 from core.stackdock.mirror import InMemoryMirror
 from core.tools import OrgTools
-from tests.fakes.memory_store import MemoryAlertRepo, MemoryStore
-from tests.fakes.scripted_provider import ScriptedProvider
-from tests.fakes.tool_runner import FakeToolRunner
+from tests.fakes.ports.memory_store import MemoryAlertRepo, MemoryStore
+from tests.fakes.ports.scripted_provider import ScriptedProvider
+from tests.fakes.ports.tool_runner import FakeToolRunner
 
 
 def assistant(service: AssistantService) -> ports.AssistantPort:

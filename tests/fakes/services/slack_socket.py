@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.services.slack_api import FakeSlackApi
 
 
 @dataclass

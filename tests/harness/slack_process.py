@@ -23,8 +23,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlackApi
-from tests.fakes.slack_harness import SLACK_USERS
+from tests.fakes.services.slack_api import BOT_TOKEN, SIGNING_SECRET, FakeSlackApi
+from tests.harness.slack_harness import SLACK_USERS
 
 ROOT = Path(__file__).resolve().parents[2]
 

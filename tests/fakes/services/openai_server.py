@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.model_server import (
+from tests.fakes.services.model_server import (
     Fail,
     FakeToolCall,
     FakeUsage,

@@ -15,7 +15,7 @@ from bot.settings import Settings
 from bot.wiring import Runtime, build_slack_app, runtime
 from core.models import Binding
 from core.ports import Provider
-from tests.fakes.slack_api import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackApi
+from tests.fakes.services.slack_api import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackApi
 
 # Slack user ids of the demo snapshot's people; users.info gives their StackDock emails.
 SLACK_USERS = {

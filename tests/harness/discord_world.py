@@ -21,7 +21,7 @@ from bot.settings import Settings
 from bot.wiring import Runtime, build_discord_bot, runtime
 from core.models import Binding
 from core.ports import Provider
-from tests.fakes.discord_api import BOT_TOKEN, FakeDiscord, Guild, buttons_of
+from tests.fakes.services.discord_api import BOT_TOKEN, FakeDiscord, Guild, buttons_of
 
 
 @dataclass

@@ -32,7 +32,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from tests.fakes.model_server import FakeToolCall, RecordedRequest, data_line
+from tests.fakes.services.model_server import FakeToolCall, RecordedRequest, data_line
 
 __all__ = ["LocalServer", "Said", "bare", "fenced", "prefixed", "tagged"]
 
