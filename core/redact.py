@@ -66,6 +66,7 @@ _PREFIXED_TOKENS = [
     r"\bAIza[0-9A-Za-z_\-]{30,}",
     r"\b(?:sk|pk|rk|sdk|whsec)_(?:live|test)_[A-Za-z0-9_]{8,}",
     r"\bdo[opr]_v1_[a-f0-9]{32,}",
+    r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}",  # SendGrid
     r"\b(?:napi|nfp|sntrys|pscale_tkn|pscale_pw|pscale_oauth|hvs|shpat|npm)_[A-Za-z0-9_]{16,}",
     r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
@@ -89,7 +90,7 @@ _PASS_ASSIGNMENT = re.compile(
 )
 # "my password is hunter2", "the token for prod was abc": the secret is the word that follows.
 _SPOKEN_SECRET = re.compile(
-    r"\b((?:pass(?:word|phrase|code|wd)?|pwd|secret(?:\s+key)?|api\s+key|access\s+key|token)"
+    r"\b((?:pass(?:word|phrase|code|wd)?|pwd|pw|secret(?:\s+key)?|api\s+key|access\s+key|token)"
     r"(?:\s+(?:for|of|on|to)\s+\S+)?(?:\s+(?:is|was)\s*:?\s+|\s*[:=]\s*))"
     r"(?!(?:not|no|wrong|invalid|incorrect|expired|correct|right|too|the|a|an|being|still|set|"
     r"stored|saved|kept|in|on|at|for|fine|ok|okay|working|broken|reset|changed|required|missing|"
@@ -97,7 +98,7 @@ _SPOKEN_SECRET = re.compile(
     r"(\"[^\"]+\"|'[^']+'|\S+)",
     re.IGNORECASE,
 )
-_SPOKEN_WORDS = ("pass", "pwd", "secret", "key", "token")
+_SPOKEN_WORDS = ("pass", "pwd", "pw", "secret", "key", "token")
 # AWS secret access keys are 40 base64 characters, often with one digit or none, so the
 # general rule misses them; with "aws" or "secret access" on the same line, shape is enough.
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")

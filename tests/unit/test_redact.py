@@ -205,6 +205,8 @@ AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # one digit: the genera
         ("My Password is: correct-horse-battery", "correct-horse-battery"),
         ("the password for prod was Tr0ub4dor&3 yesterday", "Tr0ub4dor&3"),
         ('the api key is "abc def"', "abc def"),
+        ("my pw is hunter2", "hunter2"),
+        ("SENDGRID SG.abcdefghijklmnopqrstuv.ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", "ABCDEFGHIJKLMNOP"),
     ],
 )
 def test_scrub_text_closes_the_reported_gaps(text: str, hidden: str) -> None:
