@@ -149,8 +149,10 @@ class StopBoard:
             signal.stop()
         if mine:
             return True
-        if here or self._markers is None:
-            return False  # someone else's answer, or nowhere else to look
+        if self._markers is None:
+            return False  # nowhere else to look
+        # Someone else's answer here says nothing about where the presser's own runs: another
+        # worker may hold it, so the Stop is left for the others (they check who it is by).
         await self._leave_marker(conversation_key, identity)
         return False
 

@@ -166,3 +166,14 @@ async def test_the_store_is_read_about_once_a_second_never_per_token():
     got = [n async for n in until_stopped(tokens(), signal)]
     assert len(got) == 500
     assert 1 <= markers.reads <= 6, markers.reads
+
+
+async def test_a_stop_pressed_where_only_someone_elses_answer_runs_reaches_the_other_worker():
+    markers = MemoryMarkerRepo()
+    here = StopBoard(markers, lambda: datetime.now(UTC))  # the worker the press reached
+    there = StopBoard(markers, lambda: datetime.now(UTC))  # the worker answering the presser
+    theirs = here.open(THREAD, OTHER)
+    mine = there.open(THREAD, ADMIN)
+    assert await here.stop(THREAD, ADMIN) is False, "nothing of the presser's runs here"
+    assert theirs.stopped is False, "someone else's answer is never stopped"
+    assert await mine.check_store() is True, "the presser's answer elsewhere sees the Stop"
