@@ -205,7 +205,7 @@ class Assistant:
                 pending = dataclasses.replace(record, metadata=dict(record.metadata))
                 # Independent lookups, one round trip: the history is wasted only on a refusal.
                 refusal, history = await asyncio.gather(
-                    self.limits.check(principal, pending), self._history(key)
+                    self.limits.check(principal, pending), self._history(key, principal.org_id)
                 )
             else:
                 refusal = principal
@@ -282,10 +282,12 @@ class Assistant:
         await self._try_write_audit(record, started)
         return record.id
 
-    async def _history(self, key: str) -> list[ChatMessage]:
+    async def _history(self, key: str, org_id: str) -> list[ChatMessage]:
+        """The thread's history written while it answered for `org_id`: a channel rebound to
+        another org, or DMs switched to another org, carry none of the first org's data."""
         if not self.config.store_content:
             return []  # only hashes are kept, and a hash is no context for a model
-        return await self.store.conversations.history(key, self.config.history_messages)
+        return await self.store.conversations.history(key, self.config.history_messages, org_id)
 
     def _kept(self, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
         """What the conversation keeps: the messages scrubbed (the model's words and tool

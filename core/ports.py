@@ -157,8 +157,9 @@ class BindingRepo(Protocol):
 
 
 class ConversationRepo(Protocol):
-    async def history(self, key: str, limit: int) -> list[ChatMessage]:
-        """The newest `limit` messages of a conversation, oldest first."""
+    async def history(self, key: str, limit: int, org_id: str | None = None) -> list[ChatMessage]:
+        """The newest `limit` messages of a conversation, oldest first; with `org_id`, only
+        those written while the conversation answered for that org."""
 
     async def append(
         self, key: str, messages: Sequence[ChatMessage], *, org_id: str, user_id: str

@@ -113,6 +113,14 @@ async def check_history_order_and_limit(store: Store) -> None:
     restored = (await store.conversations.history("thread-1", 3))[0].tool_calls[0]
     assert restored.arguments["filters"] == {"status": "up"}
 
+    # A thread that later answers for another org (its channel rebound) shows each org its own.
+    later = [ChatMessage("user", "and now?"), ChatMessage("assistant", "Org 2 here.")]
+    await store.conversations.append("thread-1", later, org_id="org2", user_id="u9")
+    assert await store.conversations.history("thread-1", 50, "org1") == turn
+    assert await store.conversations.history("thread-1", 50, "org2") == later
+    assert await store.conversations.history("thread-1", 1, "org1") == [turn[-1]]
+    assert await store.conversations.history("thread-1", 50) == [*turn, *later]
+
 
 async def check_audit_round_trip(store: Store) -> None:
     record = audit_record(

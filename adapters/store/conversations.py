@@ -64,15 +64,13 @@ class SqlConversationRepo:
         self._engine = engine
         self._reads = autocommit(engine)  # one SELECT on every question: no BEGIN, no ROLLBACK
 
-    async def history(self, key: str, limit: int) -> list[ChatMessage]:
+    async def history(self, key: str, limit: int, org_id: str | None = None) -> list[ChatMessage]:
         if limit <= 0:
             return []
-        stmt = (
-            sa.select(message_rows)
-            .where(message_rows.c.conversation_key == key)
-            .order_by(message_rows.c.id.desc())
-            .limit(limit)
-        )
+        stmt = sa.select(message_rows).where(message_rows.c.conversation_key == key)
+        if org_id is not None:
+            stmt = stmt.where(message_rows.c.org_id == org_id)
+        stmt = stmt.order_by(message_rows.c.id.desc()).limit(limit)
         async with self._reads.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [_message(row) for row in reversed(rows)]

@@ -58,6 +58,7 @@ class World:
             "PYTHONPATH": str(ROOT),
         }
         self.logs: list[Path] = []
+        self.slack_port = 0  # the HTTP port of the slack process started last
 
     async def cli(self, *args: str) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
@@ -78,7 +79,7 @@ class World:
 
     @contextlib.asynccontextmanager
     async def slack_process(self) -> AsyncIterator[asyncio.subprocess.Process]:
-        port = free_port()
+        port = self.slack_port = free_port()
         log = self.tmp / f"slack-{len(self.logs)}.log"
         self.logs.append(log)
         with log.open("wb") as sink:

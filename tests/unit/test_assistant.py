@@ -222,7 +222,7 @@ async def test_linked_identity_resolves_to_its_user(kit):
 
 async def test_an_unexpected_failure_still_replies_and_audits(kit):
     class BrokenStore:
-        async def history(self, key, limit):
+        async def history(self, key, limit, org_id=None):
             raise ConnectionError("database unreachable")
 
     kit.store.conversations = BrokenStore()
@@ -487,3 +487,22 @@ async def test_a_failing_event_claim_lets_the_question_through(kit, caplog):
     with caplog.at_level(logging.WARNING, logger="core.service"):
         assert await kit.service.claim_event("slack:event:Ev2") is True
     assert "could not claim event" in caplog.text
+
+
+async def test_a_thread_answering_for_another_org_carries_none_of_the_first_orgs_history(kit):
+    # One conversation key, first answered for Acme, then (its channel rebound) for Globex.
+    provider = ScriptedProvider(
+        [
+            ScriptedTurn(tool_calls=[ToolCall("c1", "list_resources", {"kind": "servers"})]),
+            ScriptedTurn(text=["Acme has servers."]),
+            ScriptedTurn(text=["Globex answer."]),
+        ],
+        name="openai",
+    )
+    kit.providers = [provider]
+    await kit.ask("List my servers", ADMIN, conversation_key="shared-thread")
+    await kit.ask("And now?", GLOBEX, conversation_key="shared-thread")
+    sent = provider.calls[-1].messages
+    assert [m.content for m in sent] == ["And now?"], sent
+    acme_servers = [str(s["name"]) for s in kit.mirror.rows(DEMO_ORGS["acme"], "servers")]
+    assert acme_servers and not any(name in str(sent) for name in acme_servers)

@@ -84,11 +84,14 @@ class MemoryBindingRepo:
 class MemoryConversationRepo:
     def __init__(self) -> None:
         self.rows: dict[str, list[ChatMessage]] = defaultdict(list)
+        self.orgs: dict[str, list[str]] = defaultdict(list)  # the org of each row, in step
 
-    async def history(self, key: str, limit: int) -> list[ChatMessage]:
+    async def history(self, key: str, limit: int, org_id: str | None = None) -> list[ChatMessage]:
         if limit <= 0:
             return []
-        return list(self.rows.get(key, [])[-limit:])
+        rows = zip(self.rows.get(key, []), self.orgs.get(key, []), strict=True)
+        kept = [m for m, org in rows if org_id is None or org == org_id]
+        return kept[-limit:]
 
     async def append(
         self, key: str, messages: Sequence[ChatMessage], *, org_id: str, user_id: str
@@ -104,6 +107,7 @@ class MemoryConversationRepo:
                 ToolCall(c.id, c.name, copy.deepcopy(dict(c.arguments))) for c in m.tool_calls
             )
             self.rows[key].append(dataclasses.replace(m, tool_calls=calls))
+            self.orgs[key].append(org_id)
 
 
 class MemoryAuditRepo:
