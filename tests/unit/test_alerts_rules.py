@@ -392,7 +392,8 @@ async def test_metrics_count_detections_posts_resolutions_and_lag() -> None:
         ALERT_DELIVERY_LAG_SECONDS._sum.get(),
     )
     assert [a - b for a, b in zip(after, before, strict=True)][:3] == [1, 1, 1]
-    assert after[3] - before[3] >= 30
+    # A float sum: 30 s added to whatever earlier tests observed may round a hair below 30.
+    assert after[3] - before[3] >= 30 - 1e-6
 
 
 def test_alerts_tz_must_be_a_real_time_zone() -> None:
