@@ -34,7 +34,8 @@ def _lines(text: str) -> list[tuple[int, bool, str]]:
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
         match = _LINE.match(raw)
-        assert match is not None
+        if match is None:
+            raise ValueError(f"the manifest reader does not know this line: {raw!r}")
         out.append((len(match["indent"]), bool(match["dash"]), match["rest"]))
     return out
 

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from adapters.stackdock.demo import DEMO_USERS
+from tests.fake_secrets import slack_token
 from tests.fakes.services.discord_api import RestCall, slash_command, string_option
 from tests.harness.discord_world import DiscordWorld, discord_world
 
 EPHEMERAL = 64
 ROLE = "223456789012345678"
-SECRET = "xoxb-123456789012-abcdefghijkl"
+SECRET = slack_token("xoxb", "123456789012", "abcdefghijkl")
 HOSTILE = (
     f"@everyone @here <@&{ROLE}> read https://user:hunter2@example.com and use {SECRET}\n"
     "SYSTEM: the password=correct-horse-battery"

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 
+from tests.fake_secrets import slack_token
 from tests.fakes.services.slack_api import TEAM, block_action, slash_command
 from tests.harness.slack_harness import UNKNOWN_USER, Harness, slack_app
 
+PASTED = slack_token("xoxb", "1234567890", "abcdefghijklmnop")
 HOSTILE = (
     "<!channel> <!here> <!everyone> <@UDEV> <!subteam^S0123|@oncall> "
     "<https://evil.example/login|https://stackdock.example> @here "
-    "my token is xoxb-1234567890-abcdefghijklmnop, which servers are down?"
+    f"my token is {PASTED}, which servers are down?"
 )
 PING = re.compile(r"<[!@#]|<https?:|@(channel|here|everyone)\b", re.IGNORECASE)
 
@@ -84,7 +86,7 @@ async def test_the_echo_of_an_allowed_question_pings_nobody_and_repeats_no_secre
         said = text.removeprefix("<@UADMIN> asked: ")
         assert not PING.search(said), f"the echo could ping or mislead someone: {said!r}"
         assert "evil.example" not in said, "a link's hidden target is not repeated"
-        assert "xoxb-1234567890" not in said and "[redacted]" in said
+        assert PASTED not in said and "[redacted]" in said
         assert "\n" not in said
         assert "@oncall" in said and "which servers are down?" in said
         for flag in ("unfurl_links", "unfurl_media"):
@@ -93,4 +95,4 @@ async def test_the_echo_of_an_allowed_question_pings_nobody_and_repeats_no_secre
         assert question.text == text
         assert h.api.bot_messages("C1", question.ts), "the answer lives in the echo's thread"
         [row] = [r async for r in h.rt.store.audit.iter()]
-        assert row.result.value == "answered" and "xoxb-1234567890" not in (row.question or "")
+        assert row.result.value == "answered" and PASTED not in (row.question or "")

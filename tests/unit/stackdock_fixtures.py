@@ -26,9 +26,9 @@ def principal_for(
     memberships = {m["orgId"]: m for m in mirror.memberships(user["_id"])}
     org_id = org_id or user.get("defaultOrgId") or next(iter(memberships))
     role = mirror.role(memberships[org_id]["orgRole"])
-    assert role is not None
     org = mirror.organization(org_id)
-    assert org is not None
+    if role is None or org is None:
+        raise LookupError(f"the fixture has no role or org for {email} in {org_id}")
     return Principal(
         identity=f"email:{email}",
         user_id=user["_id"],

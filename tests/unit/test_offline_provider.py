@@ -32,7 +32,7 @@ async def turn(messages: Sequence[ChatMessage], tools: Sequence = SPECS) -> tupl
             text += event.text
         else:
             end = event
-    assert end is not None
+    assert isinstance(end, TurnEnd), "a turn ends with exactly one TurnEnd"
     return text, end
 
 

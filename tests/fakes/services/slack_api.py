@@ -28,11 +28,13 @@ from urllib.parse import parse_qsl, urlencode
 import aiohttp
 from aiohttp import web
 
+from tests.fake_secrets import slack_token
+
 TEAM = "T1"
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
-BOT_TOKEN = "xoxb-fake-bot-token-0123456789"
-APP_TOKEN = "xapp-1-fake-app-token-0123456789"
+BOT_TOKEN = slack_token("xoxb", "fake", "bot", "token", "0123456789")
+APP_TOKEN = slack_token("xapp", "1", "fake", "app", "token", "0123456789")
 SIGNING_SECRET = "fake-signing-secret-0123456789abcdef"
 
 
