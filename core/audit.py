@@ -1,8 +1,9 @@
 """The audit trail's hash chain: each row's hash covers its content and the previous row's hash.
 
-Pure functions, no storage. A store seals a record with `seal` while holding its chain lock;
-`verify_chain` (or `ChainVerifier` for a stream) later proves that no row was edited, deleted,
-inserted or reordered since.
+Pure functions, no storage. A store writes a question's row unchained, so that answers never
+queue behind one chain; a sealer then chains the rows in the order it finds them with `seal`,
+one sealer at a time. `verify_chain` (or `ChainVerifier` for a stream) later proves that no
+sealed row was edited, deleted, inserted or reordered since.
 
 The row id is deliberately left out of the hashed payload: the database assigns it after the
 hash is computed, and the order of the chain is already carried by each row's `prev_hash`. An
@@ -77,17 +78,23 @@ def chain_hash(prev_hash: str, record: AuditRecord) -> str:
     return digest.hexdigest()
 
 
-def seal(record: AuditRecord, prev_hash: str) -> AuditRecord:
-    """A copy of `record`, normalized the way the store keeps it, chained after `prev_hash`."""
-    sealed = dataclasses.replace(
+def normalized(record: AuditRecord) -> AuditRecord:
+    """A copy of `record` as the store keeps it, not yet chained (no prev_hash, no hash)."""
+    return dataclasses.replace(
         record,
         timestamp=utc(record.timestamp),
         cost_usd=quantize_cost(record.cost_usd),
         tools=list(record.tools),
         metadata=dict(record.metadata),
-        prev_hash=prev_hash,
+        prev_hash=None,
         hash=None,
     )
+
+
+def seal(record: AuditRecord, prev_hash: str) -> AuditRecord:
+    """A copy of `record`, normalized the way the store keeps it, chained after `prev_hash`."""
+    sealed = normalized(record)
+    sealed.prev_hash = prev_hash
     sealed.hash = chain_hash(prev_hash, sealed)
     return sealed
 

@@ -168,10 +168,15 @@ class ConversationRepo(Protocol):
 
 class AuditRepo(Protocol):
     async def append(self, record: AuditRecord) -> AuditRecord:
-        """Chains and stores the row atomically; returns it with id, prev_hash and hash set."""
+        """Stores the row durably; returns it with its id set. A store may chain it later
+        (prev_hash and hash stay None until then), so that no writer waits for the chain."""
+
+    async def seal(self) -> int:
+        """Chains every stored row not yet chained, in order; returns how many."""
 
     def iter(self, since: datetime | None = None) -> AsyncIterator[AuditRecord]:
-        """Rows in chain order, streamed so that millions fit in bounded memory."""
+        """Rows in chain order, every durable row sealed first, streamed so that millions fit
+        in bounded memory."""
 
     async def asker(self, audit_id: int) -> str | None:
         """The identity that asked the question of this row; None when there is no such row."""

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.store.audit_log import CHAIN_LOCK
 from adapters.store.audit_log import append_in as append_audit
+from adapters.store.audit_sealer import ChainSealer
 from adapters.store.dialects import insert, upsert
 from adapters.store.locks import KeyedLocks
 from adapters.store.tables import alert_outbox, alert_subscriptions, alerts, sync_state
@@ -93,9 +94,10 @@ async def _link_post(conn: AsyncConnection, alert_id: str, post_id: int) -> None
 
 
 class SqlAlertRepo:
-    def __init__(self, engine: AsyncEngine, locks: KeyedLocks) -> None:
+    def __init__(self, engine: AsyncEngine, locks: KeyedLocks, sealer: ChainSealer) -> None:
         self._engine = engine
         self._locks = locks
+        self._sealer = sealer  # woken after a transaction that wrote an audit row
         self._postgres = engine.dialect.name == "postgresql"
 
     # ---- subscriptions ----
@@ -118,6 +120,7 @@ class SqlAlertRepo:
                 await conn.execute(sa.insert(alerts), [_values(a) for a in baseline])
             await _queue(conn, notice, audit.timestamp)
             await append_audit(conn, audit)
+        self._sealer.nudge()
 
     async def _lock_detection(self, conn: AsyncConnection) -> None:
         if self._postgres:
@@ -143,7 +146,8 @@ class SqlAlertRepo:
             await self._drop(conn, target)
             if removed.rowcount and audit is not None:
                 await append_audit(conn, audit)
-            return removed.rowcount > 0
+        self._sealer.nudge()
+        return removed.rowcount > 0
 
     async def subscriptions(self) -> list[Subscription]:
         stmt = sa.select(alert_subscriptions).order_by(alert_subscriptions.c.target)
@@ -328,6 +332,7 @@ class SqlAlertRepo:
             )
             if audit is not None:
                 await append_audit(conn, audit)
+        self._sealer.nudge()
 
     async def release(self, ids: Sequence[int], retry_at: datetime, error: str) -> None:
         async with self._engine.begin() as conn:
@@ -351,4 +356,5 @@ class SqlAlertRepo:
             )
             await _queue(conn, update, audit.timestamp)
             await append_audit(conn, audit)
+        self._sealer.nudge()
         return await self.posted(post_id)

@@ -15,8 +15,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.store.alerts import SqlAlertRepo
-from adapters.store.audit_log import CHAIN_LOCK, ChainHead, SqlAuditRepo
+from adapters.store.audit_log import SqlAuditRepo
 from adapters.store.audit_log import append_in as append_audit
+from adapters.store.audit_sealer import ChainSealer
 from adapters.store.bindings import SqlBindingRepo
 from adapters.store.conversations import SqlConversationRepo
 from adapters.store.conversations import append_in as append_messages
@@ -141,15 +142,18 @@ class SqlStore:
         self.links = SqlLinkRepo(engine)
         self.bindings = SqlBindingRepo(engine)
         self.conversations = SqlConversationRepo(engine)
-        self._head = ChainHead()  # shared by every append of this process
-        self.audit = SqlAuditRepo(engine, locks, self._head)
+        self.audit = SqlAuditRepo(engine, locks, ChainSealer(self._seal))
+        self._sealer = self.audit.sealer
         self.usage = SqlUsageRepo(engine)
         self.rate_limits = SqlRateLimitRepo(engine, locks)
         self.events = SqlEventRepo(engine, locks)
         self.mirror = SqlMirrorRepo(engine)
         self.markers = SqlMarkerRepo(engine)
-        self.pending = SqlPendingRepo(engine, locks)
-        self.alerts = SqlAlertRepo(engine, locks)
+        self.pending = SqlPendingRepo(engine, self._sealer)
+        self.alerts = SqlAlertRepo(engine, locks, self._sealer)
+
+    async def _seal(self) -> int:
+        return await self.audit.seal()
 
     async def record_exchange(
         self,
@@ -159,10 +163,10 @@ class SqlStore:
         messages: Sequence[ChatMessage] = (),
         usage: UsageRecord | None = None,
     ) -> AuditRecord:
-        # One transaction under the chain lock: the row, its messages and its cost land
-        # together or not at all. The extra inserts keep the critical section short.
-        async with self._locks.transaction(CHAIN_LOCK) as conn:
-            sealed = await append_audit(conn, record, self._head)
+        # One transaction, and no global lock: the row, its messages and its cost land
+        # together or not at all, and the sealer chains the row once it is committed.
+        async with self.engine.begin() as conn:
+            stored = await append_audit(conn, record)
             await clear_pending(conn, record)  # the question is recorded: nothing to recover
             if conversation_key and messages and record.org_id and record.user_id:
                 await append_messages(
@@ -173,14 +177,16 @@ class SqlStore:
                     user_id=record.user_id,
                 )
             if usage is not None:
-                await record_usage(conn, dataclasses.replace(usage, audit_id=sealed.id))
-        return sealed
+                await record_usage(conn, dataclasses.replace(usage, audit_id=stored.id))
+        self._sealer.nudge()
+        return stored
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
     async def close(self) -> None:
+        await self._sealer.close()
         await self.engine.dispose()
 
 

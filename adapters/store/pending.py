@@ -22,9 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.store.audit_log import CHAIN_LOCK
 from adapters.store.audit_log import append_in as append_audit
-from adapters.store.locks import KeyedLocks
+from adapters.store.audit_sealer import ChainSealer
 from adapters.store.tables import pending_questions as pending
 from adapters.store.tables import processed_events, rate_limit_hits
 from core.audit import utc
@@ -131,9 +130,9 @@ async def clear_in(conn: AsyncConnection, record: AuditRecord) -> None:
 
 
 class SqlPendingRepo:
-    def __init__(self, engine: AsyncEngine, locks: KeyedLocks) -> None:
+    def __init__(self, engine: AsyncEngine, sealer: ChainSealer) -> None:
         self._engine = engine
-        self._locks = locks
+        self._sealer = sealer
 
     async def open(self, record: AuditRecord) -> None:
         async with self._engine.begin() as conn:
@@ -156,9 +155,9 @@ class SqlPendingRepo:
         question_id = record.metadata.get(QUESTION_ID)
         if not question_id:
             return None
-        # Under the chain lock, like every audit append: two processes settling the same
-        # question take turns, and the second finds nothing left to settle.
-        async with self._locks.transaction(CHAIN_LOCK) as conn:
+        # The DELETE takes the pending row's lock: two processes settling the same question
+        # take turns, and the second finds nothing left to settle.
+        async with self._engine.begin() as conn:
             cleared = await conn.execute(
                 sa.delete(pending).where(pending.c.id == question_id).returning(pending.c.slot)
             )
@@ -175,4 +174,5 @@ class SqlPendingRepo:
                 await conn.execute(
                     sa.delete(processed_events).where(processed_events.c.event_id == event_id)
                 )
+        self._sealer.nudge()
         return sealed

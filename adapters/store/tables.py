@@ -82,10 +82,20 @@ audit_events = sa.Table(
     sa.Column("error_message", sa.Text),
     sa.Column("retry_after_s", sa.Float),
     sa.Column("metadata", sa.JSON, nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
+    # Filled in by the sealer, off the answer path: the row's place in the chain, and its links.
+    sa.Column("seq", sa.BigInteger),
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("hash", sa.String(64)),
     sa.Index("ix_audit_events_timestamp", "timestamp"),
     sa.Index("ix_audit_events_org_id", "org_id"),
+    sa.Index("ux_audit_events_seq", "seq", unique=True),
+    # The sealer's work list stays small however long the trail grows.
+    sa.Index(
+        "ix_audit_events_unsealed",
+        "id",
+        postgresql_where=sa.text("seq IS NULL"),
+        sqlite_where=sa.text("seq IS NULL"),
+    ),
 )
 
 # Kept beside the chain, not in it: a thumbs-up added later must not change a sealed row.

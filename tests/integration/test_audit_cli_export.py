@@ -75,7 +75,8 @@ async def _fill(store: SqlStore, count: int, *, sealed: bool) -> None:
                     seal(record, prev) if sealed else replace(record, prev_hash=prev, hash=prev)
                 )
                 prev = record.hash or GENESIS
-                row = {name: getattr(record, name) for name in columns}
+                row = {name: getattr(record, name) for name in columns if name != "seq"}
+                row["seq"] = n + 1  # already in the chain, as the sealer leaves a row
                 row["result"] = str(record.result)
                 rows.append(row)
             await conn.execute(sa.insert(audit_events), rows)

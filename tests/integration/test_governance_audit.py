@@ -27,7 +27,8 @@ from core.stackdock.mirror import InMemoryMirror
 from tests.fakes.ports.memory_store import MemoryStore
 from tests.store_contract import T0, audit_record, collect
 
-CONTENT_COLUMNS = [c.name for c in audit_events.columns if c.name != "id"]
+# A row's place in the chain (id, seq) stays; everything else is what an attacker rewrites.
+CONTENT_COLUMNS = [c.name for c in audit_events.columns if c.name not in ("id", "seq")]
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ async def test_exchange_writes_row_messages_and_usage_linked(db_url):
         sealed = await store.record_exchange(
             record("how many?"), conversation_key="t1", messages=messages, usage=usage()
         )
-        assert sealed.id is not None and sealed.hash
+        assert sealed.id is not None and sealed.hash is None, "chained off the answer path"
         assert [m.content for m in await store.conversations.history("t1", 10)] == [
             "how many?",
             "42",

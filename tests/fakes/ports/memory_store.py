@@ -25,7 +25,7 @@ from core.alert_model import (
     Posted,
     Subscription,
 )
-from core.audit import GENESIS, quantize_cost, seal, utc
+from core.audit import GENESIS, normalized, quantize_cost, seal, utc
 from core.models import (
     Admission,
     AuditRecord,
@@ -121,15 +121,28 @@ class MemoryAuditRepo:
         return self.append_now(record)
 
     def append_now(self, record: AuditRecord) -> AuditRecord:
-        # As the SQL store reads it: the newest row's hash, GENESIS for an empty chain.
-        last = self.rows[-1].hash if self.rows else None
-        sealed = seal(copy.deepcopy(record), last or GENESIS)
-        sealed.id = self._next_id
+        # As the SQL store does: stored unchained, chained by `seal` (which readers run first).
+        stored = normalized(copy.deepcopy(record))
+        stored.id = self._next_id
         self._next_id += 1
-        self.rows.append(sealed)
-        return copy.deepcopy(sealed)
+        self.rows.append(stored)
+        return copy.deepcopy(stored)
+
+    async def seal(self) -> int:
+        return self.seal_now()
+
+    def seal_now(self) -> int:
+        sealed = 0
+        prev = GENESIS
+        for i, row in enumerate(self.rows):
+            if row.hash is None:
+                self.rows[i] = row = seal(row, prev)
+                sealed += 1
+            prev = row.hash or GENESIS
+        return sealed
 
     async def iter(self, since: datetime | None = None) -> AsyncIterator[AuditRecord]:
+        self.seal_now()
         for row in list(self.rows):
             if since is None or row.timestamp >= utc(since):
                 yield copy.deepcopy(row)
@@ -148,6 +161,7 @@ class MemoryAuditRepo:
 
     async def prune(self, before: datetime) -> PruneResult:
         before = utc(before)
+        self.seal_now()
         if not self.rows:
             return PruneResult(0, None, self.anchor_hash)
         # The first row at or after `before`, else the newest row: it is always kept.
