@@ -152,7 +152,19 @@ def database_url(name: str, port: int | None = None) -> str:
     return f"postgresql+asyncpg://{netloc}/{name}"
 
 
-def worker_env(db_url: str, api_url: str, model: FakeOpenAI) -> dict[str, str]:
+async def fresh_database() -> tuple[str, str]:
+    """A new, empty database: its name and URL (tests start workers on it too)."""
+    name = f"sda_bench_{uuid.uuid4().hex[:10]}"
+    await admin(f'CREATE DATABASE "{name}"')
+    return name, database_url(name)
+
+
+async def drop_database(name: str) -> None:
+    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def worker_env(db_url: str, api: FakeSlackApi | str, model: FakeOpenAI) -> dict[str, str]:
+    api_url = api if isinstance(api, str) else api.url
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI", "AI_"))}
     env.update(
         PYTHONPATH=str(ROOT),
@@ -225,13 +237,14 @@ async def deadlocks(name: str) -> int:
     return rows[0]["deadlocks"] if rows else 0
 
 
-async def measure(workers: int, events: int, model_s: float, direct: bool) -> dict[str, Any]:
-    name = f"sda_bench_{uuid.uuid4().hex[:10]}"
-    await admin(f'CREATE DATABASE "{name}"')
+async def measure(
+    workers: int, events: int, model_s: float, direct: bool = False
+) -> dict[str, Any]:
+    name, _ = await fresh_database()
     try:
         return await measure_in(name, workers, events, model_s, direct)
     finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_database(name)
 
 
 async def measure_in(

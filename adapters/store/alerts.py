@@ -119,7 +119,7 @@ class SqlAlertRepo:
             if baseline:
                 await conn.execute(sa.insert(alerts), [_values(a) for a in baseline])
             await _queue(conn, notice, audit.timestamp)
-            await append_audit(conn, audit)
+            await conn.run_sync(append_audit, audit)
         self._sealer.nudge()
 
     async def _lock_detection(self, conn: AsyncConnection) -> None:
@@ -145,7 +145,7 @@ class SqlAlertRepo:
             )
             await self._drop(conn, target)
             if removed.rowcount and audit is not None:
-                await append_audit(conn, audit)
+                await conn.run_sync(append_audit, audit)
         self._sealer.nudge()
         return removed.rowcount > 0
 
@@ -331,7 +331,7 @@ class SqlAlertRepo:
                 .values(delivered_at=now, message_ref=ref, claimed_until=None)
             )
             if audit is not None:
-                await append_audit(conn, audit)
+                await conn.run_sync(append_audit, audit)
         self._sealer.nudge()
 
     async def release(self, ids: Sequence[int], retry_at: datetime, error: str) -> None:
@@ -355,6 +355,6 @@ class SqlAlertRepo:
                 .values(muted_until=until, muted_by=by)
             )
             await _queue(conn, update, audit.timestamp)
-            await append_audit(conn, audit)
+            await conn.run_sync(append_audit, audit)
         self._sealer.nudge()
         return await self.posted(post_id)

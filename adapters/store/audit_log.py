@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.store.audit_sealer import ChainSealer
@@ -59,18 +60,18 @@ _SEALED = (
 )
 
 
-def _row(stored: AuditRecord) -> dict[str, object]:
+def audit_row(stored: AuditRecord) -> dict[str, object]:
     row = {name: getattr(stored, name) for name in _COLUMNS}
     row["result"] = str(stored.result)
     return row
 
 
-async def append_in(conn: AsyncConnection, record: AuditRecord) -> AuditRecord:
+def append_in(conn: Connection, record: AuditRecord) -> AuditRecord:
     """Writes a row, unchained, inside the caller's transaction; no lock needed. The sealer
     chains it once committed (`seal_in`). Returns the row as stored, with its id."""
     stored = normalized(record)
-    stmt = sa.insert(audit_events).values(_row(stored)).returning(audit_events.c.id)
-    stored.id = (await conn.execute(stmt)).scalar_one()
+    stmt = sa.insert(audit_events).values(audit_row(stored)).returning(audit_events.c.id)
+    stored.id = conn.execute(stmt).scalar_one()
     return stored
 
 
@@ -101,7 +102,7 @@ class SqlAuditRepo:
 
     async def append(self, record: AuditRecord) -> AuditRecord:
         async with self._engine.begin() as conn:
-            stored = await append_in(conn, record)
+            stored = await conn.run_sync(append_in, record)
         self.sealer.nudge()
         return stored
 

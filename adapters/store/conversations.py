@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store.dialects import insert
-from adapters.store.locks import autocommit
 from adapters.store.tables import conversations
 from adapters.store.tables import messages as message_rows
+from adapters.store.units import Units
 from core.models import ChatMessage, ToolCall
 
 
@@ -25,19 +26,10 @@ def _message(row: sa.Row[Any]) -> ChatMessage:
     return ChatMessage(row.role, row.content, calls, row.tool_call_id, row.name)
 
 
-async def append_in(
-    conn: AsyncConnection,
-    key: str,
-    messages: Sequence[ChatMessage],
-    *,
-    org_id: str,
-    user_id: str,
-) -> None:
-    """Adds messages to a conversation inside the caller's transaction."""
-    if not messages:
-        return
-    now = datetime.now(UTC)
-    rows = [
+def message_rows_of(
+    key: str, messages: Sequence[ChatMessage], org_id: str, user_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    return [
         {
             "conversation_key": key,
             "org_id": org_id,
@@ -51,34 +43,54 @@ async def append_in(
         }
         for m in messages
     ]
+
+
+def conversation_upsert(
+    conn: Connection, key: str, org_id: str, user_id: str, now: datetime
+) -> sa.Insert:
     head = insert(conn, conversations).values(
         key=key, org_id=org_id, user_id=user_id, created_at=now, updated_at=now
     )
-    await conn.execute(head.on_conflict_do_update(index_elements=["key"], set_={"updated_at": now}))
+    return head.on_conflict_do_update(index_elements=["key"], set_={"updated_at": now})
+
+
+def append_in(
+    conn: Connection,
+    key: str,
+    messages: Sequence[ChatMessage],
+    org_id: str,
+    user_id: str,
+) -> None:
+    """Adds messages to a conversation inside the caller's transaction."""
+    if not messages:
+        return
+    now = datetime.now(UTC)
+    conn.execute(conversation_upsert(conn, key, org_id, user_id, now))
     # Both drivers insert an executemany's rows in order, so ids follow the given order.
-    await conn.execute(sa.insert(message_rows), rows)
+    conn.execute(sa.insert(message_rows), message_rows_of(key, messages, org_id, user_id, now))
+
+
+def history_in(conn: Connection, key: str, limit: int, org_id: str | None) -> list[ChatMessage]:
+    stmt = sa.select(message_rows).where(message_rows.c.conversation_key == key)
+    if org_id is not None:
+        stmt = stmt.where(message_rows.c.org_id == org_id)
+    rows = conn.execute(stmt.order_by(message_rows.c.id.desc()).limit(limit)).all()
+    return [_message(row) for row in reversed(rows)]
 
 
 class SqlConversationRepo:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, units: Units) -> None:
         self._engine = engine
-        self._reads = autocommit(engine)  # one SELECT on every question: no BEGIN, no ROLLBACK
+        self._units = units
 
     async def history(self, key: str, limit: int, org_id: str | None = None) -> list[ChatMessage]:
         if limit <= 0:
             return []
-        stmt = sa.select(message_rows).where(message_rows.c.conversation_key == key)
-        if org_id is not None:
-            stmt = stmt.where(message_rows.c.org_id == org_id)
-        stmt = stmt.order_by(message_rows.c.id.desc()).limit(limit)
-        async with self._reads.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [_message(row) for row in reversed(rows)]
+        return await self._units.read(history_in, key, limit, org_id)
 
     async def append(
         self, key: str, messages: Sequence[ChatMessage], *, org_id: str, user_id: str
     ) -> None:
         if not messages:
             return
-        async with self._engine.begin() as conn:
-            await append_in(conn, key, messages, org_id=org_id, user_id=user_id)
+        await self._units.write(append_in, key, messages, org_id, user_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,25 +15,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.store.alerts import SqlAlertRepo
 from adapters.store.audit_log import SqlAuditRepo
-from adapters.store.audit_log import append_in as append_audit
 from adapters.store.audit_sealer import ChainSealer
 from adapters.store.bindings import SqlBindingRepo
 from adapters.store.conversations import SqlConversationRepo
-from adapters.store.conversations import append_in as append_messages
 from adapters.store.events import SqlEventRepo
+from adapters.store.exchange import record_exchange_in
 from adapters.store.links import SqlLinkRepo
 from adapters.store.locks import KeyedLocks
 from adapters.store.markers import SqlMarkerRepo
 from adapters.store.mirror_repo import SqlMirrorRepo
 from adapters.store.pending import SqlPendingRepo
-from adapters.store.pending import clear_in as clear_pending
 from adapters.store.rate_limits import SqlRateLimitRepo
+from adapters.store.units import Units, prepare_sqlite
 from adapters.store.usage_log import SqlUsageRepo
-from adapters.store.usage_log import record_in as record_usage
 from core.models import AuditRecord, ChatMessage, UsageRecord
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_MS = 10_000
 # A PostgreSQL server that goes silent (a dead route, a frozen VM: no RST) would otherwise hold
 # every store call for minutes, while the person asking sees only "Thinking…". Bounded, the
 # call fails in seconds and the question takes the "temporarily unavailable" path. Each bound
@@ -53,28 +49,12 @@ MIGRATION_COMMAND_TIMEOUT_S = 600.0
 _MIGRATION_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
-def _prepare_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        # WAL lets readers go on while one writer commits; the timeout makes a second writer
-        # wait its turn instead of failing with "database is locked".
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        # Deleted rows (a mirror replaced, conversations pruned) are overwritten, not left
-        # readable in free pages of the file.
-        cursor.execute("PRAGMA secure_delete=ON")
-    finally:
-        cursor.close()
-
-
 def create_engine(url: str, *, command_timeout_s: float = COMMAND_TIMEOUT_S) -> AsyncEngine:
     """An async engine for `url`, tuned for its database."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(url)
-        event.listen(engine.sync_engine, "connect", _prepare_sqlite)
+        event.listen(engine.sync_engine, "connect", prepare_sqlite)
         return engine
     connect_args: dict[str, Any] = {}
     asyncpg = parsed.get_driver_name() == "asyncpg"
@@ -139,17 +119,18 @@ class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._locks = locks = KeyedLocks(engine)
+        self._units = units = Units(engine, locks)
         self.links = SqlLinkRepo(engine)
         self.bindings = SqlBindingRepo(engine)
-        self.conversations = SqlConversationRepo(engine)
+        self.conversations = SqlConversationRepo(engine, units)
         self.audit = SqlAuditRepo(engine, locks, ChainSealer(self._seal))
         self._sealer = self.audit.sealer
-        self.usage = SqlUsageRepo(engine)
-        self.rate_limits = SqlRateLimitRepo(engine, locks)
-        self.events = SqlEventRepo(engine, locks)
+        self.usage = SqlUsageRepo(engine, units)
+        self.rate_limits = SqlRateLimitRepo(units)
+        self.events = SqlEventRepo(engine, units)
         self.mirror = SqlMirrorRepo(engine)
         self.markers = SqlMarkerRepo(engine)
-        self.pending = SqlPendingRepo(engine, self._sealer)
+        self.pending = SqlPendingRepo(engine, units, self._sealer)
         self.alerts = SqlAlertRepo(engine, locks, self._sealer)
 
     async def _seal(self) -> int:
@@ -165,19 +146,10 @@ class SqlStore:
     ) -> AuditRecord:
         # One transaction, and no global lock: the row, its messages and its cost land
         # together or not at all, and the sealer chains the row once it is committed.
-        async with self.engine.begin() as conn:
-            stored = await append_audit(conn, record)
-            await clear_pending(conn, record)  # the question is recorded: nothing to recover
-            if conversation_key and messages and record.org_id and record.user_id:
-                await append_messages(
-                    conn,
-                    conversation_key,
-                    messages,
-                    org_id=record.org_id,
-                    user_id=record.user_id,
-                )
-            if usage is not None:
-                await record_usage(conn, dataclasses.replace(usage, audit_id=stored.id))
+        # One statement on PostgreSQL, so no BEGIN and COMMIT; one transaction on SQLite.
+        stored = await self._units.write_each(
+            record_exchange_in, record, conversation_key, list(messages), usage
+        )
         self._sealer.nudge()
         return stored
 
@@ -187,6 +159,7 @@ class SqlStore:
 
     async def close(self) -> None:
         await self._sealer.close()
+        await self._units.close()
         await self.engine.dispose()
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
-def insert(conn: AsyncConnection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+def insert(
+    conn: AsyncConnection | Connection, table: sa.Table
+) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that knows ON CONFLICT, in the connection's own dialect."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)

@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store.audit_log import append_in as append_audit
 from adapters.store.audit_sealer import ChainSealer
 from adapters.store.tables import pending_questions as pending
 from adapters.store.tables import processed_events, rate_limit_hits
+from adapters.store.units import Units
 from core.audit import utc
 from core.models import AuditRecord, Outcome
 from core.ports import QUESTION_ID
@@ -117,26 +119,26 @@ def pending_row(record: AuditRecord, slot: int | None = None) -> dict[str, Any]:
     }
 
 
-async def open_in(conn: AsyncConnection, record: AuditRecord, slot: int | None = None) -> None:
+def open_in(conn: Connection, record: AuditRecord, slot: int | None = None) -> None:
     """Opens a pending question inside the caller's transaction (the one taking its hit)."""
-    await conn.execute(sa.insert(pending).values(pending_row(record, slot)))
+    conn.execute(sa.insert(pending).values(pending_row(record, slot)))
 
 
-async def clear_in(conn: AsyncConnection, record: AuditRecord) -> None:
+def clear_in(conn: Connection, record: AuditRecord) -> None:
     """Clears the pending question of a row being written, inside the row's transaction."""
     question_id = record.metadata.get(QUESTION_ID)
     if question_id:
-        await conn.execute(sa.delete(pending).where(pending.c.id == question_id))
+        conn.execute(sa.delete(pending).where(pending.c.id == question_id))
 
 
 class SqlPendingRepo:
-    def __init__(self, engine: AsyncEngine, sealer: ChainSealer) -> None:
+    def __init__(self, engine: AsyncEngine, units: Units, sealer: ChainSealer) -> None:
         self._engine = engine
+        self._units = units
         self._sealer = sealer
 
     async def open(self, record: AuditRecord) -> None:
-        async with self._engine.begin() as conn:
-            await open_in(conn, record)
+        await self._units.write(open_in, record)
 
     async def stale(self, lease_s: float, now: datetime) -> list[AuditRecord]:
         # Only questions in flight are here: a handful, so all are read and judged in Python.
@@ -164,7 +166,7 @@ class SqlPendingRepo:
             taken = cleared.first()
             if taken is None:
                 return None
-            sealed = await append_audit(conn, record)
+            sealed = await conn.run_sync(append_audit, record)
             if taken.slot is not None:
                 await conn.execute(
                     sa.delete(rate_limit_hits).where(rate_limit_hits.c.id == taken.slot)

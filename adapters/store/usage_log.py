@@ -8,9 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store.tables import usage_records
+from adapters.store.units import Units
 from core.audit import quantize_cost
 from core.models import Usage, UsageRecord
 
@@ -31,10 +33,9 @@ def _record(row: sa.Row[Any]) -> UsageRecord:
     return UsageRecord(row.timestamp, row.org_id, row.user_id, row.identity, usage, row.audit_id)
 
 
-async def record_in(conn: AsyncConnection, record: UsageRecord) -> None:
-    """Inserts a usage record inside the caller's transaction."""
+def usage_row(record: UsageRecord) -> dict[str, Any]:
     usage = record.usage
-    row = {
+    return {
         "timestamp": record.timestamp,
         "org_id": record.org_id,
         "user_id": record.user_id,
@@ -49,25 +50,32 @@ async def record_in(conn: AsyncConnection, record: UsageRecord) -> None:
         "calls": usage.calls,
         "audit_id": record.audit_id,
     }
-    await conn.execute(sa.insert(usage_records).values(row))
+
+
+def record_in(conn: Connection, record: UsageRecord) -> None:
+    """Inserts a usage record inside the caller's transaction."""
+    conn.execute(sa.insert(usage_records).values(usage_row(record)))
+
+
+def spend_in(conn: Connection, org_id: str, since: datetime) -> Decimal:
+    stmt = sa.select(sa.func.sum(usage_records.c.cost_usd)).where(
+        usage_records.c.org_id == org_id, usage_records.c.timestamp >= since
+    )
+    total = conn.scalar(stmt)
+    return total if total is not None else Decimal(0)
 
 
 class SqlUsageRepo:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, units: Units) -> None:
         self._engine = engine
+        self._units = units
 
     async def record(self, record: UsageRecord) -> None:
-        async with self._engine.begin() as conn:
-            await record_in(conn, record)
+        await self._units.write(record_in, record)
 
     async def spend(self, org_id: str, since: datetime) -> Decimal:
         """Known cost since `since`; calls whose cost is unknown add nothing."""
-        stmt = sa.select(sa.func.sum(usage_records.c.cost_usd)).where(
-            usage_records.c.org_id == org_id, usage_records.c.timestamp >= since
-        )
-        async with self._engine.connect() as conn:
-            total = await conn.scalar(stmt)
-        return total if total is not None else Decimal(0)
+        return await self._units.read(spend_in, org_id, since)
 
     async def iter(
         self, since: datetime | None = None, org_id: str | None = None
