@@ -119,7 +119,7 @@ class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._locks = locks = KeyedLocks(engine)
-        self._units = units = Units(engine, locks)
+        self._units = units = Units(engine)
         self.links = SqlLinkRepo(engine)
         self.bindings = SqlBindingRepo(engine)
         self.conversations = SqlConversationRepo(engine, units)

@@ -19,39 +19,46 @@ from core.models import Admission, AuditRecord
 PRUNE_EVERY = 16
 
 
-def _admit_at_once(
-    in_window: sa.Select[int, Any],
-    key: str,
-    limit: int,
-    now: datetime,
-    record: AuditRecord | None,
-) -> sa.Select[int, Any, Any]:
-    """PostgreSQL: (count, oldest, the new hit's id or NULL), the hit and its pending question
-    inserted only when the window has room, all in one round trip."""
-    window = in_window.cte("window")
-    take = (
-        sa.insert(hits)
-        .from_select(
-            ["key", "at"],
-            sa.select(sa.literal(key, hits.c.key.type), sa.literal(now, hits.c.at.type))
-            .select_from(window)
-            .where(window.c.n < limit),
-        )
-        .returning(hits.c.id)
-        .cte("take")
+_ADMIT = sa.text(
+    "SELECT o_count, o_oldest, o_slot FROM stackdock_admit(:lock, :key, :limit, :start, :now, "
+    ":prune_every, :pending_id, :opened_at, :host, :boot_id, :pid, :pid_start, :record)"
+).bindparams(
+    sa.bindparam("start", type_=hits.c.at.type),
+    sa.bindparam("now", type_=hits.c.at.type),
+    sa.bindparam("opened_at", type_=pending.c.opened_at.type),
+    sa.bindparam("record", type_=pending.c.record.type),
+)
+
+
+def _admit_call(
+    key: str, limit: int, start: datetime, now: datetime, record: AuditRecord | None
+) -> dict[str, Any]:
+    """PostgreSQL: the arguments of `stackdock_admit` (migration 0007), which takes the key's
+    lock, counts the window and, with room, takes the hit and opens the pending question."""
+    row: dict[str, Any] = dict.fromkeys(
+        ("id", "opened_at", "host", "boot_id", "pid", "pid_start", "record")
     )
-    found = sa.select(window.c.n, window.c.oldest, sa.select(take.c.id).scalar_subquery())
-    if record is None:
-        return found
-    row = pending_row(record)
-    names = [name for name in row if name != "slot"]
-    values = [sa.literal(row[name], pending.c[name].type) for name in names]
-    opened = (
-        sa.insert(pending)
-        .from_select([*names, "slot"], sa.select(*values, take.c.id))
-        .cte("opened")
-    )
-    return found.add_cte(opened)
+    if record is not None:
+        row = pending_row(record)
+    return {
+        "lock": lock_key(key),
+        "key": key,
+        "limit": limit,
+        "start": start,
+        "now": now,
+        "prune_every": PRUNE_EVERY,
+        "pending_id": row["id"],
+        "opened_at": row["opened_at"],
+        "host": row["host"],
+        "boot_id": row["boot_id"],
+        "pid": row["pid"],
+        "pid_start": row["pid_start"],
+        "record": row["record"],
+    }
+
+
+def lock_key(key: str) -> str:
+    return f"rate-limit:{key}"
 
 
 def _admit_in(
@@ -63,23 +70,21 @@ def _admit_in(
     pending: AuditRecord | None,
 ) -> tuple[int, datetime | None, int | None]:
     """(hits in the window, the oldest one, the new hit's id or None when refused)."""
+    if conn.dialect.name == "postgresql":
+        count, oldest, slot = conn.execute(
+            _ADMIT, _admit_call(key, limit, start, now, pending)
+        ).one()
+        return count, oldest, slot
     in_window = sa.select(sa.func.count().label("n"), sa.func.min(hits.c.at).label("oldest")).where(
         hits.c.key == key, hits.c.at > start
     )
-    if conn.dialect.name == "postgresql":
-        # Count, hit and pending question in one statement, after the lock's own: its
-        # snapshot is taken once the lock is held, so it sees every committed hit.
-        count, oldest, slot = conn.execute(
-            _admit_at_once(in_window, key, limit, now, pending)
-        ).one()
-    else:
-        count, oldest = conn.execute(in_window).one()
-        slot = None
-        if count < limit:
-            hit = sa.insert(hits).values(key=key, at=now).returning(hits.c.id)
-            slot = conn.execute(hit).scalar_one()
-            if pending is not None:
-                open_pending(conn, pending, slot)
+    count, oldest = conn.execute(in_window).one()
+    slot = None
+    if count < limit:
+        hit = sa.insert(hits).values(key=key, at=now).returning(hits.c.id)
+        slot = conn.execute(hit).scalar_one()
+        if pending is not None:
+            open_pending(conn, pending, slot)
     if count % PRUNE_EVERY == 0:
         # Hits that left the window are dead weight; clear them now and then, while the key
         # is locked, rather than paying a DELETE on every question.
@@ -103,9 +108,10 @@ class SqlRateLimitRepo:
         now = utc(now)
         window = timedelta(seconds=window_s)
         start = now - window
-        # Locked per key, so one busy user never waits on another.
-        count, oldest, slot = await self._units.write(
-            _admit_in, key, limit, start, now, pending, lock=f"rate-limit:{key}"
+        # One call on PostgreSQL (locked per key inside it, so one busy user never waits on
+        # another); one lane transaction on SQLite.
+        count, oldest, slot = await self._units.write_each(
+            _admit_in, key, limit, start, now, pending
         )
         if slot is not None:
             return Admission(True, count + 1, 0.0)

@@ -25,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.store.locks import KeyedLocks, autocommit
+from adapters.store.locks import autocommit
 
 T = TypeVar("T")
 # A unit: called with a Connection, then its own positional arguments.
@@ -91,27 +91,25 @@ class SqliteLane:
 class Units:
     """Where the store runs a unit: the SQLite lane, or the async engine."""
 
-    def __init__(self, engine: AsyncEngine, locks: KeyedLocks) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._locks = locks
         self._reads = autocommit(engine)  # PostgreSQL: a read is one round trip, no BEGIN
         database = engine.url.database or ""
         file_backed = engine.dialect.name == "sqlite" and database not in ("", ":memory:")
         # An in-memory database lives in its engine's connection: no second connection sees it.
         self.lane = SqliteLane(database) if file_backed else None
 
-    async def write(self, unit: Unit[T], *args: Any, lock: str | None = None) -> T:
-        """`unit` in one transaction; `lock` names a KeyedLocks key to hold on PostgreSQL (on
-        SQLite the lane's single writer and BEGIN IMMEDIATE serialize every write already)."""
+    async def write(self, unit: Unit[T], *args: Any) -> T:
+        """`unit` in one transaction (on SQLite BEGIN IMMEDIATE: it holds the write lock)."""
         if self.lane is not None:
             return await self.lane.write(unit, *args)
-        transaction = self._locks.transaction(lock) if lock else self._engine.begin()
-        async with transaction as conn:
+        async with self._engine.begin() as conn:
             return await conn.run_sync(unit, *args)
 
     async def write_each(self, unit: Unit[T], *args: Any) -> T:
-        """`unit`'s statements, each committed on its own: on PostgreSQL no BEGIN and COMMIT
-        (two round trips of three for a one-statement unit)."""
+        """A unit of one statement (or of statements that need not commit together), each
+        committed on its own: on PostgreSQL no BEGIN and COMMIT, two round trips of three.
+        On SQLite it is still one lane transaction."""
         if self.lane is not None:
             return await self.lane.write(unit, *args)
         async with self._reads.connect() as conn:
