@@ -16,7 +16,6 @@ from tests.fakes.services.convex_api import DEPLOY_KEY, FakeConvex
 from tests.fakes.services.openai_server import FakeOpenAI, Reply
 from tests.faults.support import ask, fault_runtime, reply_text
 
-TWO_HOURS_AGO = datetime.now(UTC) - timedelta(hours=2)
 
 
 def dead_url() -> str:
@@ -33,7 +32,9 @@ async def test_answers_from_the_last_mirror_with_its_age(sqlite_url: str) -> Non
                 for doc in docs:
                     convex.put(table, doc)
             api = ConvexExport(convex.url, DEPLOY_KEY)
-            await ConvexSync(api, store.mirror, clock=lambda: TWO_HOURS_AGO).sync_once()
+            # Read when the test runs, not when the module is collected minutes earlier.
+            two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+            await ConvexSync(api, store.mirror, clock=lambda: two_hours_ago).sync_once()
             await api.aclose()
         saved = await store.mirror.load()
 
