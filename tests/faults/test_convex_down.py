@@ -17,7 +17,6 @@ from tests.fakes.services.openai_server import FakeOpenAI, Reply
 from tests.faults.support import ask, fault_runtime, reply_text
 
 
-
 def dead_url() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
