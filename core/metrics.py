@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar, cast
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -67,3 +69,17 @@ ALERT_DELIVERY_LAG_SECONDS = Histogram(
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 1800),
     registry=REGISTRY,
 )
+
+_M = TypeVar("_M", Counter, Gauge, Histogram)
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def labelled(metric: _M, *values: str) -> _M:
+    """`metric.labels(*values)`, kept: `labels` validates and locks on every call, a few
+    microseconds each, and a question counts several. The label values are few (platforms,
+    results, models), so the children kept are few too."""
+    key = (id(metric), values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    return cast(_M, child)

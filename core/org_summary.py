@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.access import BACKUP_KINDS, KINDS, can_read, readable_kinds
@@ -108,7 +109,9 @@ class SummaryCache:
     def __init__(self, mirror: Mirror, ttl: timedelta = timedelta(seconds=60)) -> None:
         self._mirror = mirror
         self._ttl = ttl
-        self._entries: dict[tuple[object, ...], tuple[int, datetime, str]] = {}
+        self._entries: dict[tuple[object, ...], _Entry] = {}
+        # The asker's line costs two scrubs and a redaction, and depends on nothing else.
+        self._askers: dict[tuple[str, str, bool], str] = {}
 
     def summary(self, principal: Principal, now: datetime) -> str:
         key = (
@@ -118,13 +121,38 @@ class SummaryCache:
             principal.show_detail,
         )
         version = self._mirror.version
-        hit = self._entries.get(key)
-        if hit is None or hit[0] != version or now - hit[1] > self._ttl:
+        entry = self._entries.get(key)
+        if entry is None or entry.version != version or now - entry.built > self._ttl:
             if len(self._entries) > 4096:  # orgs x roles x detail: small, but never unbounded
                 self._entries.clear()
-            hit = (version, now, _org_body(self._mirror, principal, now))
-            self._entries[key] = hit
-        return _asker_line(principal) + "\n" + hit[2]
+            entry = _Entry(version, now, _org_body(self._mirror, principal, now))
+            self._entries[key] = entry
+        asker = self._asker(principal)
+        whole = entry.joined.get(asker)
+        if whole is None:
+            # The same string for the same asker: the system prompt is kept by it, and a
+            # string kept whole hashes once.
+            if len(entry.joined) > 1024:
+                entry.joined.clear()
+            whole = entry.joined[asker] = asker + "\n" + entry.body
+        return whole
+
+    def _asker(self, principal: Principal) -> str:
+        key = (principal.user_name, principal.role_name, principal.show_detail)
+        line = self._askers.get(key)
+        if line is None:
+            if len(self._askers) > 4096:
+                self._askers.clear()
+            line = self._askers[key] = _asker_line(principal)
+        return line
+
+
+@dataclass(slots=True)
+class _Entry:
+    version: int
+    built: datetime
+    body: str
+    joined: dict[str, str] = field(default_factory=dict)  # the asker's line -> the summary
 
 
 def _problem_lines(mirror: Mirror, principal: Principal, now: datetime) -> Iterable[str]:

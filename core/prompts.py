@@ -10,6 +10,7 @@ only as `quoted` values inside a fence the instructions tell the model never to 
 
 from __future__ import annotations
 
+import functools
 import json
 
 from core.instructions import MAX_INSTRUCTIONS_CHARS
@@ -168,11 +169,18 @@ def system_prompt(principal: Principal, summary: str) -> str:
     """The instructions, then the org summary fenced off as data (`summary` must hold only
     text built with `quoted` values; nothing in it may close the fence). The channel's
     instructions, if any, open the fenced data as one quoted value."""
-    rule = _DETAIL_DM if principal.show_detail else _DETAIL_SHARED
+    return _system_prompt(principal.show_detail, principal.instructions, summary)
+
+
+# Kept by its inputs: most questions of a process share a handful of summaries (one per org,
+# role and channel kind, cached in `SummaryCache`) and their channels' instructions.
+@functools.lru_cache(maxsize=256)
+def _system_prompt(show_detail: bool, instructions: str, summary: str) -> str:
+    rule = _DETAIL_DM if show_detail else _DETAIL_SHARED
     fenced = summary.replace(DATA_CLOSE, "").replace(DATA_OPEN, "")
-    if principal.instructions.strip():
+    if instructions.strip():
         rule = f"{rule}\n{_CHANNEL_RULE}"
-        words = quoted(principal.instructions, MAX_INSTRUCTIONS_CHARS)
+        words = quoted(instructions, MAX_INSTRUCTIONS_CHARS)
         fenced = f"channel_instructions: {words}\n{fenced}"
     return SYSTEM_TEMPLATE.format(
         detail_rule=rule, summary=fenced, open=DATA_OPEN, close=DATA_CLOSE

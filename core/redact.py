@@ -55,27 +55,44 @@ _NETWORK_WORDS = frozenset(
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _WORD_SPLIT = re.compile(r"[_\-\s.]+")
 
-_PREFIXED_TOKENS = [
-    r"\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}",
-    r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
-    r"\bxapp-[A-Za-z0-9\-]{10,}",
-    r"\bgh[pousr]_[A-Za-z0-9]{20,}",
-    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-    r"\bglpat-[A-Za-z0-9_\-]{16,}",
-    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    r"\bAIza[0-9A-Za-z_\-]{30,}",
-    r"\b(?:sk|pk|rk|sdk|whsec)_(?:live|test)_[A-Za-z0-9_]{8,}",
-    r"\bdo[opr]_v1_[a-f0-9]{32,}",
-    r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}",  # SendGrid
-    r"\b(?:napi|nfp|sntrys|pscale_tkn|pscale_pw|pscale_oauth|hvs|shpat|npm)_[A-Za-z0-9_]{16,}",
-    r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
-    r"\b(?:prod|dev|preview):[a-z0-9\-]+\|[A-Za-z0-9+/=_\-]{16,}",  # Convex deploy keys
+# Each pattern with literals one of which is in every text it matches: a text holding none of
+# them skips the scan, which costs about 0.3 µs a character (the alternation below is tried at
+# every position). tests/unit/test_redact_hints.py checks each hint against the pattern.
+_PREFIXED_TOKENS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("sk-",), r"\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}"),
+    (("xox",), r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"),
+    (("xapp-",), r"\bxapp-[A-Za-z0-9\-]{10,}"),
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"\bgh[pousr]_[A-Za-z0-9]{20,}"),
+    (("github_pat_",), r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
+    (("glpat-",), r"\bglpat-[A-Za-z0-9_\-]{16,}"),
+    (("AKIA", "ASIA"), r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    (("AIza",), r"\bAIza[0-9A-Za-z_\-]{30,}"),
+    (("_live_", "_test_"), r"\b(?:sk|pk|rk|sdk|whsec)_(?:live|test)_[A-Za-z0-9_]{8,}"),
+    (("_v1_",), r"\bdo[opr]_v1_[a-f0-9]{32,}"),
+    (("SG.",), r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"),  # SendGrid
+    (
+        ("napi_", "nfp_", "sntrys_", "pscale_", "hvs_", "shpat_", "npm_"),
+        r"\b(?:napi|nfp|sntrys|pscale_tkn|pscale_pw|pscale_oauth|hvs|shpat|npm)_[A-Za-z0-9_]{16,}",
+    ),
+    (("eyJ",), r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}"),
+    (
+        ("-----BEGIN ",),
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
+    ),
+    (("|",), r"\b(?:prod|dev|preview):[a-z0-9\-]+\|[A-Za-z0-9+/=_\-]{16,}"),  # Convex deploy keys
     # Incoming-webhook URLs: whoever holds one may post into the channel.
-    r"\bhttps?://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]+",
-    r"\bhttps?://(?:[a-z]+\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]+",
-]
-_TOKEN = re.compile("|".join(f"(?:{p})" for p in _PREFIXED_TOKENS))
+    (
+        ("://hooks.slack.com/",),
+        r"\bhttps?://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]+",
+    ),
+    (
+        (".com/api/webhooks/",),
+        r"\bhttps?://(?:[a-z]+\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]+",
+    ),
+)
+_TOKEN = re.compile("|".join(f"(?:{p})" for _, p in _PREFIXED_TOKENS))
+_TOKEN_HINTS = tuple(hint for hints, _ in _PREFIXED_TOKENS for hint in hints)
+_TOKEN_MIN_CHARS = 15  # the shortest text any of them matches (the test checks it)
 _AUTH_HEADER = re.compile(r"\b(Bearer|Basic|Token)\s+(?=\S*\d)[A-Za-z0-9._~+/=\-]{8,}", re.I)
 _URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.\-]*://[^\s:/@]+):([^\s@/]+)@", re.I)
 _ASSIGNMENT = re.compile(
@@ -161,24 +178,79 @@ def _aws_secrets(line: str) -> str:
     return _AWS_SECRET.sub(replace, line)
 
 
+# The characters other than ASCII letters that IGNORECASE matches to an ASCII letter, as that
+# letter; `lower()` alone leaves them be, or (İ) makes two characters of one.
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+class _Words:
+    """The words a text may hold, checked on a lowercased copy before a regex scans for them.
+
+    The copy is folded as IGNORECASE matches (a pattern's "s" matches "ſ" too), so a word a
+    case-insensitive pattern would find is always in it and skipping the scan changes nothing.
+    """
+
+    __slots__ = ("_lowered", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = ""
+        self._lowered = ""
+        self.update(text)
+
+    def update(self, text: str) -> None:
+        """Follows the text after a scan replaced part of it."""
+        if text is self._text:
+            return
+        self._text = text
+        self._lowered = text.lower() if text.isascii() else text.translate(_FOLD).lower()
+
+    def any_of(self, words: tuple[str, ...]) -> bool:
+        return _holds_any(self._lowered, words)
+
+
+def _holds_any(text: str, literals: tuple[str, ...]) -> bool:
+    for literal in literals:  # noqa: SIM110 (any() over a generator costs twice as much here)
+        if literal in text:
+            return True
+    return False
+
+
+_AUTH_WORDS = ("bearer", "basic", "token")
+_ASSIGNMENT_WORDS = ("key", "secret", "passw", "pwd", "token")  # one in each of its names
+_PASS_WORDS = ("pass", "pw", "psw")
+_ASSIGNED = (":", "=")
+
+
 def scrub_text(text: str) -> str:
     """`text` with secret-looking substrings replaced by "[redacted]"."""
     if not text:
         return text
-    text = _TOKEN.sub(REDACTED, text)
-    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}:{REDACTED}@", text)
-    text = _ASSIGNMENT.sub(lambda m: m.group(1) + REDACTED, text)
-    # Plain substring checks first: each costs microseconds where the regex scans cost a
-    # good part of a millisecond per kilobyte, and most text holds none of these words.
-    lowered = text.lower()
-    if "pass" in lowered or "pw" in lowered or "psw" in lowered:
+    # Each scan below runs only when the text holds what every one of its matches holds, so
+    # skipping it changes nothing; most text holds none, and these checks are far cheaper
+    # than the scans.
+    if len(text) >= _TOKEN_MIN_CHARS and _holds_any(text, _TOKEN_HINTS):
+        text = _TOKEN.sub(REDACTED, text)
+    words = _Words(text)
+    if words.any_of(_AUTH_WORDS):
+        text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    if "@" in text and "://" in text:
+        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}:{REDACTED}@", text)
+    assigned = _holds_any(text, _ASSIGNED)
+    words.update(text)
+    if assigned and words.any_of(_ASSIGNMENT_WORDS):
+        text = _ASSIGNMENT.sub(lambda m: m.group(1) + REDACTED, text)
+        words.update(text)
+    if assigned and words.any_of(_PASS_WORDS):
         text = _PASS_ASSIGNMENT.sub(lambda m: m.group(1) + REDACTED, text)
-    if any(word in lowered for word in _SPOKEN_WORDS):
+        words.update(text)
+    if words.any_of(_SPOKEN_WORDS):
         text = _SPOKEN_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
-    if any(word in lowered for word in _AWS_WORDS) and _AWS_CONTEXT.search(text):
+        words.update(text)
+    if words.any_of(_AWS_WORDS) and _AWS_CONTEXT.search(text):
         # Line by line, so a streamed answer (scrubbed per line) and its whole text agree.
         text = "\n".join(_aws_secrets(line) for line in text.split("\n"))
+    if len(text) < 24:
+        return text  # shorter than any run _CANDIDATE looks at
     return _CANDIDATE.sub(_replace_random, text)
 
 
@@ -186,7 +258,10 @@ def one_line(text: str, limit: int) -> str:
     """`text` as one line of at most `limit` characters: line breaks, control and invisible
     characters become spaces, runs of spaces one. For data that must not pass for a new line
     of a prompt, or break a chat message's layout."""
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        flat = text  # already one line: no control, invisible or line-breaking character
+    else:
+        flat = " ".join(_CONTROL.sub(" ", text).split())
     return flat if len(flat) <= limit else flat[: max(limit - 1, 0)] + "…"
 
 

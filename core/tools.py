@@ -22,6 +22,7 @@ breaks must not read to the model like a new message or instruction.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import logging
 from collections import Counter
@@ -140,7 +141,7 @@ _EXTRA_KIND_NAMES = {
 
 def norm(value: str) -> str:
     """Lowercase without spaces, dashes or underscores: "Digital Ocean" == "digitalocean"."""
-    return "".join(ch for ch in value.lower() if ch not in " -_")
+    return value.lower().replace(" ", "").replace("-", "").replace("_", "")
 
 
 _KIND_BY_NAME = {norm(k): k for k in KINDS} | {norm(k).removesuffix("s"): k for k in KINDS}
@@ -153,9 +154,10 @@ class ArgumentError(ValueError):
 
 
 def _kind(value: Any) -> str:
-    if not isinstance(value, str) or norm(value) not in _KIND_BY_NAME:
+    kind = _KIND_BY_NAME.get(norm(value)) if isinstance(value, str) else None
+    if kind is None:
         raise ArgumentError(f"Unknown kind {value!r}. Use one of: {', '.join(KINDS)}.")
-    return _KIND_BY_NAME[norm(value)]
+    return kind
 
 
 def _text_arg(name: str, value: Any) -> str:
@@ -182,6 +184,9 @@ _PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # tool -> (requ
 }
 
 
+_ACCEPTED = {tool: frozenset(required + optional) for tool, (required, optional) in _PARAMS.items()}
+
+
 def check_arguments(tool: str, arguments: Any, max_limit: int) -> dict[str, Any]:
     """The tool's arguments checked and normalised; raises ArgumentError with a usable message."""
     if arguments is None:
@@ -190,7 +195,8 @@ def check_arguments(tool: str, arguments: Any, max_limit: int) -> dict[str, Any]
         raise ArgumentError(f"Arguments of {tool} must be a JSON object.")
     required, optional = _PARAMS[tool]
     given = {k: v for k, v in arguments.items() if v is not None}
-    unknown = sorted(set(given) - set(required) - set(optional))
+    accepted = _ACCEPTED[tool]
+    unknown = sorted(k for k in given if k not in accepted)
     if unknown:
         allowed = ", ".join(required + optional) or "none"
         raise ArgumentError(
@@ -215,7 +221,10 @@ def check_arguments(tool: str, arguments: Any, max_limit: int) -> dict[str, Any]
     return checked
 
 
+@functools.lru_cache(maxsize=16)
 def tool_specs(max_limit: int) -> tuple[ToolSpec, ...]:
+    """The tools' definitions, built once per limit: every turn of every question sends them.
+    Shared, so never to be changed by whoever reads them."""
     kind = {"type": "string", "enum": list(KINDS), "description": "A StackDock table name."}
     text = {"type": "string"}
     return (

@@ -33,7 +33,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from core.models import (
     ChatMessage,
@@ -51,6 +51,8 @@ from core.providers.pricing import price
 from core.providers.text_calls import TextCallFilter
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 TURN_SEPARATOR = "\n\n"
 # Stop reasons of a turn that hit its output cap: OpenAI's and Anthropic's words for it.
@@ -121,12 +123,12 @@ class LoopProgress:
         return bool(self.texts)
 
     def delta(self, text: str, turn_has_text: bool) -> list[TextDelta]:
-        out = []
         if not turn_has_text and self.texts:
-            out.append(TextDelta(TURN_SEPARATOR))  # keeps one turn's text off the previous one's
-        out.append(TextDelta(text))
-        self.texts.extend(d.text for d in out)
-        return out
+            # Keeps one turn's text off the previous one's.
+            self.texts += (TURN_SEPARATOR, text)
+            return [TextDelta(TURN_SEPARATOR), TextDelta(text)]
+        self.texts.append(text)
+        return [TextDelta(text)]
 
     def total_usage(self, answering: str | None) -> Usage | None:
         if not self.usages:
@@ -296,13 +298,11 @@ async def _stream(
 ) -> AsyncIterator[TextDelta]:
     """Streams one turn's readable text, stopping it when the answer's time runs out."""
     stream = provider.turn(system, conversation, offered)
+    watch = _Watch(budget.deadline)
     try:
         while True:
             try:
-                # Only the wait for the next event is bounded: a timeout while this generator
-                # is suspended at a yield would cancel whoever consumes it instead.
-                async with asyncio.timeout_at(budget.deadline):
-                    event = await anext(stream)
+                event = await watch.read(stream)
             except StopAsyncIteration:
                 return
             except TimeoutError:
@@ -316,7 +316,68 @@ async def _stream(
             else:
                 turn.end = event
     finally:
+        watch.close()
         await _close(stream)
+
+
+class _Watch:
+    """The answer's deadline over one model stream, bounding each wait for its next event.
+
+    Only the wait is bounded: a timeout while `_stream` is suspended at a yield would cancel
+    whoever consumes it instead. It does what `asyncio.timeout_at` around each read would, with
+    one timer for the whole stream where that schedules and cancels one per event (several
+    microseconds each): a read under way when the time runs out is cancelled and raises
+    TimeoutError; a read begun after it is cancelled at its first wait.
+    """
+
+    def __init__(self, deadline: float | None) -> None:
+        self._deadline = deadline
+        self._loop = asyncio.get_running_loop()
+        self._reader: asyncio.Task[Any] | None = None
+        self._cancelling = 0  # the reader's cancellations from elsewhere, when it began
+        self._expiring = False
+        self._timer: asyncio.Handle | None = None
+        self._late: asyncio.Handle | None = None
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self._reader is not None and not self._expiring:
+            self._reader.cancel()
+            self._expiring = True
+
+    def _expired(self, reader: asyncio.Task[Any]) -> bool:
+        """Takes back the cancellation this watch made; True when it is the only one."""
+        if not self._expiring:
+            return False
+        self._expiring = False
+        return reader.uncancel() <= self._cancelling
+
+    async def read(self, stream: AsyncIterator[T]) -> T:
+        reader = asyncio.current_task() if self._deadline is not None else None
+        if reader is None:
+            return await anext(stream)
+        self._reader, self._cancelling = reader, reader.cancelling()
+        if self._timer is None:
+            self._late = self._loop.call_soon(self._expire)  # the time ran out between reads
+        try:
+            return await anext(stream)
+        except asyncio.CancelledError as exc:
+            if self._expired(reader):
+                raise TimeoutError from exc
+            raise
+        finally:
+            self._reader = None
+            self._expired(reader)  # a stream that swallowed the cancellation: nothing to raise
+            if self._late is not None:
+                self._late.cancel()
+                self._late = None
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 async def _close(stream: AsyncIterator[Any]) -> None:
@@ -375,7 +436,10 @@ async def _run_calls(
     for call, key in zip(calls, keys, strict=True):
         if key not in progress.results and key not in fresh:
             fresh[key] = call
-    results = await asyncio.gather(*(_call(tools, call) for call in fresh.values()))
+    if len(fresh) == 1:  # most turns: no task to run it in
+        results = [await _call(tools, next(iter(fresh.values())))]
+    else:
+        results = await asyncio.gather(*(_call(tools, call) for call in fresh.values()))
     ran = dict(zip(fresh, results, strict=True))
     for call, key in zip(calls, keys, strict=True):
         if fresh.get(key) is call:
@@ -417,6 +481,9 @@ def _priced(usage: Usage) -> Usage:
 
 
 def _compact(content: Mapping[str, Any], *, sort: bool = False) -> str:
-    return json.dumps(
-        content, separators=(",", ":"), ensure_ascii=False, default=str, sort_keys=sort
-    )
+    return (_SORTED if sort else _COMPACT).encode(content)
+
+
+# json.dumps with these arguments builds an encoder on every call; these are built once.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+_SORTED = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str, sort_keys=True)

@@ -23,11 +23,16 @@ from core.models import Usage
 log = logging.getLogger(__name__)
 
 _warned: set[tuple[str, str]] = set()
+# Models genai-prices does not know: its snapshot never changes while the process runs, and it
+# keeps no memory of a failed lookup, which costs a search of every model on every turn.
+_unknown: set[tuple[str, str]] = set()
 
 
 def price(usage: Usage) -> Usage:
     """A copy of `usage` with `cost_usd` set, or left None when tokens or the price are unknown."""
     if usage.input_tokens is None or usage.output_tokens is None:
+        return dataclasses.replace(usage, cost_usd=None)
+    if (usage.provider, usage.model) in _unknown:
         return dataclasses.replace(usage, cost_usd=None)
     priced = genai_prices.Usage(
         input_tokens=usage.input_tokens,
@@ -38,6 +43,8 @@ def price(usage: Usage) -> Usage:
     try:
         calc = genai_prices.calc_price(priced, usage.model, provider_id=usage.provider)
     except (LookupError, ValueError) as exc:
+        if isinstance(exc, LookupError):  # a ValueError may be about this usage alone
+            _unknown.add((usage.provider, usage.model))
         _warn_once(usage, exc)
         return dataclasses.replace(usage, cost_usd=None)
     return dataclasses.replace(usage, cost_usd=calc.total_price)

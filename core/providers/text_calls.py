@@ -174,12 +174,23 @@ def _held_tail(text: str) -> int:
     """How many characters at the end of `text` must wait: a last line that could still open a
     call (or is blank), with the whitespace before it, or the start of a `<tool_call>` tag."""
     line_start = text.rfind("\n") + 1
-    last_line = text[line_start:].lstrip(" \t")
-    if last_line == "" or any(o.startswith(last_line) for o in (_FENCE, _PREFIX)):
+    # The last line without its indent, copied only when short enough to open a call: this
+    # runs on every piece of a streamed answer, whose last line grows with it.
+    opens = line_start
+    while opens < len(text) and text[opens] in " \t":
+        opens += 1
+    rest = len(text) - opens
+    if rest == 0 or (
+        rest <= len(_PREFIX)
+        and (_FENCE.startswith(text[opens:]) or _PREFIX.startswith(text[opens:]))
+    ):
         return len(text) - len(text[:line_start].rstrip()) if line_start else len(text)
-    for size in range(min(len(_TAG_OPEN) - 1, len(text)), 0, -1):
-        if _TAG_OPEN.startswith(text[-size:]):
-            return len(text) - len(text[:-size].rstrip())
+    # The longest tail that could open the tag first; only a tail starting with "<" can.
+    start = text.find("<", max(len(text) - (len(_TAG_OPEN) - 1), 0))
+    while start != -1:
+        if _TAG_OPEN.startswith(text[start:]):
+            return len(text) - len(text[:start].rstrip())
+        start = text.find("<", start + 1)
     return 0
 
 

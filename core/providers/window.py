@@ -7,9 +7,11 @@ tool results absorbs the estimate's error.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from genai_prices.data_snapshot import get_snapshot
 
@@ -36,8 +38,10 @@ DEFAULT_WINDOW = 8_192
 _MESSAGE_OVERHEAD = 4  # role markers and separators the chat formats add per message
 
 
+@functools.lru_cache(maxsize=256)
 def context_window(model: str) -> int:
-    """How many input tokens `model` accepts."""
+    """How many input tokens `model` accepts (kept per name: the bundled prices never change
+    while the process runs, and a lookup costs tens of microseconds)."""
     try:
         _provider, info = get_snapshot().find_provider_model(model, None, None, None)
     except LookupError:
@@ -58,21 +62,59 @@ def estimate_tokens(text: str) -> int:
 
 def message_tokens(message: ChatMessage) -> int:
     """Estimated tokens of one message, tool calls included."""
-    total = estimate_tokens(message.content) + _MESSAGE_OVERHEAD
+    # estimate_tokens inlined (-(-n // 4) is ceil(n / 4)): every history message passes here.
+    total = -(-len(message.content) // 4) + _MESSAGE_OVERHEAD
     for call in message.tool_calls:
-        total += estimate_tokens(call.name) + estimate_tokens(json.dumps(dict(call.arguments)))
+        total += -(-len(call.name) // 4) - (-_json_chars(call.arguments) // 4)
     return total
+
+
+def _json_chars(arguments: Mapping[str, Any]) -> int:
+    """len(json.dumps(dict(arguments))), counted without encoding when every key is a plain
+    string and every value a plain string or an int, as a tool call's arguments are."""
+    chars = 2 * len(arguments) if arguments else 2  # braces, and ", " between items
+    for key, value in arguments.items():
+        if type(key) is not str or not _plain(key):
+            return len(json.dumps(dict(arguments)))
+        if type(value) is str and _plain(value):
+            chars += len(key) + len(value) + 6  # two pairs of quotes and ": "
+        elif type(value) is int:
+            chars += len(key) + len(int.__repr__(value)) + 4
+        else:
+            return len(json.dumps(dict(arguments)))
+    return chars
+
+
+def _plain(text: str) -> bool:
+    """JSON writes it as it is, in quotes: printable ASCII without a quote or a backslash."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 def reserve_tokens(window_tokens: int, max_answer_tokens: int, tools: Sequence[ToolSpec]) -> int:
     """What a turn needs besides the system prompt and the conversation: the tool definitions,
     sent with every turn, and room for the answer. In a small window (a local server's 2,048,
     say) the answer's room is cut to a quarter of it, so some history still fits."""
-    definitions = sum(
+    return _definition_tokens(tools) + min(max_answer_tokens, window_tokens // 4)
+
+
+# Tool definitions by the identity of the tuple holding them (`tool_specs` hands out the same
+# one every time), with the tuple itself, so an id reused after it is freed never matches.
+_DEFINITIONS: dict[int, tuple[Sequence[ToolSpec], int]] = {}
+
+
+def _definition_tokens(tools: Sequence[ToolSpec]) -> int:
+    hit = _DEFINITIONS.get(id(tools))
+    if hit is not None and hit[0] is tools:
+        return hit[1]
+    tokens = sum(
         estimate_tokens(spec.name + spec.description + json.dumps(dict(spec.parameters)))
         for spec in tools
     )
-    return definitions + min(max_answer_tokens, window_tokens // 4)
+    if isinstance(tools, tuple):  # a list could change under the same id
+        if len(_DEFINITIONS) >= 64:
+            _DEFINITIONS.clear()
+        _DEFINITIONS[id(tools)] = (tools, tokens)
+    return tokens
 
 
 def fit_history(
@@ -92,7 +134,9 @@ def fit_history(
     budget = window_tokens - reserve_tokens - estimate_tokens(system) - message_tokens(question)
     kept: list[list[ChatMessage]] = []
     for group in reversed(_groups(history)):
-        cost = sum(message_tokens(m) for m in group)
+        cost = 0
+        for message in group:
+            cost += message_tokens(message)
         if cost > budget:
             break
         budget -= cost
@@ -114,7 +158,7 @@ def _groups(history: Sequence[ChatMessage]) -> list[list[ChatMessage]]:
             # A result whose call was already cut off (by the history limit) is dropped here.
             continue
         groups.append([message])
-    return [group for group in groups if _complete(group)]
+    return [group for group in groups if not group[0].tool_calls or _complete(group)]
 
 
 def _complete(group: list[ChatMessage]) -> bool:
