@@ -110,6 +110,13 @@ class MemoryConversationRepo:
             self.orgs[key].append(org_id)
 
 
+def _copied(record: AuditRecord) -> AuditRecord:
+    """A copy sharing nothing mutable with `record` (its other fields are immutable values)."""
+    return dataclasses.replace(
+        record, tools=list(record.tools), metadata=copy.deepcopy(record.metadata)
+    )
+
+
 class MemoryAuditRepo:
     def __init__(self) -> None:
         self.rows: list[AuditRecord] = []
@@ -122,11 +129,11 @@ class MemoryAuditRepo:
 
     def append_now(self, record: AuditRecord) -> AuditRecord:
         # As the SQL store does: stored unchained, chained by `seal` (which readers run first).
-        stored = normalized(copy.deepcopy(record))
+        stored = normalized(_copied(record))
         stored.id = self._next_id
         self._next_id += 1
         self.rows.append(stored)
-        return copy.deepcopy(stored)
+        return _copied(stored)
 
     async def seal(self) -> int:
         return self.seal_now()
@@ -145,7 +152,7 @@ class MemoryAuditRepo:
         self.seal_now()
         for row in list(self.rows):
             if since is None or row.timestamp >= utc(since):
-                yield copy.deepcopy(row)
+                yield _copied(row)
 
     async def asker(self, audit_id: int) -> str | None:
         return next((row.identity for row in self.rows if row.id == audit_id), None)
