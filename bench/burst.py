@@ -23,6 +23,21 @@ model start/end, audit write (`--trace` prints their medians). Every run also pr
 event loop's worst lag, the loop thread's seconds on a CPU and waiting for one (from
 /proc/self/schedstat: on a shared machine the second is other people's work, not ours), the
 bot's garbage collections, and connections the kernel dropped for a full listen queue.
+
+Loop CPU per answer is that running time over the answers. It counts the kernel's work for
+the loop's sockets too (on loopback, a send also delivers the bytes to the receiver).
+
+To see one part of the bot's own work:
+- `--store memory`: the in-memory fake of the store in place of SQLite, leaving the Slack side
+  and the core;
+- `--compare-slack DIR`: each run also runs with `adapters/slack` loaded from DIR (another
+  version of it, e.g. `git archive <commit> adapters/slack | tar -x -C /tmp/old`, then DIR
+  is /tmp/old/adapters/slack), interleaved run by run, everything else the same;
+- `--profile FILE`: py-spy samples the bot from the burst to the last answer (raw stacks in
+  FILE.<people>.<variant>.<run>) and the loop thread's samples are summed: time by package of
+  the running frame, and the functions with the most inclusive time. py-spy counts a sample
+  whenever the thread holds the GIL, waiting for a CPU included, so on a busy machine its
+  milliseconds run above the loop CPU: read the shares.
 """
 
 from __future__ import annotations
@@ -43,6 +58,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -53,6 +69,7 @@ from bench.slack_ack import ROOT, USERS, free_port, post, wait_up
 from tests.fakes.services.slack_api import Call, FakeSlackApi, event_envelope, mention
 
 SHARED, PER_CALL = "shared session", "a session per call (before)"
+OTHER_SLACK = "adapters/slack from --compare-slack"
 VISIBLE_METHODS = {"assistant.threads.setStatus", "chat.postMessage", "chat.startStream"}
 TARGET_ANSWER_S = 2.5
 TARGET_VISIBLE_S = 0.5
@@ -238,9 +255,51 @@ def per_call_sessions() -> None:
     bot.wiring.share_session = lambda client, app: None  # type: ignore[assignment]
 
 
-async def serve_traced(port: int, api: str, db: str, model_s: float, per_call: bool) -> None:
+def memory_store() -> None:
+    """The in-memory fake of the Store port in place of the database: what is left is the
+    bot's own work, Slack's side and the core's, without the store's."""
+    import bot.wiring
+    from tests.fakes.ports.memory_store import MemoryStore
+
+    async def open_memory(url: str, **kw: Any) -> MemoryStore:
+        return MemoryStore()
+
+    bot.wiring.open_store = open_memory  # type: ignore[assignment]
+
+
+def slack_adapter_from(directory: str) -> None:
+    """Loads `adapters.slack` from another copy of it (say the one before a change, from
+    `git archive`), so that two versions of the adapter run on the same tree otherwise."""
+    import importlib.util
+
+    import adapters
+
+    init = Path(directory) / "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        "adapters.slack", init, submodule_search_locations=[directory]
+    )
+    assert spec is not None and spec.loader is not None, f"no package in {directory}"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["adapters.slack"] = module
+    spec.loader.exec_module(module)
+    adapters.slack = module
+
+
+async def serve_traced(
+    port: int,
+    api: str,
+    db: str,
+    model_s: float,
+    per_call: bool,
+    slack_from: str | None,
+    memory: bool,
+) -> None:
+    if slack_from:
+        slack_adapter_from(slack_from)
     if per_call:
         per_call_sessions()
+    if memory:
+        memory_store()
     install_tracing()
     watch_gc()
     watcher = asyncio.create_task(watch_loop())
@@ -277,7 +336,86 @@ def summary(values: list[float]) -> tuple[float, float, float]:
     return (statistics.median(values), pct(values, 95), max(values)) if values else (0, 0, 0)
 
 
-async def burst(users: int, model_s: float, variant: str = SHARED) -> dict[str, Any]:
+def start_profiler(pid: int, path: str) -> subprocess.Popen:
+    """py-spy sampling the bot at 500 Hz without pausing it; SIGINT makes it write `path`."""
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--pid", str(pid), "-r", "500", "-f", "raw", "-o", path,
+           "--nonblocking", "--gil", "--threads", "--nolineno", "--full-filenames"]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(spy: subprocess.Popen) -> None:
+    spy.send_signal(signal.SIGINT)
+    spy.wait(timeout=60)
+
+
+# Where a frame's file lives, first match wins: which part of the process the CPU went to.
+PACKAGES = [
+    ("slack_bolt/", "slack_bolt"), ("slack_sdk/", "slack_sdk"), ("aiohttp/", "aiohttp"),
+    ("yarl/", "aiohttp"), ("multidict/", "aiohttp"), ("sqlalchemy/", "sqlalchemy"),
+    ("aiosqlite/", "aiosqlite"), ("/slack/", "adapters/slack"),
+    ("/adapters/store/", "adapters/store"), ("/adapters/", "adapters (other)"),
+    ("/core/", "core"), ("/bot/", "bot"), ("/bench/", "bench (tracing)"),
+    ("/asyncio/", "asyncio"), ("/json/", "json"), ("/logging/", "logging"),
+]  # fmt: skip
+
+
+def package_of(frame: str) -> str:
+    path = frame[frame.rfind("(") + 1 : -1]
+    return next((name for part, name in PACKAGES if part in path), "other")
+
+
+def function_of(frame: str) -> str:
+    """`name (…/pkg/module.py)` as `module.name`."""
+    name, _, path = frame.rpartition(" (")
+    module = path.rstrip(")").rsplit("/", 1)[-1].removesuffix(".py")
+    return f"{module}.{name}"
+
+
+def profile_report(path: str, answers: int, top: int = 45) -> None:
+    """The loop thread's samples (the thread with the most): self time by package, and the
+    functions with the most inclusive time (each counted once per stack)."""
+    threads: dict[str, list[tuple[list[str], int]]] = defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            if not stack:
+                continue
+            thread, *frames = stack.split(";")
+            if frames:
+                threads[thread].append((frames, int(count)))
+    if not threads:
+        print("profile: no samples")
+        return
+    loop = max(threads.values(), key=lambda rows: sum(n for _, n in rows))
+    total = sum(n for _, n in loop)
+    own: dict[str, int] = defaultdict(int)
+    inclusive: dict[str, int] = defaultdict(int)
+    for frames, n in loop:
+        own[package_of(frames[-1])] += n
+        for name in {function_of(frame) for frame in frames}:
+            inclusive[name] += n
+    ms = 1000 / 500 / max(1, answers)  # one sample is 2 ms of the loop thread's time
+    print(
+        f"profile of the loop thread: {total} samples, {total * ms:.1f} ms per answer "
+        "holding the GIL (read the shares)"
+    )
+    print("  self time by package (ms per answer):")
+    for name, n in sorted(own.items(), key=lambda kv: -kv[1]):
+        print(f"    {name:<28}{n * ms:>7.2f}  {100 * n / total:5.1f}%")
+    print(f"  inclusive time, top {top} functions (ms per answer):")
+    for name, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {name[-70:]:<72}{n * ms:>7.2f}  {100 * n / total:5.1f}%")
+
+
+async def burst(
+    users: int,
+    model_s: float,
+    variant: str = SHARED,
+    profile: str | None = None,
+    slack_from: str | None = None,
+    store: str = "sqlite",
+) -> dict[str, Any]:
     async with StampedSlackApi(USERS) as api:
         port = free_port()
         db = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/burst.db"
@@ -285,6 +423,10 @@ async def burst(users: int, model_s: float, variant: str = SHARED) -> dict[str, 
                "--api", api.url, "--db", db, "--model-s", str(model_s)]  # fmt: skip
         if variant == PER_CALL:
             cmd.append("--per-call-sessions")
+        elif variant == OTHER_SLACK and slack_from:
+            cmd += ["--slack-from", slack_from]
+        if store == "memory":
+            cmd.append("--memory-store")  # the database URL is then never opened
         env = {**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)  # noqa: ASYNC220
         url = f"http://127.0.0.1:{port}/slack/events"
@@ -314,6 +456,9 @@ async def burst(users: int, model_s: float, variant: str = SHARED) -> dict[str, 
                     sent[thread] = time.perf_counter()
                     return await post(session, url, payload)
 
+                spy = start_profiler(proc.pid, profile) if profile else None
+                if spy is not None:
+                    await asyncio.sleep(1)  # attached before the first event
                 load = os.getloadavg()[0]
                 overflows = listen_overflows()
                 cpu_before = time.process_time()
@@ -325,6 +470,8 @@ async def burst(users: int, model_s: float, variant: str = SHARED) -> dict[str, 
                     await asyncio.sleep(0.02)
                 parent_cpu = time.process_time() - cpu_before
                 overflows = listen_overflows() - overflows
+                if spy is not None:
+                    await asyncio.to_thread(stop_profiler, spy)
         finally:
             proc.send_signal(signal.SIGTERM)
             out, _ = await asyncio.to_thread(proc.communicate, timeout=90)
@@ -429,6 +576,12 @@ def report(runs: list[dict[str, Any]], model_s: float, trace: bool) -> None:
     conns = statistics.median(r["connections_per_answer"] for r in runs)
     print(f"slowest ack (median of runs) {acks:.3f} s; Web API connections opened per "
           f"answer (median of runs) {conns:.2f}")  # fmt: skip
+    per_answer = [r["bot_cpu"][0] / max(1, len(r["answered"])) * 1000 for r in runs]
+    print(
+        "bot loop CPU per answer: "
+        + ", ".join(f"{ms:.1f}" for ms in per_answer)
+        + f" ms (median {statistics.median(per_answer):.1f} ms)"
+    )
     calls = ", ".join(f"{m} {n:.2f}" for m, n in last["calls_per_answer"].items())
     print(f"Web API calls per answer: {calls}")
     print(f"bot event loop: worst lag {max(last['loop_lag'], default=0) * 1000:.1f} ms")
@@ -457,17 +610,30 @@ def report(runs: list[dict[str, Any]], model_s: float, trace: bool) -> None:
 
 
 async def bench(
-    sizes: list[int], model_s: float, runs: int, trace: bool, variants: list[str]
+    sizes: list[int],
+    model_s: float,
+    runs: int,
+    trace: bool,
+    variants: list[str],
+    profile: str | None = None,
+    slack_from: str | None = None,
+    store: str = "sqlite",
 ) -> None:
     for users in sizes:
         # Variants interleaved run by run, so that a busier minute on a shared machine
         # falls on both alike.
         results: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for _ in range(runs):
-            for variant in variants:
-                results[variant].append(await burst(users, model_s, variant))
+        for run in range(runs):
+            for v, variant in enumerate(variants):
+                where = f"{profile}.{users}.{v}.{run}" if profile else None
+                result = await burst(users, model_s, variant, where, slack_from, store)
+                result["profile"] = where
+                results[variant].append(result)
         for variant in variants:
             report(results[variant], model_s, trace)
+            last = results[variant][-1]
+            if last["profile"]:
+                profile_report(last["profile"], len(last["answered"]))
 
 
 def main() -> None:
@@ -482,20 +648,57 @@ def main() -> None:
         action="store_true",
         help="also run the bot without its shared HTTP session (the state before), interleaved",
     )
+    parser.add_argument(
+        "--compare-slack",
+        metavar="DIR",
+        help="also run the bot with adapters/slack loaded from DIR (another version), interleaved",
+    )
+    parser.add_argument(
+        "--profile", metavar="FILE", help="py-spy the bot during each burst (FILE.<n>...)"
+    )
+    parser.add_argument(
+        "--store",
+        choices=["sqlite", "memory"],
+        default="sqlite",
+        help="memory: the in-memory fake of the store, to see the bot's work without the database's",
+    )
     parser.add_argument("--per-call-sessions", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--slack-from", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-store", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(
-            serve_traced(args.port, args.api, args.db, args.model_s, args.per_call_sessions)
+        serving = serve_traced(
+            args.port,
+            args.api,
+            args.db,
+            args.model_s,
+            args.per_call_sessions,
+            args.slack_from,
+            args.memory_store,
         )
+        asyncio.run(serving)
     else:
         sizes = [args.users, *args.also]
-        variants = [SHARED, PER_CALL] if args.compare_sessions else [SHARED]
-        asyncio.run(bench(sizes, args.model_s, args.runs, args.trace, variants))
+        variants = [SHARED]
+        if args.compare_sessions:
+            variants.append(PER_CALL)
+        if args.compare_slack:
+            variants.insert(0, OTHER_SLACK)  # the version before first, as in every table
+        work = bench(
+            sizes,
+            args.model_s,
+            args.runs,
+            args.trace,
+            variants,
+            args.profile,
+            args.compare_slack,
+            args.store,
+        )
+        asyncio.run(work)
 
 
 if __name__ == "__main__":

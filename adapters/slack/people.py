@@ -1,8 +1,9 @@
 """Slack users' emails (`users.info`, scope `users:read.email`), cached.
 
 The core matches a Slack person to a StackDock user by the email Slack vouches for; the cache
-keeps that to one `users.info` call per person per hour, and shares one call between
-questions that arrive together.
+keeps that to one `users.info` call per person per hour (so a changed email is seen within the
+hour), shares one call between questions that arrive together, and holds at most `kept`
+people, forgetting the longest known first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from adapters.slack.stream import slack_error
 
 log = logging.getLogger(__name__)
 
+KEPT = 20_000  # people remembered at once, a few MB: more than most workspaces ask with
+
 
 class EmailDirectory:
     def __init__(
@@ -26,10 +29,12 @@ class EmailDirectory:
         client: AsyncWebClient,
         *,
         ttl_s: float = 3600.0,
+        kept: int = KEPT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._ttl_s = ttl_s
+        self._kept = kept
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, str | None]] = {}
         self._pending: dict[tuple[str, str], asyncio.Future[str | None]] = {}
@@ -47,7 +52,7 @@ class EmailDirectory:
         try:
             found, ok = await self._lookup(user)
             # A failed lookup is retried soon; an answer is trusted for the whole ttl.
-            self._cache[key] = (self._clock() + (self._ttl_s if ok else 60.0), found)
+            self._remember(key, (self._clock() + (self._ttl_s if ok else 60.0), found))
             future.set_result(found)
             return found
         except BaseException as exc:
@@ -56,6 +61,12 @@ class EmailDirectory:
             raise
         finally:
             del self._pending[key]
+
+    def _remember(self, key: tuple[str, str], entry: tuple[float, str | None]) -> None:
+        self._cache.pop(key, None)  # to the end: the dict's order is the order they were known
+        self._cache[key] = entry
+        if len(self._cache) > self._kept:
+            del self._cache[next(iter(self._cache))]
 
     async def _lookup(self, user: str) -> tuple[str | None, bool]:
         try:
