@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -58,16 +59,33 @@ class Known:
     orgs: frozenset[str] | None = None
 
 
+RECENT_KEPT = 10_000  # remembered lookups at most: one per asker and place within the ttl
+
+
 class _Recent:
     """Lookups remembered for a few seconds: links and bindings change rarely, while every
     question would otherwise pay up to three database round trips for them. A change made
     in another process (the CLI's `link`, `unbind`) takes effect within `ttl_s`.
+
+    Kept in the order they were loaded, so the oldest are the first to expire: each load
+    drops the expired ones, and past `kept` the oldest, so that what is held is the people
+    who asked within the ttl, never everyone who ever asked.
     """
 
-    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        kept: int = RECENT_KEPT,
+    ) -> None:
         self._ttl = ttl_s
         self._clock = clock
-        self._values: dict[str, tuple[float, object]] = {}
+        self._kept = kept
+        self._values: OrderedDict[str, tuple[float, object]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     async def get(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
         now = self._clock()
@@ -75,9 +93,13 @@ class _Recent:
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]  # type: ignore[return-value]
         value = await load()
-        if len(self._values) > 10_000:
-            self._values.clear()
         self._values[key] = (now, value)
+        self._values.move_to_end(key)
+        while self._values:
+            at = next(iter(self._values.values()))[0]
+            if len(self._values) <= self._kept and now - at < self._ttl:
+                break
+            self._values.popitem(last=False)
         return value
 
     def forget(self, key: str) -> None:
