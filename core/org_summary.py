@@ -99,6 +99,12 @@ def _org_body(mirror: Mirror, principal: Principal, now: datetime) -> str:
     return str(redact_for_channel("\n".join(lines), principal.show_detail))
 
 
+# Together they bound the summaries kept whole (MAX_ENTRIES x MAX_ASKERS_PER_ENTRY strings of a
+# few KB: ~25 MB at worst); past a bound the cache starts over, which costs one rebuild.
+MAX_ENTRIES = 512
+MAX_ASKERS_PER_ENTRY = 16
+
+
 class SummaryCache:
     """Org summaries, rebuilt when the mirror changes or `ttl` passes (expiry dates move).
 
@@ -123,7 +129,7 @@ class SummaryCache:
         version = self._mirror.version
         entry = self._entries.get(key)
         if entry is None or entry.version != version or now - entry.built > self._ttl:
-            if len(self._entries) > 4096:  # orgs x roles x detail: small, but never unbounded
+            if len(self._entries) > MAX_ENTRIES:  # orgs x roles x detail: never unbounded
                 self._entries.clear()
             entry = _Entry(version, now, _org_body(self._mirror, principal, now))
             self._entries[key] = entry
@@ -132,7 +138,7 @@ class SummaryCache:
         if whole is None:
             # The same string for the same asker: the system prompt is kept by it, and a
             # string kept whole hashes once.
-            if len(entry.joined) > 1024:
+            if len(entry.joined) > MAX_ASKERS_PER_ENTRY:
                 entry.joined.clear()
             whole = entry.joined[asker] = asker + "\n" + entry.body
         return whole
