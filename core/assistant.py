@@ -54,7 +54,14 @@ from core.prompts import HELP_TEXT, is_help, system_prompt
 from core.providers.loop import LoopDone, LoopOutcome, LoopProgress, run_tool_loop
 from core.providers.window import context_window, fit_history, reserve_tokens
 from core.redact import StreamScrubber, scrub_text
-from core.stopping import STOPPED_REASON, STOPPED_TEXT, Stopped, StopSignal, until_stopped
+from core.stopping import (
+    STOPPED_REASON,
+    STOPPED_TEXT,
+    Sideline,
+    Stopped,
+    StopSignal,
+    until_stopped,
+)
 from core.tool_starts import AnnouncingTools
 from core.tools import OrgTools
 
@@ -380,7 +387,7 @@ class Assistant:
         scrubber = StreamScrubber()
         first_text_seen = False
         shown: list[str] = []  # what of the answer the person has been given
-        starting: asyncio.Queue[Status] = asyncio.Queue()  # tool calls as they begin
+        starting: Sideline[Status] = Sideline()  # tool calls as they begin
         looping = run_tool_loop(
             self.providers,
             system,

@@ -1,13 +1,17 @@
 """Stopping an answer under way: the person's Stop reaches the model call wherever it runs.
 
-Within one process a Stop is immediate: `StopBoard` keeps the answers under way, and setting an
-answer's event wakes the loop that waits on the model stream, which cancels the stream's task
-(the provider's HTTP stream closes with it).
+Within one process a Stop is immediate: `StopBoard` keeps the answers under way, and stopping
+an answer cancels the task that reads its model stream (the provider's HTTP stream closes with
+it) and wakes whoever waits for its next event.
 
 Across processes (Slack over HTTP behind several workers, where the Stop may reach a worker
 other than the one answering) the request is left in the store as a marker, and the answering
-worker looks for it only at cheap points: when a tool step or text arrives and a second has
-passed since its last look, and once a second while the model is silent. Never per token.
+worker looks for it once a second while the answer is under way, from a task of its own.
+Never per token.
+
+The model stream is read by one task per answer, which hands each event over to the reader of
+`until_stopped` without a task or a wait of its own per event; a Stop cancels that task
+directly (and with it the model call), wherever the reader is.
 
 The store's markers are insert-once (`MarkerRepo.mark`), so stops of one conversation are
 numbered: the n-th stop of conversation K is the marker `stop:K:n`, taken by whichever worker
@@ -24,10 +28,11 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from core.ports import MarkerRepo
 
@@ -62,13 +67,18 @@ class StopSignal:
     event: asyncio.Event = field(default_factory=asyncio.Event)
     _next: int = 1  # the number the next stop of this conversation will take
     _last_check: float = field(default_factory=time.monotonic)
+    _on_stop: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def stopped(self) -> bool:
         return self.event.is_set()
 
     def stop(self) -> None:
+        if self.event.is_set():
+            return
         self.event.set()
+        for call in list(self._on_stop):
+            call()
 
     def check_due(self, now: float) -> float:
         """Seconds until the store should be read again (0 or less: now)."""
@@ -165,68 +175,178 @@ class StopBoard:
         log.warning("conversation %s was stopped %s times; not numbering more", conversation_key, n)
 
 
+class Sideline(Generic[S]):
+    """What happens while the next event is awaited (a tool starting inside the loop), for
+    `until_stopped` to give as soon as it comes, each item before any later event."""
+
+    def __init__(self) -> None:
+        self._early: list[S] = []
+        self._channel: _Channel | None = None
+
+    def put_nowait(self, item: S) -> None:
+        if self._channel is None:
+            self._early.append(item)  # said before the reading began: given first
+        else:
+            self._channel.push(_Aside(item))
+
+    def _bind(self, channel: _Channel | None) -> None:
+        self._channel = channel
+        if channel is not None:
+            for item in self._early:
+                channel.push(_Aside(item))
+            self._early.clear()
+
+
+class _Raised:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class _Aside:
+    __slots__ = ("item",)
+
+    def __init__(self, item: Any) -> None:
+        self.item = item
+
+
+_END = object()  # the events ran out
+
+
+class _Channel:
+    """Events (and side items) in the order they came; the reader asks for each event, so
+    none is read before it is wanted (what a turn cost is what the person was given)."""
+
+    __slots__ = ("_asked", "_loop", "_waiter", "items", "wanted")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.items: deque[Any] = deque()
+        self.wanted = True  # the first event, from the start
+        self._loop = loop
+        self._waiter: asyncio.Future[None] | None = None  # the reader, for an item
+        self._asked: asyncio.Future[None] | None = None  # the producer, for a request
+
+    def push(self, item: Any) -> None:
+        self.items.append(item)
+        self.wake()
+
+    def wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        self._waiter = self._loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    def ask(self) -> None:
+        self.wanted = True
+        asked = self._asked
+        if asked is not None and not asked.done():
+            asked.set_result(None)
+
+    async def next_wanted(self) -> None:
+        if not self.wanted:
+            self._asked = self._loop.create_future()
+            try:
+                await self._asked
+            finally:
+                self._asked = None
+        self.wanted = False
+
+
+async def _produce(events: AsyncIterator[Any], channel: _Channel) -> None:
+    try:
+        while True:
+            await channel.next_wanted()
+            try:
+                event = await anext(events)
+            except StopAsyncIteration:
+                channel.push(_END)
+                return
+            channel.push(event)
+    except Exception as error:
+        channel.push(_Raised(error))  # raised where the events are read, in their order
+
+
+async def _look_in_store(signal: StopSignal) -> None:
+    # One task per answer, not per event: it sleeps until the next look is due.
+    while not signal.stopped:
+        await asyncio.sleep(max(0.0, signal.check_due(time.monotonic())))
+        await signal.check_store()  # a Stop found here calls signal.stop()
+
+
 async def until_stopped(
     events: AsyncIterator[T],
     signal: StopSignal | None,
-    side: asyncio.Queue[S] | None = None,
+    side: Sideline[S] | None = None,
 ) -> AsyncGenerator[T | S, None]:
     """`events`, until the signal says stop: then the read under way is cancelled (and with
     it the model call) and `Stopped` is raised. `events` is closed however this ends.
 
     `side` carries what happens while the next event is awaited (a tool starting inside the
-    loop): its items are given as soon as they come, each before any later event."""
+    loop): its items are given as soon as they come, each before any later event.
+
+    The events are read by one task for the whole answer (a side item must reach the reader
+    while a tool runs inside the read), each when the reader asks for it, and handed over in
+    order; the store is looked at by another task, once per check interval. Per event that
+    costs a deque append and a future each way, no task and no timer."""
     if signal is None and side is None:
         async for event in events:
             yield event
         return
-    pending: asyncio.Task[tuple[T] | None] | None = None
-    waiter = asyncio.ensure_future(signal.event.wait()) if signal is not None else None
-    getter = asyncio.ensure_future(side.get()) if side is not None else None
+    loop = asyncio.get_running_loop()
+    channel = _Channel(loop)
+    if side is not None:
+        side._bind(channel)
+    producer = loop.create_task(_produce(events, channel))
+    producer.add_done_callback(lambda _: channel.wake())
+    watcher: asyncio.Task[None] | None = None
+
+    def on_stop() -> None:
+        producer.cancel()  # the model call ends now, wherever the reader is
+        channel.wake()
+
+    if signal is not None:
+        signal._on_stop.append(on_stop)
+        if signal.markers is not None:
+            watcher = loop.create_task(_look_in_store(signal))
     try:
+        items = channel.items
         while True:
             if signal is not None and signal.stopped:
                 raise Stopped
-            if pending is None:
-                pending = asyncio.create_task(_next(events))
-            due = signal.check_due(time.monotonic()) if signal is not None else float("inf")
-            if due <= 0:
-                assert signal is not None
-                if await signal.check_store():
-                    raise Stopped
+            if items:
+                item = items.popleft()
+                kind = type(item)
+                if kind is _Aside:
+                    yield item.item
+                    continue
+                if item is _END:
+                    return
+                if kind is _Raised:
+                    raise item.error
+                yield item
+                channel.ask()  # asked for only now: the reader may stop here
                 continue
-            waits: set[asyncio.Future[Any]] = {pending}
-            waits.update(f for f in (waiter, getter) if f is not None)
-            timeout = None if due == float("inf") else due
-            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            if signal is not None and signal.stopped:
-                raise Stopped
-            if getter is not None and getter.done():
-                yield getter.result()
-                getter = asyncio.ensure_future(side.get()) if side is not None else None
-            while side is not None and not side.empty():
-                yield side.get_nowait()  # came with the event that finished: goes first
-            if not pending.done():
-                continue  # a side item, or the time to look in the store has come
-            got = pending.result()
-            pending = None
-            if got is None:
+            if producer.done():
+                producer.result()  # cancelled by something else: raised here as it was there
                 return
-            yield got[0]
+            await channel.wait()
     finally:
-        for future in (waiter, getter):
-            if future is not None:
-                future.cancel()
-        if pending is not None and not pending.done():
-            pending.cancel()
-            await asyncio.wait({pending})
+        if signal is not None:
+            signal._on_stop.remove(on_stop)
+        if side is not None:
+            side._bind(None)
+        tasks = {t for t in (producer, watcher) if t is not None and not t.done()}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()
-
-
-async def _next(events: AsyncIterator[T]) -> tuple[T] | None:
-    # StopAsyncIteration can't travel through a task's result, so the end is None.
-    try:
-        return (await events.__anext__(),)
-    except StopAsyncIteration:
-        return None

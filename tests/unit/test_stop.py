@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from adapters.stackdock.demo import DEMO_USERS
 from core.models import ErrorReply, Final, Inbound, Outcome, ReplyEvent, TextDelta, ToolStep
 from core.service import AssistantService
-from core.stopping import STOPPED_TEXT, StopBoard, until_stopped
+from core.stopping import STOPPED_TEXT, Sideline, StopBoard, Stopped, until_stopped
 from tests.fakes.ports.memory_store import MemoryMarkerRepo
 from tests.fakes.ports.slow_provider import SlowProvider
 
@@ -177,3 +177,109 @@ async def test_a_stop_pressed_where_only_someone_elses_answer_runs_reaches_the_o
     assert await here.stop(THREAD, ADMIN) is False, "nothing of the presser's runs here"
     assert theirs.stopped is False, "someone else's answer is never stopped"
     assert await mine.check_store() is True, "the presser's answer elsewhere sees the Stop"
+
+
+async def test_reading_an_answer_makes_no_task_per_event():
+    """A task (and a wait over several futures) per event made the Stop check most of the
+    loop's work per answer; the tasks made must not grow with the answer's length."""
+    loop = asyncio.get_running_loop()
+    made = 0
+    default = loop.get_task_factory()
+
+    def counting(loop, coro, **kwargs):
+        nonlocal made
+        made += 1
+        if default is not None:
+            return default(loop, coro, **kwargs)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    board = StopBoard(MemoryMarkerRepo(), lambda: datetime.now(UTC))
+    signal = board.open(THREAD, ADMIN)
+    side: Sideline[str] = Sideline()
+
+    async def pieces():
+        for n in range(100):
+            await asyncio.sleep(0)  # each piece comes on a later turn of the loop, as from a socket
+            yield n
+
+    loop.set_task_factory(counting)
+    try:
+        got = [n async for n in until_stopped(pieces(), signal, side)]
+    finally:
+        loop.set_task_factory(default)
+    assert got == list(range(100))
+    assert made <= 3, made
+
+
+async def test_a_side_item_reaches_the_reader_while_the_event_it_precedes_is_awaited():
+    side: Sideline[str] = Sideline()
+    tool_done = asyncio.Event()
+    closed = asyncio.Event()
+
+    async def loop_with_a_tool():
+        try:
+            yield "text"
+            side.put_nowait("Counting servers…")  # the tool starts...
+            await tool_done.wait()  # ...and runs until the reader has seen that it started
+            yield "step"
+        finally:
+            closed.set()
+
+    reading = until_stopped(loop_with_a_tool(), None, side)
+    assert await anext(reading) == "text"
+    assert await anext(reading) == "Counting servers…"
+    assert not tool_done.is_set()
+    tool_done.set()
+    assert await anext(reading) == "step"
+    assert [n async for n in reading] == []
+    assert closed.is_set()
+
+
+async def test_a_local_stop_cancels_the_read_under_way_and_closes_the_events():
+    board = StopBoard(None, lambda: datetime.now(UTC))
+    signal = board.open(THREAD, ADMIN)
+    started = asyncio.Event()
+    closed = asyncio.Event()
+
+    async def silent_model():
+        try:
+            yield "first"
+            started.set()
+            await asyncio.Event().wait()  # the model says nothing more until stopped
+            yield "never"
+        finally:
+            closed.set()
+
+    reading = until_stopped(silent_model(), signal)
+    assert await anext(reading) == "first"
+    waiting = asyncio.ensure_future(anext(reading))
+    await started.wait()
+    assert await board.stop(THREAD, ADMIN) is True
+    try:
+        await waiting
+        raise AssertionError("the read was not stopped")
+    except Stopped:
+        pass
+    assert closed.is_set()
+    assert not signal._on_stop  # nothing of this answer is left listening
+
+
+async def test_a_reader_that_goes_away_closes_the_events_and_leaves_no_task():
+    board = StopBoard(MemoryMarkerRepo(), lambda: datetime.now(UTC))
+    signal = board.open(THREAD, ADMIN)
+    closed = asyncio.Event()
+    before = asyncio.all_tasks()
+
+    async def endless():
+        try:
+            while True:
+                await asyncio.sleep(0)
+                yield 1
+        finally:
+            closed.set()
+
+    reading = until_stopped(endless(), signal, Sideline())
+    assert await anext(reading) == 1
+    await reading.aclose()
+    assert closed.is_set()
+    assert asyncio.all_tasks() == before
