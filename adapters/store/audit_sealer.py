@@ -42,6 +42,7 @@ class ChainSealer:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
+        self._in_pass = False
 
     def nudge(self) -> None:
         """A row was written: seal soon. Never blocks, never raises."""
@@ -66,12 +67,16 @@ class ChainSealer:
             wake.clear()  # rows written from here on wake the next pass
             if self._closing:
                 return
+            self._in_pass = True
             try:
                 await self._seal()
             except Exception as exc:
                 log.warning("audit sealer: could not seal (%s); retrying", type(exc).__name__)
+                self._in_pass = False
                 await asyncio.sleep(self._retry_s)
                 wake.set()
+            finally:
+                self._in_pass = False
 
     async def close(self) -> None:
         """Stops the task between passes (never inside one: a pass cut short mid-transaction
@@ -82,8 +87,11 @@ class ChainSealer:
             return
         self._closing = True
         if self._wake is not None and self._loop is asyncio.get_running_loop():
-            self._wake.set()
-            with contextlib.suppress(Exception):
+            if self._in_pass:
+                self._wake.set()  # a pass under way finishes its transaction first
+            else:
+                task.cancel()  # waiting or gathering: nothing is held, nothing is cut short
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
         try:
             await self._seal()

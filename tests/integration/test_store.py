@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from adapters.store import SqlStore, open_store, upgrade_database
 from adapters.store.database import MIGRATIONS
 from adapters.store.tables import audit_events, audit_feedback, metadata
-from core.audit import verify_chain
+from core.audit import GENESIS, verify_chain
 from core.ports import Store
 from tests.store_contract import CHECKS, T0, audit_record, collect, usage_record
 
@@ -149,3 +149,23 @@ async def test_ping_raises_when_the_database_is_unreachable() -> None:
             await store.ping()
     finally:
         await store.close()
+
+
+async def test_the_sealer_chains_rows_with_no_reader_asking(store: SqlStore) -> None:
+    # Read straight from the table: `audit.iter` would seal by itself and hide a dead sealer.
+    for n in range(3):
+        await store.audit.append(audit_record(n))
+    unsealed = sa.select(sa.func.count()).where(audit_events.c.seq.is_(None))
+    for _ in range(250):  # the sealer waits 50 ms after a write; 5 s is far beyond it
+        async with store.engine.connect() as conn:
+            left = await conn.scalar(unsealed)
+        if left == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert left == 0, "rows stayed unchained though the sealer was woken"
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(audit_events).order_by(audit_events.c.seq))).all()
+    chained = [dict(row._mapping) for row in rows]
+    assert [row["seq"] for row in chained] == [1, 2, 3]
+    assert chained[0]["prev_hash"] == GENESIS
+    assert [row["prev_hash"] for row in chained[1:]] == [row["hash"] for row in chained[:-1]]
