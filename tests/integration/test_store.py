@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from adapters.store import SqlStore, open_store, upgrade_database
+from adapters.store.audit_log import append_in
 from adapters.store.database import MIGRATIONS
 from adapters.store.tables import audit_events, audit_feedback, metadata
 from core.audit import GENESIS, verify_chain
@@ -151,9 +152,14 @@ async def test_ping_raises_when_the_database_is_unreachable() -> None:
         await store.close()
 
 
-async def test_the_sealer_chains_rows_with_no_reader_asking(store: SqlStore) -> None:
+async def test_the_sealer_chains_rows_with_no_reader_asking(store: SqlStore, db_url: str) -> None:
+    # A process that wrote a row and died before sealing it (kill -9): its row waits, durable.
+    dead = await open_store(db_url)
+    async with dead.engine.begin() as conn:
+        await conn.run_sync(append_in, audit_record(0))
+    await dead.engine.dispose()  # no close(): nothing of the dead process seals anything
     # Read straight from the table: `audit.iter` would seal by itself and hide a dead sealer.
-    for n in range(3):
+    for n in range(1, 3):
         await store.audit.append(audit_record(n))
     unsealed = sa.select(sa.func.count()).where(audit_events.c.seq.is_(None))
     for _ in range(250):  # the sealer waits 50 ms after a write; 5 s is far beyond it
@@ -167,5 +173,6 @@ async def test_the_sealer_chains_rows_with_no_reader_asking(store: SqlStore) -> 
         rows = (await conn.execute(sa.select(audit_events).order_by(audit_events.c.seq))).all()
     chained = [dict(row._mapping) for row in rows]
     assert [row["seq"] for row in chained] == [1, 2, 3]
+    assert [row["question"] for row in chained] == [f"question {n}" for n in range(3)]
     assert chained[0]["prev_hash"] == GENESIS
     assert [row["prev_hash"] for row in chained[1:]] == [row["hash"] for row in chained[:-1]]

@@ -257,7 +257,7 @@ async def test_shared_channels_see_no_addresses_and_nobody_sees_secrets() -> Non
     world.put("monitors", monitor("m1", "down", name=name + " token=sk-live-abcdefghijklmnop1234"))
     await world.step()
     card = world.sink.ops("post")[0].card
-    assert card is not None
+    assert card is not None, "an alert is posted as a card"
     assert "10.0.0.7" not in card.headline and "acme.example" not in card.headline
     assert "[ip hidden]" in card.headline and "[host hidden]" in card.headline
     assert "sk-live" not in card.headline

@@ -237,7 +237,7 @@ async def test_each_turn_is_priced_and_summed() -> None:
     )
     _, outcome = await run([provider], FakeToolRunner({"count_resources": SERVERS}))
     usage = outcome.usage
-    assert usage is not None
+    assert usage is not None, "two priced turns sum to a usage"
     assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.calls) == (
         3_000,
         300,

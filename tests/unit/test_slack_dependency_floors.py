@@ -36,7 +36,6 @@ METHODS = {
     "chat_appendStream": (3, 37, 0),
     "chat_stopStream": (3, 37, 0),
     "agents_sessions_setStatus": (3, 44, 0),
-    "api_call": (3, 0, 0),  # the generic call, which adapters/slack/web_api.py overrides
 }
 # Arguments the adapter passes that came after their method.
 ARGUMENTS = {

@@ -1,4 +1,5 @@
-"""The Web API client: slack_sdk's, with its per-call waste done once (adapters/slack/web_api.py).
+"""The Web API client: slack_sdk's, with a logger that reports the level in force
+(adapters/slack/web_api.py).
 
 What it sends, retries and raises must stay the SDK's; the integration tests drive every call
 of the adapter through it. Here: the debug lines appear exactly when debug logging is on, a
