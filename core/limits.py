@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from core.budget_notices import BudgetNotices
-from core.models import AuditRecord, Outcome, Principal, Refusal
+from core.models import AuditRecord, Outcome, Principal, Refusal, SpendCap
 from core.ports import Store
 
 HOUR_S = 3600.0
@@ -89,9 +89,13 @@ class Limits:
         user's slot when there is one.
         """
         now = self._clock()
-        refusal = await self._budget(principal, now) or await self._user_window(
-            principal, now, pending
-        )
+        if self.policy.user_limit(principal.role_name) > 0:
+            # The budget is read by the admission itself: one round trip for both.
+            refusal = await self._user_window(principal, now, pending)
+        else:
+            refusal = await self._budget(principal, now)
+            if refusal is None and pending is not None:
+                await self._store.pending.open(pending)  # no slot to share a transaction with
         # An org refusal after the user's admission leaves that slot taken: the store can't
         # give one back outside a recorded question.
         return refusal or await self._org_window(principal, now)
@@ -111,10 +115,15 @@ class Limits:
         if budget is None:
             return None
         spent = await self._store.usage.spend(principal.org_id, month_start(now))
+        return await self._judge_spend(principal.org_id, spent, budget, now)
+
+    async def _judge_spend(
+        self, org_id: str, spent: Decimal, budget: Decimal, now: datetime
+    ) -> Refusal | None:
         if self._notices is not None:
             # A safety net for a notice whose after-answer check was missed (a consumer that
             # stopped reading, a crash); BudgetNotices sends it once whoever sees it first.
-            await self._notices.observe(principal.org_id, spent, budget, now)
+            await self._notices.observe(org_id, spent, budget, now)
         if spent < budget:
             return None
         wait = (next_month_start(now) - now).total_seconds()
@@ -128,15 +137,19 @@ class Limits:
         )
 
     async def _user_window(
-        self, principal: Principal, now: datetime, pending: AuditRecord | None = None
+        self, principal: Principal, now: datetime, pending: AuditRecord | None
     ) -> Refusal | None:
         limit = self.policy.user_limit(principal.role_name)
-        if limit <= 0:
-            if pending is not None:
-                await self._store.pending.open(pending)  # no slot to share a transaction with
-            return None
+        budget = self.policy.budget_for(principal.org_id)
+        cap = None if budget is None else SpendCap(principal.org_id, month_start(now), budget)
         key = f"user:{principal.org_id}:{principal.user_id}"
-        admission = await self._store.rate_limits.admit(key, limit, HOUR_S, now, pending=pending)
+        admission = await self._store.rate_limits.admit(
+            key, limit, HOUR_S, now, pending=pending, cap=cap
+        )
+        if budget is not None and admission.spent is not None:
+            over = await self._judge_spend(principal.org_id, admission.spent, budget, now)
+            if over is not None:
+                return over
         if admission.admitted:
             return None
         return Refusal(

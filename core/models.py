@@ -268,6 +268,17 @@ class Admission:
     admitted: bool
     count: int  # questions in the window, this one included when admitted
     retry_after_s: float = 0.0
+    spent: Decimal | None = None  # the org's spend since the cap's start, when a cap was given
+
+
+@dataclass(frozen=True, slots=True)
+class SpendCap:
+    """An org's budget, checked by the admission itself: once `spent` since `since` reaches
+    `budget` the question is refused before it takes a slot."""
+
+    org_id: str
+    since: datetime
+    budget: Decimal
 
 
 class ProviderError(Exception):

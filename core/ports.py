@@ -19,6 +19,7 @@ from core.models import (
     PruneResult,
     Refusal,
     ReplyEvent,
+    SpendCap,
     TextDelta,
     ToolResult,
     ToolSpec,
@@ -208,12 +209,17 @@ class RateLimitRepo(Protocol):
         now: datetime,
         *,
         pending: AuditRecord | None = None,
+        cap: SpendCap | None = None,
     ) -> Admission:
         """Atomically: count hits of `key` in the window, and record one more if under `limit`.
 
         When admitted, `pending` (the question's record so far) is opened as by
         `PendingRepo.open` in the same transaction, holding that hit: the admission costs no
-        extra round trip, and an interrupted question gives its hit back."""
+        extra round trip, and an interrupted question gives its hit back.
+
+        With a `cap`, the org's spend since `cap.since` is read first (in the same round trip)
+        and returned as `spent`; when it has reached `cap.budget` nothing is counted or taken
+        and the admission is refused."""
 
 
 # The audit row's metadata key naming the question, from admission to its recorded row.

@@ -17,6 +17,7 @@ from core.models import (
     Binding,
     ChatMessage,
     Outcome,
+    SpendCap,
     ToolCall,
     Usage,
     UsageRecord,
@@ -251,6 +252,38 @@ async def check_rate_limit_concurrent(store: Store) -> None:
     assert (later.admitted, later.retry_after_s) == (False, 3000.0)
 
 
+async def check_rate_limit_with_budget(store: Store) -> None:
+    def question(n: int) -> AuditRecord:
+        return audit_record(n, result=Outcome.FAILED, metadata={QUESTION_ID: f"qb{n}"})
+
+    await store.usage.record(usage_record("org1", T0 - timedelta(days=40), "9"))  # last month
+    await store.usage.record(usage_record("org1", T0, "0.60"))
+    await store.usage.record(usage_record("org2", T0, "5"))  # another org's spend is not ours
+    cap = SpendCap("org1", T0 - timedelta(days=1), Decimal("1"))
+    admit = store.rate_limits.admit
+    under = await admit("user:c", 2, 3600, T0, pending=question(1), cap=cap)
+    assert (under.admitted, under.count, under.spent) == (True, 1, Decimal("0.60"))
+    assert (await admit("user:c", 2, 3600, T0)).spent is None, "no cap, no spend read"
+
+    await store.usage.record(usage_record("org1", T0, "0.40"))  # exactly the budget now
+    over = await admit("user:c", 2, 3600, T0, pending=question(2), cap=cap)
+    assert (over.admitted, over.spent) == (False, Decimal("1.00"))
+    # Refused for the budget: no slot was taken and no question was left pending.
+    assert await store.pending.settle(question(2)) is None
+    assert (
+        await admit("user:d", 1, 3600, T0, cap=dataclasses.replace(cap, budget=Decimal("2")))
+    ).admitted
+    window_full = await admit(
+        "user:c", 1, 3600, T0, cap=dataclasses.replace(cap, budget=Decimal("2"))
+    )
+    assert (window_full.admitted, window_full.count, window_full.spent) == (
+        False,
+        2,
+        Decimal("1.00"),
+    )
+    assert (await store.pending.settle(question(1))) is not None, "the admitted one is pending"
+
+
 async def check_event_claims(store: Store) -> None:
     assert await store.events.claim("Ev1", T0) is True
     assert await store.events.claim("Ev1", T0 + timedelta(seconds=5)) is False
@@ -356,6 +389,7 @@ CHECKS: list[Callable[[Store], Awaitable[None]]] = [
     check_usage,
     check_rate_limit_window,
     check_rate_limit_concurrent,
+    check_rate_limit_with_budget,
     check_event_claims,
     check_pending_questions,
     check_mirror,

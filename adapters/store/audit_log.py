@@ -66,12 +66,14 @@ def audit_row(stored: AuditRecord) -> dict[str, object]:
     return row
 
 
+_APPEND = sa.insert(audit_events).returning(audit_events.c.id)
+
+
 def append_in(conn: Connection, record: AuditRecord) -> AuditRecord:
     """Writes a row, unchained, inside the caller's transaction; no lock needed. The sealer
     chains it once committed (`seal_in`). Returns the row as stored, with its id."""
     stored = normalized(record)
-    stmt = sa.insert(audit_events).values(audit_row(stored)).returning(audit_events.c.id)
-    stored.id = conn.execute(stmt).scalar_one()
+    stored.id = conn.execute(_APPEND, audit_row(stored)).scalar_one()
     return stored
 
 

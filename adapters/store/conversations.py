@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.store.dialects import insert
 from adapters.store.tables import conversations
 from adapters.store.tables import messages as message_rows
 from adapters.store.units import Units
@@ -45,13 +45,28 @@ def message_rows_of(
     ]
 
 
-def conversation_upsert(
-    conn: Connection, key: str, org_id: str, user_id: str, now: datetime
-) -> sa.Insert:
-    head = insert(conn, conversations).values(
-        key=key, org_id=org_id, user_id=user_id, created_at=now, updated_at=now
+def _upsert(table_insert: Any) -> Any:
+    head = table_insert(conversations).values(
+        key=sa.bindparam("key", type_=sa.Text),
+        org_id=sa.bindparam("org_id", type_=sa.Text),
+        user_id=sa.bindparam("user_id", type_=sa.Text),
+        created_at=sa.bindparam("now", type_=conversations.c.created_at.type),
+        updated_at=sa.bindparam("now", type_=conversations.c.updated_at.type),
     )
-    return head.on_conflict_do_update(index_elements=["key"], set_={"updated_at": now})
+    return head.on_conflict_do_update(
+        index_elements=["key"], set_={"updated_at": head.excluded.updated_at}
+    )
+
+
+# Built once, with parameters: a statement built per call costs more in SQLAlchemy than the
+# database takes to run it.
+_UPSERT = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_SAID = sa.insert(message_rows)
+_FIELDS = ("role", "content", "tool_calls", "tool_call_id", "name")
+_key = sa.bindparam("key", type_=sa.Text)
+_newest = sa.select(*(message_rows.c[f] for f in _FIELDS)).order_by(message_rows.c.id.desc())
+_HISTORY = _newest.where(message_rows.c.conversation_key == _key).limit(sa.bindparam("limit"))
+_HISTORY_IN_ORG = _HISTORY.where(message_rows.c.org_id == sa.bindparam("org_id", type_=sa.Text))
 
 
 def append_in(
@@ -65,16 +80,17 @@ def append_in(
     if not messages:
         return
     now = datetime.now(UTC)
-    conn.execute(conversation_upsert(conn, key, org_id, user_id, now))
+    thread = {"key": key, "org_id": org_id, "user_id": user_id, "now": now}
+    conn.execute(_UPSERT[conn.dialect.name], thread)
     # Both drivers insert an executemany's rows in order, so ids follow the given order.
-    conn.execute(sa.insert(message_rows), message_rows_of(key, messages, org_id, user_id, now))
+    conn.execute(_SAID, message_rows_of(key, messages, org_id, user_id, now))
 
 
 def history_in(conn: Connection, key: str, limit: int, org_id: str | None) -> list[ChatMessage]:
-    stmt = sa.select(message_rows).where(message_rows.c.conversation_key == key)
+    stmt, params = _HISTORY, {"key": key, "limit": limit}
     if org_id is not None:
-        stmt = stmt.where(message_rows.c.org_id == org_id)
-    rows = conn.execute(stmt.order_by(message_rows.c.id.desc()).limit(limit)).all()
+        stmt, params = _HISTORY_IN_ORG, params | {"org_id": org_id}
+    rows = conn.execute(stmt, params).all()
     return [_message(row) for row in reversed(rows)]
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.store.dialects import insert
 from adapters.store.tables import processed_events as claims
 from adapters.store.units import Units
 
@@ -20,21 +21,32 @@ CLAIMS = "stackdock-assistant:event-claims"
 PRUNE_EVERY = 256
 
 
+def _claim(table_insert: Any) -> Any:
+    at = sa.bindparam("now", type_=claims.c.claimed_at.type)
+    stale = sa.bindparam("stale", type_=claims.c.claimed_at.type)
+    head = table_insert(claims).values(
+        event_id=sa.bindparam("event_id", type_=sa.Text), claimed_at=at
+    )
+    return head.on_conflict_do_update(
+        index_elements=["event_id"],
+        set_={"claimed_at": head.excluded.claimed_at},
+        where=claims.c.claimed_at < stale,
+    ).returning(claims.c.event_id)
+
+
+# Built once, with parameters: cheaper per event than building them each time.
+_CLAIM = {"postgresql": _claim(postgresql.insert), "sqlite": _claim(sqlite.insert)}
+_PRUNE = sa.delete(claims).where(
+    claims.c.claimed_at < sa.bindparam("stale", type_=claims.c.claimed_at.type)
+)
+
+
 def _claim_in(conn: Connection, event_id: str, now: datetime, prune: bool) -> bool:
     # A claim older than KEEP_CLAIMS no longer counts, pruned or not: take it over.
-    stmt = (
-        insert(conn, claims)
-        .values(event_id=event_id, claimed_at=now)
-        .on_conflict_do_update(
-            index_elements=["event_id"],
-            set_={"claimed_at": now},
-            where=claims.c.claimed_at < now - KEEP_CLAIMS,
-        )
-        .returning(claims.c.event_id)
-    )
-    inserted = conn.execute(stmt).first() is not None
+    params = {"event_id": event_id, "now": now, "stale": now - KEEP_CLAIMS}
+    inserted = conn.execute(_CLAIM[conn.dialect.name], params).first() is not None
     if prune:
-        conn.execute(sa.delete(claims).where(claims.c.claimed_at < now - KEEP_CLAIMS))
+        conn.execute(_PRUNE, {"stale": params["stale"]})
     return inserted
 
 

@@ -119,16 +119,20 @@ def pending_row(record: AuditRecord, slot: int | None = None) -> dict[str, Any]:
     }
 
 
+_OPEN = sa.insert(pending)
+_CLEAR = sa.delete(pending).where(pending.c.id == sa.bindparam("question_id", type_=sa.Text))
+
+
 def open_in(conn: Connection, record: AuditRecord, slot: int | None = None) -> None:
     """Opens a pending question inside the caller's transaction (the one taking its hit)."""
-    conn.execute(sa.insert(pending).values(pending_row(record, slot)))
+    conn.execute(_OPEN, pending_row(record, slot))
 
 
 def clear_in(conn: Connection, record: AuditRecord) -> None:
     """Clears the pending question of a row being written, inside the row's transaction."""
     question_id = record.metadata.get(QUESTION_ID)
     if question_id:
-        conn.execute(sa.delete(pending).where(pending.c.id == question_id))
+        conn.execute(_CLEAR, {"question_id": question_id})
 
 
 class SqlPendingRepo:

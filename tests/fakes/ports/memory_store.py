@@ -32,6 +32,7 @@ from core.models import (
     Binding,
     ChatMessage,
     PruneResult,
+    SpendCap,
     ToolCall,
     UsageRecord,
 )
@@ -194,6 +195,9 @@ class MemoryUsageRepo:
         self.rows.append(dataclasses.replace(record, timestamp=utc(record.timestamp), usage=usage))
 
     async def spend(self, org_id: str, since: datetime) -> Decimal:
+        return self.spend_now(org_id, since)
+
+    def spend_now(self, org_id: str, since: datetime) -> Decimal:
         since = utc(since)
         return sum(
             (
@@ -213,9 +217,12 @@ class MemoryUsageRepo:
 
 
 class MemoryRateLimitRepo:
-    def __init__(self, pending: MemoryPendingRepo | None = None) -> None:
+    def __init__(
+        self, pending: MemoryPendingRepo | None = None, usage: MemoryUsageRepo | None = None
+    ) -> None:
         self.hits: dict[str, list[datetime]] = defaultdict(list)
         self._pending = pending
+        self._usage = usage or MemoryUsageRepo()
 
     async def admit(
         self,
@@ -225,8 +232,12 @@ class MemoryRateLimitRepo:
         now: datetime,
         *,
         pending: AuditRecord | None = None,
+        cap: SpendCap | None = None,
     ) -> Admission:
         # No await inside: on one event loop this is atomic, as the SQL store's lock makes it.
+        spent = None if cap is None else self._usage.spend_now(cap.org_id, cap.since)
+        if cap is not None and spent is not None and spent >= cap.budget:
+            return Admission(False, 0, 0.0, spent)
         now = utc(now)
         window = timedelta(seconds=window_s)
         start = now - window
@@ -236,9 +247,9 @@ class MemoryRateLimitRepo:
             live.append(now)
             if pending is not None and self._pending is not None:
                 self._pending.open_now(pending, slot=(key, now))
-            return Admission(True, len(live), 0.0)
+            return Admission(True, len(live), 0.0, spent)
         retry_after = (min(live) + window - now).total_seconds() if live else window_s
-        return Admission(False, len(live), max(retry_after, 0.0))
+        return Admission(False, len(live), max(retry_after, 0.0), spent)
 
 
 class MemoryEventRepo:
@@ -545,7 +556,7 @@ class MemoryStore:
         self.audit = MemoryAuditRepo()
         self.usage = MemoryUsageRepo()
         self.pending = MemoryPendingRepo(self)
-        self.rate_limits = MemoryRateLimitRepo(self.pending)
+        self.rate_limits = MemoryRateLimitRepo(self.pending, self.usage)
         self.events = MemoryEventRepo()
         self.mirror = MemoryMirrorRepo()
         self.markers = MemoryMarkerRepo()
