@@ -4,7 +4,9 @@ Run from the repository root:  .venv/bin/python -m bench.burst [--users 50] [--m
                                [--also 200] [--runs 1]
 
 The bot runs as `bench/slack_ack.py`'s `serve("ours", ...)` runs it (imported, not copied):
-its own process, the real SlackBot on the real core, SQLite, the demo snapshot, a provider
+its own process, served as the `slack` command serves it (the serving shell of bot/serving.py
+on the event loop it runs: uvloop where installed), the real SlackBot on the real core,
+SQLite, the demo snapshot, a provider
 that waits `--model-s` and then streams a short answer, channel bound to org_acme. The fake
 Slack Web API and the load generator share this (the parent) process. Each of the N events
 comes from a distinct Slack user (users.info maps every one to ada@acme.example; serve() runs
@@ -30,6 +32,8 @@ the loop's sockets too (on loopback, a send also delivers the bytes to the recei
 To see one part of the bot's own work:
 - `--store memory`: the in-memory fake of the store in place of SQLite, leaving the Slack side
   and the core;
+- `--compare-loops`: each run also runs the bot on asyncio's own event loop (the state before
+  uvloop), interleaved run by run;
 - `--compare-slack DIR`: each run also runs with `adapters/slack` loaded from DIR (another
   version of it, e.g. `git archive <commit> adapters/slack | tar -x -C /tmp/old`, then DIR
   is /tmp/old/adapters/slack), interleaved run by run, everything else the same;
@@ -69,6 +73,7 @@ from bench.slack_ack import ROOT, USERS, free_port, post, wait_up
 from tests.fakes.services.slack_api import Call, FakeSlackApi, event_envelope, mention
 
 SHARED, PER_CALL = "shared session", "a session per call (before)"
+ASYNCIO_LOOP = "asyncio's own event loop (before)"
 OTHER_SLACK = "adapters/slack from --compare-slack"
 VISIBLE_METHODS = {"assistant.threads.setStatus", "chat.postMessage", "chat.startStream"}
 TARGET_ANSWER_S = 2.5
@@ -423,6 +428,8 @@ async def burst(
                "--api", api.url, "--db", db, "--model-s", str(model_s)]  # fmt: skip
         if variant == PER_CALL:
             cmd.append("--per-call-sessions")
+        elif variant == ASYNCIO_LOOP:
+            cmd.append("--asyncio-loop")
         elif variant == OTHER_SLACK and slack_from:
             cmd += ["--slack-from", slack_from]
         if store == "memory":
@@ -649,6 +656,11 @@ def main() -> None:
         help="also run the bot without its shared HTTP session (the state before), interleaved",
     )
     parser.add_argument(
+        "--compare-loops",
+        action="store_true",
+        help="also run the bot on asyncio's own event loop (the state before uvloop), interleaved",
+    )
+    parser.add_argument(
         "--compare-slack",
         metavar="DIR",
         help="also run the bot with adapters/slack loaded from DIR (another version), interleaved",
@@ -665,6 +677,7 @@ def main() -> None:
     parser.add_argument("--per-call-sessions", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--slack-from", help=argparse.SUPPRESS)
     parser.add_argument("--memory-store", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--asyncio-loop", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
@@ -680,12 +693,14 @@ def main() -> None:
             args.slack_from,
             args.memory_store,
         )
-        asyncio.run(serving)
+        slack_ack.run_child(serving, asyncio_loop=args.asyncio_loop)
     else:
         sizes = [args.users, *args.also]
         variants = [SHARED]
         if args.compare_sessions:
             variants.append(PER_CALL)
+        if args.compare_loops:
+            variants.append(ASYNCIO_LOOP)
         if args.compare_slack:
             variants.insert(0, OTHER_SLACK)  # the version before first, as in every table
         work = bench(

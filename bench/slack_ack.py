@@ -24,8 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -82,15 +83,17 @@ def timed(durations: list[float]):
 
 
 async def serve(kind: str, port: int, api_url: str, db: str, model_s: float) -> None:
+    """Serves one app until SIGTERM. Ours is served as `stackdock-assistant slack` serves it
+    over HTTP (bot/serve_slack.py): the same wiring and the same serving shell (startup objects
+    frozen for the collector, the answers under way drained on stop); run it with `run_child`,
+    which runs the event loop the `slack` command runs."""
     from aiohttp import web
 
     from adapters.slack.app import web_client
     from adapters.slack.transport import EVENTS_PATH, events_endpoint
-    from bot.serving import listening
+    from bot.serving import listening, stopping_on_signals
 
-    stop = asyncio.Event()
     durations: list[float] = []
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     client = web_client(BOT_TOKEN, api_url)
     if kind == "bare":
         from slack_bolt.async_app import AsyncApp
@@ -103,11 +106,14 @@ async def serve(kind: str, port: int, api_url: str, db: str, model_s: float) -> 
 
         web_app = web.Application(middlewares=[timed(durations)])
         web_app.router.add_post(EVENTS_PATH, events_endpoint(bare, signing_secret=SIGNING_SECRET))
-        async with listening(web_app, "127.0.0.1", port):
-            await stop.wait()
+        with stopping_on_signals(asyncio.Event()) as stop:
+            async with listening(web_app, "127.0.0.1", port):
+                await stop.wait()
         print(json.dumps(durations))
         return
 
+    from bot.serve_slack import SlackConnection
+    from bot.serving import serve as serve_shell
     from bot.settings import Settings
     from bot.wiring import build_slack_app, runtime
     from core.models import Binding
@@ -115,15 +121,26 @@ async def serve(kind: str, port: int, api_url: str, db: str, model_s: float) -> 
     settings = Settings(
         database_url=db, ai_provider="offline", rate_limit_per_hour=0, slack_api_url=api_url
     )
-    async with runtime(settings, providers=[SlowProvider(model_s)]) as rt:
-        await rt.store.bindings.set(Binding("slack:T1", "org_acme"))
-        # The app `stackdock-assistant slack` serves, built by the same wiring.
-        slack = build_slack_app(rt, client=client, signing_secret=SIGNING_SECRET)
-        slack.web.middlewares.append(timed(durations))
-        async with listening(slack.web, "127.0.0.1", port):
-            await stop.wait()
-        await slack.bot.tasks.drain(60)
+    with stopping_on_signals(asyncio.Event()) as stop:
+        async with runtime(settings, providers=[SlowProvider(model_s)]) as rt:
+            await rt.store.bindings.set(Binding("slack:T1", "org_acme"))
+            # The app `stackdock-assistant slack` serves, built by the same wiring.
+            slack = build_slack_app(rt, client=client, signing_secret=SIGNING_SECRET)
+            slack.web.middlewares.append(timed(durations))
+            connection = SlackConnection(slack.bot)
+            await serve_shell(connection, slack.web, host="127.0.0.1", port=port, stop=stop)
     print(json.dumps(durations))
+
+
+def run_child(main: Coroutine[Any, Any, None], *, asyncio_loop: bool = False) -> None:
+    """Runs a served app as the `slack` command runs it (bot/serving.py's `run`: uvloop where
+    it is installed); `asyncio_loop` runs it on asyncio's own loop instead, for comparison."""
+    from bot.serving import run
+
+    if asyncio_loop:
+        asyncio.run(main)
+    else:
+        run(main)
 
 
 # ---- the load ----
@@ -255,7 +272,7 @@ def main() -> None:
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(args.serve, args.port, args.api, args.db, args.model_s))
+        run_child(serve(args.serve, args.port, args.api, args.db, args.model_s))
     else:
         asyncio.run(bench(args.events, args.model_s))
 

@@ -156,6 +156,10 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     return await operator.run(args, settings)
 
 
+# The long-running processes: their event loop is the serving shell's (bot/serving.py).
+SERVING_COMMANDS = frozenset({"slack", "discord", "sync"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -169,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from adapters.stackdock.snapshot import SnapshotError
 
     try:
+        if args.command in SERVING_COMMANDS:
+            from bot.serving import run
+
+            return run(dispatch(args, settings))  # on uvloop where installed
         return asyncio.run(dispatch(args, settings))
     except SettingsError as exc:
         print(f"stackdock-assistant: {exc}", file=sys.stderr)

@@ -16,7 +16,7 @@ from adapters.slack.events import Ask, is_dm_channel
 from adapters.slack.people import EmailDirectory
 from adapters.slack.render import plain, thread_title, to_mrkdwn
 from adapters.slack.reply import SlackReply
-from adapters.slack.stream import slack_error
+from adapters.slack.stream import Unavailable, slack_error
 from core.models import Outcome, Refusal, ReplyEvent
 from core.ports import AssistantPort
 from core.replies import ReplyDraft
@@ -56,6 +56,7 @@ class Answerer:
         self.client = client
         self.people = people
         self.writer_options = writer_options or {}
+        self.unavailable = Unavailable()  # what Slack refused to the installs answered here
         self._titled: OrderedDict[str, None] = OrderedDict()
 
     async def answer(self, ask: Ask, *, only_if_engaged: bool = False) -> Outcome | None:
@@ -66,7 +67,9 @@ class Answerer:
         """
         if only_if_engaged and not await self._engaged(ask):
             return None
-        reply = SlackReply(self.client, ask.place(), **self.writer_options)
+        reply = SlackReply(
+            self.client, ask.place(), unavailable=self.unavailable, **self.writer_options
+        )
         # The status, the claim (a database write) and users.info at once: under a burst the
         # claim queues behind SQLite's single writer, and people should see the bot working
         # without waiting for it (bench/burst.py). A re-delivery that loses the claim has set

@@ -43,6 +43,7 @@ from adapters.slack.stream import (
     StreamRefused,
     StreamWriter,
     Thread,
+    Unavailable,
     resume_at,
     slack_error,
 )
@@ -165,8 +166,9 @@ class SlackReply:
         stream_limit: int = STREAM_LIMIT,
         stop_after_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        unavailable: Unavailable | None = None,
     ) -> None:
-        self._thread = Thread(client, place)
+        self._thread = Thread(client, place, unavailable)
         self._clock = clock
         self._update_interval = update_interval
         self._message_limit = message_limit

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,18 @@ log = logging.getLogger(__name__)
 APPEND_LIMIT = 4000  # per appendStream call; Slack takes 12,000, smaller calls look smoother
 MIN_MESSAGE_LIMIT = 200
 PROCESSING, ACTIVE = "processing", "active"  # agent session statuses
+SESSIONS_METHOD = "agents.sessions.setStatus"
+# Refusals that are the install's, not the thread's: the app is not on agent messaging, the
+# method or its scope is not there for this token, or not for this kind of conversation.
+INSTALL_REFUSALS = frozenset(
+    {
+        "not_allowed",
+        "unknown_method",
+        "missing_scope",
+        "not_allowed_token_type",
+        "method_not_supported_for_channel_type",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +67,65 @@ def slack_error(exc: SlackApiError) -> str:
     return f"http_{getattr(exc.response, 'status_code', 'error')}"
 
 
+class Unavailable:
+    """Methods Slack refused to an install for a reason that is the install's own
+    (`INSTALL_REFUSALS`), per workspace and kind of conversation (DM or channel): an answer
+    there does not ask again, for `ttl_s`. An app still on the assistant experience is refused
+    an agent session on every answer otherwise: a Web API call per answer known to fail. After
+    `ttl_s` the next answer asks again, so an app moved to agent messaging (or given a scope)
+    gets its sessions back within minutes. At most `kept` entries, the oldest forgotten first.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float = 600.0,
+        kept: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._kept = kept
+        self._clock = clock
+        self._until: dict[tuple[str, str, bool], float] = {}
+
+    @staticmethod
+    def _key(method: str, place: Place) -> tuple[str, str, bool]:
+        return method, place.team, place.channel.startswith("D")
+
+    def known(self, method: str, place: Place) -> bool:
+        """Whether Slack refused `method` here within the last `ttl_s`."""
+        key = self._key(method, place)
+        until = self._until.get(key)
+        if until is None:
+            return False
+        if until > self._clock():
+            return True
+        del self._until[key]
+        return False
+
+    def note(self, method: str, place: Place, error: str) -> bool:
+        """Remembers a refusal if it is the install's; True when it was."""
+        if error not in INSTALL_REFUSALS:
+            return False
+        key = self._key(method, place)
+        self._until.pop(key, None)  # to the end: the dict's order is the order they were noted
+        self._until[key] = self._clock() + self._ttl_s
+        if len(self._until) > self._kept:
+            del self._until[next(iter(self._until))]
+        return True
+
+
 class Thread:
     """The calls every writer makes in one thread, and the "thinking" placeholder message
     (posted where no assistant status can be shown) that the answer replaces."""
 
-    def __init__(self, client: AsyncWebClient, place: Place) -> None:
+    def __init__(
+        self, client: AsyncWebClient, place: Place, unavailable: Unavailable | None = None
+    ) -> None:
         self.client = client
         self.place = place
+        # Shared by the answers of a process: what Slack refused to their installs.
+        self.unavailable = unavailable if unavailable is not None else Unavailable()
         self.placeholder: str | None = None  # ts of the placeholder message, while it stands
         # An agent session is `processing` here: Slack shows its own Stop button until the
         # session is set back to active (a stopped stream does that by itself).
@@ -84,7 +149,10 @@ class Thread:
     async def open_session(self, title: str | None) -> bool:
         """Marks the agent session of this thread `processing`, which gives the person
         Slack's own Stop (the `agent_session_stopped` event). False where Slack offers no
-        session: an app still on the assistant experience, or an agent session refused."""
+        session: an app still on the assistant experience, or an agent session refused (and
+        then, for a refusal that is the install's, not asked again for a while: `Unavailable`)."""
+        if self.unavailable.known(SESSIONS_METHOD, self.place):
+            return False
         try:
             await self.client.agents_sessions_setStatus(
                 channel_id=self.place.channel,
@@ -94,7 +162,11 @@ class Thread:
                 initiator_user_id=self.place.user,
             )
         except SlackApiError as exc:
-            log.info("no agent session here (%s)", slack_error(exc))
+            error = slack_error(exc)
+            if self.unavailable.note(SESSIONS_METHOD, self.place, error):
+                log.info("no agent sessions in %s (%s) for a while", self.place.team, error)
+            else:
+                log.info("no agent session here (%s)", error)
             return False
         self.session = True
         return True
