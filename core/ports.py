@@ -255,6 +255,9 @@ class MarkerRepo(Protocol):
 
     async def get(self, key: str) -> str | None: ...
 
+    async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """The values of those of `keys` that are marked, in one read."""
+
 
 class Notifier(Protocol):
     """Tells people something outside a conversation: a DM on the platform they use."""

@@ -5,9 +5,10 @@ an answer cancels the task that reads its model stream (the provider's HTTP stre
 it) and wakes whoever waits for its next event.
 
 Across processes (Slack over HTTP behind several workers, where the Stop may reach a worker
-other than the one answering) the request is left in the store as a marker, and the answering
-worker looks for it once a second while the answer is under way, from a task of its own.
-Never per token.
+other than the one answering) the request is left in the store as a marker, and each worker
+looks once a second for the stops of every answer it has under way, in one read, from one task
+of its own (a read per answer made the loop's work grow with the answers in flight: 200 at
+once were 400 reads in the 2 s of a model call). Never per token.
 
 The model stream is read by one task per answer, which hands each event over to the reader of
 `until_stopped` without a task or a wait of its own per event; a Stop cancels that task
@@ -27,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -63,10 +63,8 @@ class StopSignal:
     identity: str
     started: datetime
     markers: MarkerRepo | None = None
-    check_every_s: float = CHECK_EVERY_S
     event: asyncio.Event = field(default_factory=asyncio.Event)
     _next: int = 1  # the number the next stop of this conversation will take
-    _last_check: float = field(default_factory=time.monotonic)
     _on_stop: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -80,16 +78,14 @@ class StopSignal:
         for call in list(self._on_stop):
             call()
 
-    def check_due(self, now: float) -> float:
-        """Seconds until the store should be read again (0 or less: now)."""
-        if self.markers is None:
-            return float("inf")
-        return self._last_check + self.check_every_s - now
+    @property
+    def next_marker(self) -> str:
+        """The marker the next Stop of this conversation will be left as."""
+        return _marker(self.conversation_key, self._next)
 
     async def check_store(self) -> bool:
         """Reads the stops other processes left for this conversation; True when one is for
         this answer. A store that can't be read stops nothing: the answer goes on."""
-        self._last_check = time.monotonic()
         if self.markers is None or self.stopped:
             return self.stopped
         try:
@@ -128,16 +124,13 @@ class StopBoard:
         self._clock = clock
         self._check_every_s = check_every_s
         self._running: dict[str, list[StopSignal]] = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     def open(self, conversation_key: str, identity: str) -> StopSignal:
-        signal = StopSignal(
-            conversation_key,
-            identity,
-            self._clock(),
-            self._markers,
-            check_every_s=self._check_every_s,
-        )
+        signal = StopSignal(conversation_key, identity, self._clock(), self._markers)
         self._running.setdefault(conversation_key, []).append(signal)
+        if self._markers is not None and (self._watcher is None or self._watcher.done()):
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
         return signal
 
     def close(self, signal: StopSignal) -> None:
@@ -165,6 +158,30 @@ class StopBoard:
         # worker may hold it, so the Stop is left for the others (they check who it is by).
         await self._leave_marker(conversation_key, identity)
         return False
+
+    async def _watch(self) -> None:
+        """While answers are under way: once per check interval, one read for the next stop
+        marker of each; the few found are read in full by their own answers. Ends with the
+        last answer, and starts again with the next."""
+        while self._running:
+            await asyncio.sleep(self._check_every_s)
+            await self.look()
+        self._watcher = None  # no await since the check: an `open` meanwhile saw it running
+
+    async def look(self) -> None:
+        """Looks once for the stops other processes left for the answers under way here."""
+        assert self._markers is not None
+        signals = [s for group in self._running.values() for s in group if not s.stopped]
+        if not signals:
+            return
+        try:
+            found = await self._markers.get_many(sorted({s.next_marker for s in signals}))
+        except Exception:
+            log.warning("could not look for Stops of %s answers", len(signals), exc_info=True)
+            return
+        for signal in signals:
+            if signal.next_marker in found:
+                await signal.check_store()  # a Stop found here calls signal.stop()
 
     async def _leave_marker(self, conversation_key: str, identity: str) -> None:
         assert self._markers is not None
@@ -273,13 +290,6 @@ async def _produce(events: AsyncIterator[Any], channel: _Channel) -> None:
         channel.push(_Raised(error))  # raised where the events are read, in their order
 
 
-async def _look_in_store(signal: StopSignal) -> None:
-    # One task per answer, not per event: it sleeps until the next look is due.
-    while not signal.stopped:
-        await asyncio.sleep(max(0.0, signal.check_due(time.monotonic())))
-        await signal.check_store()  # a Stop found here calls signal.stop()
-
-
 async def until_stopped(
     events: AsyncIterator[T],
     signal: StopSignal | None,
@@ -293,8 +303,8 @@ async def until_stopped(
 
     The events are read by one task for the whole answer (a side item must reach the reader
     while a tool runs inside the read), each when the reader asks for it, and handed over in
-    order; the store is looked at by another task, once per check interval. Per event that
-    costs a deque append and a future each way, no task and no timer."""
+    order; the store is looked at by the signal's board, for all its answers at once. Per
+    event that costs a deque append and a future each way, no task and no timer."""
     if signal is None and side is None:
         async for event in events:
             yield event
@@ -305,7 +315,6 @@ async def until_stopped(
         side._bind(channel)
     producer = loop.create_task(_produce(events, channel))
     producer.add_done_callback(lambda _: channel.wake())
-    watcher: asyncio.Task[None] | None = None
 
     def on_stop() -> None:
         producer.cancel()  # the model call ends now, wherever the reader is
@@ -313,8 +322,6 @@ async def until_stopped(
 
     if signal is not None:
         signal._on_stop.append(on_stop)
-        if signal.markers is not None:
-            watcher = loop.create_task(_look_in_store(signal))
     try:
         items = channel.items
         while True:
@@ -342,11 +349,9 @@ async def until_stopped(
             signal._on_stop.remove(on_stop)
         if side is not None:
             side._bind(None)
-        tasks = {t for t in (producer, watcher) if t is not None and not t.done()}
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        if not producer.done():
+            producer.cancel()
+            await asyncio.wait({producer})
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -129,7 +129,7 @@ class SqlStore:
         self.rate_limits = SqlRateLimitRepo(units)
         self.events = SqlEventRepo(engine, units)
         self.mirror = SqlMirrorRepo(engine)
-        self.markers = SqlMarkerRepo(engine)
+        self.markers = SqlMarkerRepo(engine, units)
         self.pending = SqlPendingRepo(engine, units, self._sealer)
         self.alerts = SqlAlertRepo(engine, locks, self._sealer)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from adapters.stackdock.demo import DEMO_USERS
@@ -152,6 +153,10 @@ class CountingMarkers(MemoryMarkerRepo):
         self.reads += 1
         return await super().get(key)
 
+    async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        self.reads += 1
+        return await super().get_many(keys)
+
 
 async def test_the_store_is_read_about_once_a_second_never_per_token():
     markers = CountingMarkers()
@@ -166,6 +171,41 @@ async def test_the_store_is_read_about_once_a_second_never_per_token():
     got = [n async for n in until_stopped(tokens(), signal)]
     assert len(got) == 500
     assert 1 <= markers.reads <= 6, markers.reads
+
+
+async def test_one_read_a_look_for_every_answer_under_way_and_a_stop_still_reaches_its_own():
+    markers = CountingMarkers()
+    here = StopBoard(markers, lambda: datetime.now(UTC), check_every_s=0.05)
+    elsewhere = StopBoard(markers, lambda: datetime.now(UTC))  # the worker the press reached
+    signals = [here.open(f"{THREAD}-{n}", ADMIN) for n in range(50)]
+    await asyncio.sleep(0.01)  # the answers began before the press
+    assert await elsewhere.stop(f"{THREAD}-7", ADMIN) is False, "left as a marker"
+    await asyncio.wait_for(signals[7].event.wait(), 5)
+    assert [n for n, s in enumerate(signals) if s.stopped] == [7]
+    # Each look was one read for all fifty (plus the stopped answer's own read of its marker).
+    looks = markers.reads
+    await asyncio.sleep(0.2)
+    assert 1 <= markers.reads - looks <= 6, markers.reads - looks
+    for signal in signals:
+        here.close(signal)
+    await asyncio.sleep(0.2)
+    reads = markers.reads
+    await asyncio.sleep(0.2)
+    assert markers.reads == reads, "with nothing under way the store is not read"
+
+
+class BrokenMarkers(MemoryMarkerRepo):
+    async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        raise ConnectionError("database down")
+
+
+async def test_a_store_that_cannot_be_read_stops_nothing_and_the_looks_go_on(caplog):
+    board = StopBoard(BrokenMarkers(), lambda: datetime.now(UTC), check_every_s=0.02)
+    signal = board.open(THREAD, ADMIN)
+    await asyncio.sleep(0.1)
+    assert not signal.stopped
+    assert "could not look for Stops" in caplog.text
+    assert await board.stop(THREAD, ADMIN) is True, "a Stop in this process still works"
 
 
 async def test_a_stop_pressed_where_only_someone_elses_answer_runs_reaches_the_other_worker():

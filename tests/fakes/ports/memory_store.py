@@ -278,6 +278,9 @@ class MemoryMarkerRepo:
     async def get(self, key: str) -> str | None:
         return self.values.get(key)
 
+    async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        return {key: self.values[key] for key in keys if key in self.values}
+
 
 class MemoryMirrorRepo:
     def __init__(self) -> None:
