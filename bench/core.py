@@ -19,6 +19,7 @@ from typing import Any
 
 from adapters.stackdock.demo import DEMO_USERS, load_demo
 from adapters.store.database import open_store
+from bot.serving import run
 from bot.wiring import build_assistant, build_service
 from core.access import effective_permissions
 from core.limits import LimitPolicy
@@ -283,4 +284,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # On the event loop the serving commands run (bot/serving.py: uvloop where installed).
+    run(main())

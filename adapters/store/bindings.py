@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store.dialects import upsert
 from adapters.store.tables import bindings
+from adapters.store.units import Units
 from core.models import Binding
+
+_ONE = sa.select(bindings).where(bindings.c.target == sa.bindparam("target", type_=sa.Text))
+
+
+def _get_in(conn: Connection, target: str) -> Binding | None:
+    row = conn.execute(_ONE, {"target": target}).first()
+    return None if row is None else _binding(row)
 
 
 class SqlBindingRepo:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, units: Units) -> None:
         self._engine = engine
+        self._units = units
 
     async def set(self, binding: Binding) -> None:
         row = {
@@ -30,10 +40,8 @@ class SqlBindingRepo:
             return result.rowcount > 0
 
     async def get(self, target: str) -> Binding | None:
-        stmt = sa.select(bindings).where(bindings.c.target == target)
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
-        return None if row is None else _binding(row)
+        # On the answer path (each channel, DM and workspace asked from): a unit.
+        return await self._units.read(_get_in, target)
 
     async def all(self) -> list[Binding]:
         stmt = sa.select(bindings).order_by(bindings.c.target)

@@ -120,8 +120,8 @@ class SqlStore:
         self.engine = engine
         self._locks = locks = KeyedLocks(engine)
         self._units = units = Units(engine)
-        self.links = SqlLinkRepo(engine)
-        self.bindings = SqlBindingRepo(engine)
+        self.links = SqlLinkRepo(engine, units)
+        self.bindings = SqlBindingRepo(engine, units)
         self.conversations = SqlConversationRepo(engine, units)
         self.audit = SqlAuditRepo(engine, locks, ChainSealer(self._seal))
         self._sealer = self.audit.sealer

@@ -5,15 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store.dialects import upsert
 from adapters.store.tables import identity_links
+from adapters.store.units import Units
+
+_VOUCHED = sa.select(identity_links.c.user_ref, identity_links.c.org_id).where(
+    identity_links.c.identity == sa.bindparam("identity", type_=sa.Text)
+)
+
+
+def _vouched_in(conn: Connection, identity: str) -> tuple[str, str | None] | None:
+    row = conn.execute(_VOUCHED, {"identity": identity}).first()
+    return (row.user_ref, row.org_id) if row is not None else None
 
 
 class SqlLinkRepo:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, units: Units) -> None:
         self._engine = engine
+        self._units = units
 
     async def set(self, identity: str, user_ref: str, org_id: str | None = None) -> None:
         row: dict[str, object] = {
@@ -43,11 +55,8 @@ class SqlLinkRepo:
             return [(row.identity, row.user_ref) for row in await conn.execute(stmt)]
 
     async def vouched(self, identity: str) -> tuple[str, str | None] | None:
-        columns = (identity_links.c.user_ref, identity_links.c.org_id)
-        stmt = sa.select(*columns).where(identity_links.c.identity == identity)
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
-        return (row.user_ref, row.org_id) if row is not None else None
+        # On the answer path (each new asker): a unit, one hand-off on SQLite.
+        return await self._units.read(_vouched_in, identity)
 
     async def all_vouched(self) -> list[tuple[str, str, str | None]]:
         c = identity_links.c

@@ -5,10 +5,11 @@ once, as synchronous SQLAlchemy Core over a `Connection`, and run here:
 
 - PostgreSQL: on the async engine, through `run_sync` (each statement still goes to asyncpg
   without blocking the loop).
-- SQLite: in the `SqliteLane`, one thread of its own with one connection. aiosqlite hands
-  every cursor call to its thread and back (cursor, execute, fetch, close: about five hand-offs
-  a statement, ~90 per question); the lane hands over the whole unit once. SQLite has one
-  writer anyway, so one thread for the answer path's writes costs no concurrency.
+- SQLite: in the `SqliteLane`, a writer thread and a reader thread, each with one connection.
+  aiosqlite hands every cursor call to its thread and back (cursor, execute, fetch, close:
+  about five hand-offs a statement, ~90 per question); the lane hands over the whole unit
+  once. SQLite has one writer anyway, so one thread for the answer path's writes costs no
+  concurrency, and writes queued together are committed together.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -50,42 +53,130 @@ def prepare_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+# Write units queued while a batch runs are committed together, at most this many at once.
+WRITE_BATCH = 64
+
+
+@dataclass(slots=True)
+class _Job:
+    unit: Unit[Any]
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+
+
+def _lane_engine(path: str) -> sa.Engine:
+    # The driver's own transaction handling is off: a write begins IMMEDIATE, taking the write
+    # lock before its first read, so a unit that reads then writes never fails on a lock
+    # upgrade when another process wrote in between; a read runs each statement on its own.
+    engine = sa.create_engine(
+        f"sqlite:///{path}",
+        poolclass=sa.pool.StaticPool,
+        connect_args={"check_same_thread": False, "isolation_level": None},
+    )
+    event.listen(engine, "connect", prepare_sqlite)
+    return engine
+
+
 class SqliteLane:
-    """One thread and one connection to a SQLite file, for whole units of work."""
+    """A SQLite file's answer-path work on two threads of its own, each with one connection.
+
+    The writer commits the write units queued while its last batch ran as one transaction,
+    each unit inside a savepoint of its own (a unit that fails is rolled back alone, and its
+    caller gets its error): under a burst, 200 records cost a few commits and a few wake-ups
+    of the event loop instead of 200 of each. A unit's caller hears back only after the
+    commit. The reader runs read units beside the writer (WAL lets a reader go on while the
+    writer writes), so a question's reads never queue behind other people's writes.
+    """
 
     def __init__(self, path: str) -> None:
-        # The driver's own transaction handling is off: a write unit begins IMMEDIATE, taking
-        # the write lock before its first read, so a unit that reads then writes never fails
-        # on a lock upgrade when another process wrote in between.
-        self._engine = sa.create_engine(
-            f"sqlite:///{path}",
-            poolclass=sa.pool.StaticPool,
-            connect_args={"check_same_thread": False, "isolation_level": None},
-        )
-        event.listen(self._engine, "connect", prepare_sqlite)
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-lane")
+        self._writer = _lane_engine(path)
+        self._reader = _lane_engine(path)
+        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._read_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
+        self._queue: deque[_Job] = deque()
+        self._writing = False  # a batch is under way; read and set on the event loop only
 
     async def write(self, unit: Unit[T], *args: Any) -> T:
-        call = functools.partial(self._write, unit, args)
-        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
+        loop = asyncio.get_running_loop()
+        job = _Job(unit, args, loop.create_future())
+        self._queue.append(job)
+        if not self._writing:
+            self._write_next(loop)
+        result: T = await job.future
+        return result
 
     async def read(self, unit: Unit[T], *args: Any) -> T:
         call = functools.partial(self._read, unit, args)
-        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
+        return await asyncio.get_running_loop().run_in_executor(self._read_thread, call)
 
-    def _write(self, unit: Unit[T], args: tuple[Any, ...]) -> T:
-        conn: Connection
-        with self._engine.begin() as conn:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            return unit(conn, *args)
+    def _write_next(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = [self._queue.popleft() for _ in range(min(len(self._queue), WRITE_BATCH))]
+        self._writing = True
+        done = loop.run_in_executor(self._write_thread, self._commit, batch)
+        done.add_done_callback(functools.partial(self._settle, loop, batch))
+
+    def _settle(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[_Job],
+        done: asyncio.Future[list[tuple[bool, Any]]],
+    ) -> None:
+        outcomes: list[tuple[bool, Any]]
+        if done.cancelled():
+            outcomes = [(False, RuntimeError("the SQLite lane was closed"))] * len(batch)
+        elif (error := done.exception()) is not None:
+            outcomes = [(False, error)] * len(batch)
+        else:
+            outcomes = done.result()
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            if job.future.done():
+                continue  # its caller went away; the work was done all the same
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+        self._writing = False
+        if self._queue:
+            self._write_next(loop)
+
+    def _commit(self, batch: list[_Job]) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn: Connection
+            with self._writer.begin() as conn:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                if len(batch) == 1:
+                    job = batch[0]
+                    outcomes.append((True, job.unit(conn, *job.args)))
+                else:
+                    for job in batch:
+                        outcomes.append(self._in_savepoint(conn, job))
+        except Exception as exc:
+            # Nothing of the batch was committed: every unit in it failed with this.
+            return [(False, exc)] * len(batch)
+        return outcomes
+
+    @staticmethod
+    def _in_savepoint(conn: Connection, job: _Job) -> tuple[bool, Any]:
+        conn.exec_driver_sql("SAVEPOINT unit")
+        try:
+            value = job.unit(conn, *job.args)
+        except Exception as exc:
+            conn.exec_driver_sql("ROLLBACK TO unit")
+            conn.exec_driver_sql("RELEASE unit")
+            return False, exc
+        conn.exec_driver_sql("RELEASE unit")
+        return True, value
 
     def _read(self, unit: Unit[T], args: tuple[Any, ...]) -> T:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return unit(conn, *args)
 
     def close(self) -> None:
-        self._thread.shutdown(wait=True)
-        self._engine.dispose()
+        for thread in (self._write_thread, self._read_thread):
+            thread.shutdown(wait=True)
+        self._writer.dispose()
+        self._reader.dispose()
 
 
 class Units:
