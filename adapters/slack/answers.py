@@ -83,7 +83,7 @@ class Answerer:
         try:
             first = self._first_in_thread(ask)
             title = thread_title(self.service.echo(ask.text)) if first else None
-            await reply.begin(title, titled_thread=ask.is_dm)
+            reply.begin(title, titled_thread=ask.is_dm)
             async with _closing(self.service.answer(ask.inbound(email))) as events:
                 draft = await reply.write(events)
         except SlackApiError as exc:

@@ -186,6 +186,7 @@ class SlackReply:
         self._stop_after_s = stop_after_s
         self._stop_timer: asyncio.Task[None] | None = None
         self._posting_stop = False
+        self._opening: asyncio.Future[None] | None = None  # `begin` under way
 
     async def announce(self) -> None:
         """Shows the thinking status at once, before the core has looked anything up.
@@ -201,21 +202,35 @@ class SlackReply:
         else:
             self._status_refused = True  # the core's Status posts the placeholder instead
 
-    async def begin(self, title: str | None, *, titled_thread: bool) -> None:
+    def begin(self, title: str | None, *, titled_thread: bool) -> None:
         """Once the question is this worker's: opens the thread's agent session (Slack's own
         Stop), named `title`; where there is none, titles an assistant thread (when
-        `titled_thread`) and our own Stop goes up if the answer is still running after a moment."""
+        `titled_thread`) and our own Stop goes up if the answer is still running after a moment.
+
+        Started here and finished by `write` before it shows anything but a status: the core
+        looks the asker up and admits the question while Slack opens the session (under a
+        burst that call took 60 ms at the median, all of it on the way to the model)."""
+        self._opening = asyncio.ensure_future(self._open(title, titled_thread))
+
+    async def _open(self, title: str | None, titled_thread: bool) -> None:
         if await self._thread.open_session(title):
             return
         self._stop_timer = asyncio.create_task(self._offer_stop_later())
         if title and titled_thread:
             await self._thread.set_title(title)
 
+    async def _opened(self) -> None:
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            await opening  # its failure is the answer's, as when it was awaited in turn
+
     async def write(self, events: AsyncIterator[ReplyEvent]) -> ReplyDraft:
         """Shows every event of the core's answer; returns the finished draft. However it
         ends, the session leaves `processing` and our Stop message goes."""
         try:
             async for event in events:
+                if not isinstance(event, Status):  # a status needs no session: shown at once
+                    await self._opened()
                 change = self.draft.add(event)
                 started = event.step if isinstance(event, Status) else None
                 await self._show(self.draft, change, started)
@@ -224,6 +239,11 @@ class SlackReply:
             await self._wind_up()
 
     async def _wind_up(self) -> None:
+        if self._opening is not None:  # the answer ended before its first event
+            opening, self._opening = self._opening, None
+            await asyncio.wait({opening})  # a session is closed only once it was opened
+            if not opening.cancelled() and opening.exception() is not None:
+                log.info("could not open the thread's session: %s", opening.exception())
         if self._stop_timer is not None:
             if not self._posting_stop:
                 self._stop_timer.cancel()

@@ -4,7 +4,10 @@ stays as it was. Against the fake Slack over real sockets, through the real app.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+import sqlalchemy as sa
 
 from tests.fakes.services.slack_api import FakeSlackApi, event_envelope, mention, message
 from tests.harness.slack_harness import SLACK_USERS, Harness, slack_app
@@ -69,3 +72,26 @@ async def test_an_agent_app_still_opens_a_session_for_every_answer(sqlite_url):
                   if c.args["status"] == "processing"]  # fmt: skip
         assert opened == ["7.1", "7.2"]
         assert all(h.api.sessions[("D1", ts)]["status"] == "active" for ts in ("7.1", "7.2"))
+
+
+async def test_the_asker_is_admitted_while_slack_opens_the_session(sqlite_url):
+    """The session call is on the way to the model no longer: the core looks the asker up and
+    takes their slot while Slack answers it (under a burst it took 60 ms at the median)."""
+    async with slack_app(sqlite_url) as h:
+        h.api.delays[SESSIONS] = 1.0  # Slack is slow to open the session
+        status, _, _ = await h.send(dm("How many servers do I have?", "8.1"))
+        assert status == 200
+        hits = sa.text("SELECT count(*) FROM rate_limit_hits")
+        admitted_first = None
+        for _ in range(400):
+            async with h.rt.store.engine.connect() as conn:
+                admitted = (await conn.scalar(hits)) > 0
+            opened = ("D1", "8.1") in h.api.sessions
+            if admitted or opened:
+                admitted_first = admitted and not opened
+                break
+            await asyncio.sleep(0.01)
+        assert admitted_first is True, "the question waited for the session to open"
+        await h.settle()
+        assert answered(h, "D1", "8.1")
+        assert h.api.sessions[("D1", "8.1")]["status"] == "active", "opened, then closed"
