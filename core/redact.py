@@ -222,9 +222,15 @@ _ASSIGNED = (":", "=")
 
 
 def scrub_text(text: str) -> str:
-    """`text` with secret-looking substrings replaced by "[redacted]"."""
+    """`text` with secret-looking substrings replaced by "[redacted]", and without NUL.
+
+    NUL is never text anyone meant, and PostgreSQL refuses it in a text column: a question or
+    an answer holding one could not be recorded, so every question would end in the spool
+    instead of the audit trail."""
     if not text:
         return text
+    if "\x00" in text:
+        text = text.replace("\x00", "")
     # Each scan below runs only when the text holds what every one of its matches holds, so
     # skipping it changes nothing; most text holds none, and these checks are far cheaper
     # than the scans.

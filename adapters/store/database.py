@@ -53,7 +53,7 @@ def create_engine(url: str, *, command_timeout_s: float = COMMAND_TIMEOUT_S) -> 
     """An async engine for `url`, tuned for its database."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", prepare_sqlite)
         return engine
     connect_args: dict[str, Any] = {}
@@ -62,6 +62,9 @@ def create_engine(url: str, *, command_timeout_s: float = COMMAND_TIMEOUT_S) -> 
         connect_args = {"timeout": CONNECT_TIMEOUT_S, "command_timeout": command_timeout_s}
     engine = create_async_engine(
         url,
+        # A failed statement's error names no values: they are questions, answers and
+        # people, and the error goes to the log and to the row's error message.
+        hide_parameters=True,
         connect_args=connect_args,
         # asyncpg's pre-ping is three round trips (BEGIN, ";", ROLLBACK) on every checkout,
         # more than most store calls themselves; there a local check replaces it.

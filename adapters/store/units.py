@@ -71,6 +71,7 @@ def _lane_engine(path: str) -> sa.Engine:
     engine = sa.create_engine(
         f"sqlite:///{path}",
         poolclass=sa.pool.StaticPool,
+        hide_parameters=True,  # as the store's engine: no question or answer in an error
         connect_args={"check_same_thread": False, "isolation_level": None},
     )
     event.listen(engine, "connect", prepare_sqlite)
