@@ -101,15 +101,23 @@ def _owed(record: AuditRecord) -> bool:
     return record.id is None and not record.metadata.get("spooled")
 
 
+def _scrubbed_value(value: Any) -> Any:
+    """A tool call's argument as stored: every string in it scrubbed, however deep (the model
+    wrote it, and a prompt injection can make it write anything)."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, list):
+        return [_scrubbed_value(v) for v in value]
+    if isinstance(value, dict):
+        return {scrub_text(str(k)): _scrubbed_value(v) for k, v in value.items()}
+    return value
+
+
 def _scrubbed(message: ChatMessage) -> ChatMessage:
     if message.role == "tool":
         return message  # built from redacted tool output already
     calls = tuple(
-        ToolCall(
-            c.id,
-            c.name,
-            {k: scrub_text(v) if isinstance(v, str) else v for k, v in c.arguments.items()},
-        )
+        ToolCall(c.id, c.name, {k: _scrubbed_value(v) for k, v in c.arguments.items()})
         for c in message.tool_calls
     )
     return ChatMessage(

@@ -127,6 +127,7 @@ _ANNOUNCES_SECRET = re.compile(
     r"(?i)\b(?:pass\w*|pwd|pw|secret\w*|\w*key|\w*token|bearer|basic)\b[^\n]{0,48}$"
 )
 _KEY_CHARS = 64  # a payload's key names are data too
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
@@ -222,7 +223,8 @@ _ASSIGNED = (":", "=")
 
 
 def scrub_text(text: str) -> str:
-    """`text` with secret-looking substrings replaced by "[redacted]", and without NUL.
+    """`text` with secret-looking substrings replaced by "[redacted]", and without NUL or
+    unpaired surrogates.
 
     NUL is never text anyone meant, and PostgreSQL refuses it in a text column: a question or
     an answer holding one could not be recorded, so every question would end in the spool
@@ -231,6 +233,10 @@ def scrub_text(text: str) -> str:
         return text
     if "\x00" in text:
         text = text.replace("\x00", "")
+    if not text.isascii() and _SURROGATE.search(text):
+        # Half of a UTF-16 pair (a JSON "\ud800" decodes to one) can't be encoded to UTF-8:
+        # no database would take the text, and the driver's error would quote it.
+        text = _SURROGATE.sub("\ufffd", text)
     # Each scan below runs only when the text holds what every one of its matches holds, so
     # skipping it changes nothing; most text holds none, and these checks are far cheaper
     # than the scans.

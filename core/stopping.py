@@ -129,8 +129,13 @@ class StopBoard:
     def open(self, conversation_key: str, identity: str) -> StopSignal:
         signal = StopSignal(conversation_key, identity, self._clock(), self._markers)
         self._running.setdefault(conversation_key, []).append(signal)
-        if self._markers is not None and (self._watcher is None or self._watcher.done()):
-            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        loop = asyncio.get_running_loop()
+        watcher = self._watcher
+        # A watcher left on a loop that ended (never cancelled) is no watcher.
+        if self._markers is not None and (
+            watcher is None or watcher.done() or watcher.get_loop() is not loop
+        ):
+            self._watcher = loop.create_task(self._watch())
         return signal
 
     def close(self, signal: StopSignal) -> None:

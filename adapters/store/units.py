@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import functools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -55,6 +55,13 @@ def prepare_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 # Write units queued while a batch runs are committed together, at most this many at once.
 WRITE_BATCH = 64
+
+
+def _raisable(error: BaseException) -> BaseException:
+    # A future refuses StopIteration (it would end the awaiting coroutine's generator).
+    if isinstance(error, StopIteration | StopAsyncIteration):
+        return RuntimeError(f"a store unit raised {type(error).__name__}")
+    return error
 
 
 @dataclass(slots=True)
@@ -96,9 +103,17 @@ class SqliteLane:
         self._read_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-reader")
         self._queue: deque[_Job] = deque()
         self._writing = False  # a batch is under way; read and set on the event loop only
+        self._loop: asyncio.AbstractEventLoop | None = None  # the batch's
+        self._closed = False
 
     async def write(self, unit: Unit[T], *args: Any) -> T:
+        if self._closed:
+            raise RuntimeError("the SQLite lane is closed")
         loop = asyncio.get_running_loop()
+        if self._writing and self._loop not in (None, loop) and self._loop.is_closed():
+            # The loop of the batch under way ended before it heard back (a test's loop, a
+            # restarted runner): that batch's callers are gone with it.
+            self._writing = False
         job = _Job(unit, args, loop.create_future())
         self._queue.append(job)
         if not self._writing:
@@ -111,9 +126,21 @@ class SqliteLane:
         return await asyncio.get_running_loop().run_in_executor(self._read_thread, call)
 
     def _write_next(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch = [self._queue.popleft() for _ in range(min(len(self._queue), WRITE_BATCH))]
-        self._writing = True
-        done = loop.run_in_executor(self._write_thread, self._commit, batch)
+        batch: list[_Job] = []
+        while self._queue and len(batch) < WRITE_BATCH:
+            job = self._queue.popleft()
+            if not job.future.cancelled():  # its caller went away before it began: not run
+                batch.append(job)
+        if not batch:
+            return
+        self._writing, self._loop = True, loop
+        try:
+            done = loop.run_in_executor(self._write_thread, self._commit, batch)
+        except RuntimeError as exc:  # the lane was closed meanwhile
+            self._writing = False
+            self._fail([*batch, *self._queue], exc)
+            self._queue.clear()
+            return
         done.add_done_callback(functools.partial(self._settle, loop, batch))
 
     def _settle(
@@ -122,23 +149,34 @@ class SqliteLane:
         batch: list[_Job],
         done: asyncio.Future[list[tuple[bool, Any]]],
     ) -> None:
-        outcomes: list[tuple[bool, Any]]
-        if done.cancelled():
-            outcomes = [(False, RuntimeError("the SQLite lane was closed"))] * len(batch)
-        elif (error := done.exception()) is not None:
-            outcomes = [(False, error)] * len(batch)
-        else:
-            outcomes = done.result()
-        for job, (ok, value) in zip(batch, outcomes, strict=True):
-            if job.future.done():
-                continue  # its caller went away; the work was done all the same
-            if ok:
-                job.future.set_result(value)
+        try:
+            outcomes: list[tuple[bool, Any]]
+            if done.cancelled():
+                outcomes = [(False, RuntimeError("the SQLite lane was closed"))] * len(batch)
+            elif (error := done.exception()) is not None:
+                outcomes = [(False, error)] * len(batch)
             else:
-                job.future.set_exception(value)
-        self._writing = False
-        if self._queue:
-            self._write_next(loop)
+                outcomes = done.result()
+            for job, (ok, value) in zip(batch, outcomes, strict=True):
+                if job.future.done():
+                    continue  # its caller went away; the work was done all the same
+                if ok:
+                    job.future.set_result(value)
+                else:
+                    job.future.set_exception(_raisable(value))
+        finally:
+            # Whatever happened above, the lane goes on: one odd error must not stop every
+            # later write of the process.
+            self._fail(batch, RuntimeError("the SQLite lane lost this write's outcome"))
+            self._writing = False
+            if self._queue:
+                self._write_next(loop)
+
+    @staticmethod
+    def _fail(jobs: Sequence[_Job], error: BaseException) -> None:
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_exception(error)
 
     def _commit(self, batch: list[_Job]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
@@ -174,6 +212,9 @@ class SqliteLane:
             return unit(conn, *args)
 
     def close(self) -> None:
+        """After the store's work is drained: a batch under way finishes; a write queued
+        behind it fails (its caller falls back as for any failed write), none hangs."""
+        self._closed = True
         for thread in (self._write_thread, self._read_thread):
             thread.shutdown(wait=True)
         self._writer.dispose()

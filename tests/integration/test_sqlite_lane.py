@@ -62,12 +62,11 @@ async def test_a_read_is_not_queued_behind_a_write_under_way(lane: SqliteLane) -
     assert await lane.read(numbers) == [7]
 
 
-async def test_a_caller_that_goes_away_loses_nothing_and_the_lane_goes_on(
-    lane: SqliteLane,
-) -> None:
+async def test_a_write_whose_caller_went_away_runs_only_if_it_had_begun(lane: SqliteLane) -> None:
     inside, release = threading.Event(), threading.Event()
 
     def held(conn: Connection) -> None:
+        insert(conn, 1)
         inside.set()
         release.wait(10)
 
@@ -75,8 +74,47 @@ async def test_a_caller_that_goes_away_loses_nothing_and_the_lane_goes_on(
     await asyncio.to_thread(inside.wait, 10)
     queued = asyncio.ensure_future(lane.write(insert, 8))
     await asyncio.sleep(0)
-    queued.cancel()  # its caller goes away while it waits for the batch before it
+    queued.cancel()  # gone before its batch began: not run (an admission takes no slot)
+    first.cancel()  # gone while its batch runs: it is committed all the same
     release.set()
-    await first
     assert await lane.write(insert, 9) == 90
-    assert await lane.read(numbers) == [8, 9], "the unit was written though nobody waited"
+    assert await lane.read(numbers) == [1, 9]
+
+
+def raises_stop_iteration(conn: Connection) -> None:
+    next(iter(()))  # a unit's bug: StopIteration, which a future refuses to carry
+
+
+async def test_a_unit_that_raises_anything_fails_alone_and_the_lane_goes_on(
+    lane: SqliteLane,
+) -> None:
+    results = await asyncio.gather(
+        lane.write(raises_stop_iteration), lane.write(insert, 2), return_exceptions=True
+    )
+    assert isinstance(results[0], RuntimeError) and "StopIteration" in str(results[0])
+    assert results[1] == 20
+    assert await asyncio.wait_for(lane.write(insert, 3), 10) == 30, "later writes still run"
+
+
+async def test_closing_fails_the_writes_queued_behind_the_last_batch(tmp_path: Path) -> None:
+    lane = SqliteLane(str(tmp_path / "closing.db"))
+    await lane.write(create)
+    inside, release = threading.Event(), threading.Event()
+
+    def held(conn: Connection) -> None:
+        insert(conn, 1)
+        inside.set()
+        release.wait(10)
+
+    first = asyncio.ensure_future(lane.write(held))
+    await asyncio.to_thread(inside.wait, 10)
+    queued = asyncio.ensure_future(lane.write(insert, 2))
+    await asyncio.sleep(0)
+    closing = asyncio.ensure_future(asyncio.to_thread(lane.close))
+    release.set()
+    await closing
+    await first  # the batch under way finished and was committed
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(queued, 10)  # failed, so its caller falls back; never hangs
+    with pytest.raises(RuntimeError):
+        await lane.write(insert, 3)
