@@ -207,9 +207,9 @@ class SlackReply:
         Stop), named `title`; where there is none, titles an assistant thread (when
         `titled_thread`) and our own Stop goes up if the answer is still running after a moment.
 
-        Started here and finished by `write` before it shows anything but a status: the core
-        looks the asker up and admits the question while Slack opens the session (under a
-        burst that call took 60 ms at the median, all of it on the way to the model)."""
+        Started here and finished by `write` before it shows anything but the first status:
+        the core looks the asker up and admits the question while Slack opens the session
+        (under a burst that call took 60 ms at the median, all on the way to the model)."""
         self._opening = asyncio.ensure_future(self._open(title, titled_thread))
 
     async def _open(self, title: str | None, titled_thread: bool) -> None:
@@ -229,8 +229,8 @@ class SlackReply:
         ends, the session leaves `processing` and our Stop message goes."""
         try:
             async for event in events:
-                if not isinstance(event, Status):  # a status needs no session: shown at once
-                    await self._opened()
+                if not isinstance(event, Status) or event.step is not None:
+                    await self._opened()  # the first "Thinking…" needs no session: shown at once
                 change = self.draft.add(event)
                 started = event.step if isinstance(event, Status) else None
                 await self._show(self.draft, change, started)
