@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.slack.stream import Place
+from adapters.slack.stream import Place, is_dm_channel
 from core.identities import chat_identity, conversation_key, event_key
 from core.models import Inbound
 
@@ -17,11 +17,6 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]+")
 
 def identity(team: str, user: str) -> str:
     return chat_identity("slack", team, user)
-
-
-def is_dm_channel(channel: str) -> bool:
-    # IM channel ids start with D; G is a private channel or group DM, which are shared.
-    return channel.startswith("D")
 
 
 @dataclass(frozen=True, slots=True)

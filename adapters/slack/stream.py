@@ -67,6 +67,11 @@ def slack_error(exc: SlackApiError) -> str:
     return f"http_{getattr(exc.response, 'status_code', 'error')}"
 
 
+def is_dm_channel(channel: str) -> bool:
+    # IM channel ids start with D; G is a private channel or group DM, which are shared.
+    return channel.startswith("D")
+
+
 class Unavailable:
     """Methods Slack refused to an install for a reason that is the install's own
     (`INSTALL_REFUSALS`), per workspace and kind of conversation (DM or channel): an answer
@@ -90,7 +95,7 @@ class Unavailable:
 
     @staticmethod
     def _key(method: str, place: Place) -> tuple[str, str, bool]:
-        return method, place.team, place.channel.startswith("D")
+        return method, place.team, is_dm_channel(place.channel)
 
     def known(self, method: str, place: Place) -> bool:
         """Whether Slack refused `method` here within the last `ttl_s`."""

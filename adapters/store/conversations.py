@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.store.dialects import per_dialect
 from adapters.store.tables import conversations
 from adapters.store.tables import messages as message_rows
 from adapters.store.units import Units
@@ -60,7 +60,7 @@ def _upsert(table_insert: Any) -> Any:
 
 # Built once, with parameters: a statement built per call costs more in SQLAlchemy than the
 # database takes to run it.
-_UPSERT = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_UPSERT = per_dialect(_upsert)
 _SAID = sa.insert(message_rows)
 _FIELDS = ("role", "content", "tool_calls", "tool_call_id", "name")
 _key = sa.bindparam("key", type_=sa.Text)

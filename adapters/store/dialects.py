@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+T = TypeVar("T")
+
+
+def per_dialect(build: Callable[[Callable[[sa.Table], Any]], T]) -> dict[str, T]:
+    """A statement built once for each database, by dialect name: `build` gets that dialect's
+    `insert` (which knows ON CONFLICT). For statements built at import, not per call."""
+    return {"postgresql": build(postgresql.insert), "sqlite": build(sqlite.insert)}
 
 
 def insert(

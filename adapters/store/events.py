@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.store.dialects import per_dialect
 from adapters.store.tables import processed_events as claims
 from adapters.store.units import Units
 
@@ -35,7 +35,7 @@ def _claim(table_insert: Any) -> Any:
 
 
 # Built once, with parameters: cheaper per event than building them each time.
-_CLAIM = {"postgresql": _claim(postgresql.insert), "sqlite": _claim(sqlite.insert)}
+_CLAIM = per_dialect(_claim)
 _PRUNE = sa.delete(claims).where(
     claims.c.claimed_at < sa.bindparam("stale", type_=claims.c.claimed_at.type)
 )

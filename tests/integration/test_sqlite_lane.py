@@ -26,6 +26,25 @@ def numbers(conn: Connection) -> list[int]:
     return [row[0] for row in conn.exec_driver_sql("SELECT n FROM t ORDER BY n")]
 
 
+class HeldWrite:
+    """A write unit that inserts `n`, then holds its transaction open until released."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, conn: Connection) -> None:
+        insert(conn, self.n)
+        self.inside.set()
+        self.release.wait(10)
+
+    async def started(self, lane: SqliteLane) -> asyncio.Future[None]:
+        """The write, once it is inside its transaction."""
+        writing = asyncio.ensure_future(lane.write(self))
+        await asyncio.to_thread(self.inside.wait, 10)
+        return writing
+
+
 @pytest.fixture
 async def lane(tmp_path: Path):
     lane = SqliteLane(str(tmp_path / "lane.db"))
@@ -46,37 +65,23 @@ async def test_units_queued_together_each_get_their_own_outcome(lane: SqliteLane
 
 
 async def test_a_read_is_not_queued_behind_a_write_under_way(lane: SqliteLane) -> None:
-    inside, release = threading.Event(), threading.Event()
-
-    def slow_write(conn: Connection) -> None:
-        insert(conn, 7)
-        inside.set()
-        release.wait(10)  # holds the write transaction open
-
-    writing = asyncio.ensure_future(lane.write(slow_write))
-    await asyncio.to_thread(inside.wait, 10)
+    held = HeldWrite(7)
+    writing = await held.started(lane)
     assert await lane.read(numbers) == [], "the reader answered while the writer held its lock"
     assert not writing.done()
-    release.set()
+    held.release.set()
     await writing
     assert await lane.read(numbers) == [7]
 
 
 async def test_a_write_whose_caller_went_away_runs_only_if_it_had_begun(lane: SqliteLane) -> None:
-    inside, release = threading.Event(), threading.Event()
-
-    def held(conn: Connection) -> None:
-        insert(conn, 1)
-        inside.set()
-        release.wait(10)
-
-    first = asyncio.ensure_future(lane.write(held))
-    await asyncio.to_thread(inside.wait, 10)
+    held = HeldWrite(1)
+    first = await held.started(lane)
     queued = asyncio.ensure_future(lane.write(insert, 8))
     await asyncio.sleep(0)
     queued.cancel()  # gone before its batch began: not run (an admission takes no slot)
     first.cancel()  # gone while its batch runs: it is committed all the same
-    release.set()
+    held.release.set()
     assert await lane.write(insert, 9) == 90
     assert await lane.read(numbers) == [1, 9]
 
@@ -99,19 +104,12 @@ async def test_a_unit_that_raises_anything_fails_alone_and_the_lane_goes_on(
 async def test_closing_fails_the_writes_queued_behind_the_last_batch(tmp_path: Path) -> None:
     lane = SqliteLane(str(tmp_path / "closing.db"))
     await lane.write(create)
-    inside, release = threading.Event(), threading.Event()
-
-    def held(conn: Connection) -> None:
-        insert(conn, 1)
-        inside.set()
-        release.wait(10)
-
-    first = asyncio.ensure_future(lane.write(held))
-    await asyncio.to_thread(inside.wait, 10)
+    held = HeldWrite(1)
+    first = await held.started(lane)
     queued = asyncio.ensure_future(lane.write(insert, 2))
     await asyncio.sleep(0)
     closing = asyncio.ensure_future(asyncio.to_thread(lane.close))
-    release.set()
+    held.release.set()
     await closing
     await first  # the batch under way finished and was committed
     with pytest.raises(RuntimeError):
